@@ -1,0 +1,105 @@
+#include "engine/page_pool.h"
+
+#include <cstdint>
+#include <set>
+
+#include "gtest/gtest.h"
+
+namespace kvserve {
+namespace {
+
+PageGeometry SmallGeometry() { return PageGeometry{.page_size = 4, .num_layers = 2, .num_kv_heads = 2, .head_dim = 8}; }
+
+TEST(PagePoolTest, RejectsBadGeometryAndSizes) {
+  EXPECT_EQ(PagePool::Create(PageGeometry{.page_size = 0, .num_layers = 1, .num_kv_heads = 1,
+                                          .head_dim = 16},
+                             4)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PagePool::Create(SmallGeometry(), 0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PagePool::Create(SmallGeometry(), -3).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PagePoolTest, PagesAreAlignedAndDisjoint) {
+  auto pool = PagePool::Create(SmallGeometry(), 5);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  const PageGeometry& g = (*pool)->geometry();
+  EXPECT_EQ(g.page_floats(), 4 * 8 * 2 * 2 * 2);
+  for (PageId p = 0; p < 5; ++p) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>((*pool)->page_data(p)) % 64, 0u);
+    // K and V blocks of every (layer, head) tile the page without overlap.
+    std::set<const float*> blocks;
+    for (int l = 0; l < g.num_layers; ++l) {
+      for (int h = 0; h < g.num_kv_heads; ++h) {
+        const float* k = (*pool)->key_block(p, l, h);
+        const float* v = (*pool)->value_block(p, l, h);
+        EXPECT_EQ(v, k + g.block_floats());
+        EXPECT_GE(k, (*pool)->page_data(p));
+        EXPECT_LE(v + g.block_floats(), (*pool)->page_data(p) + g.page_floats());
+        blocks.insert(k);
+        blocks.insert(v);
+      }
+    }
+    EXPECT_EQ(blocks.size(), size_t(2 * g.num_layers * g.num_kv_heads));
+  }
+}
+
+TEST(PagePoolTest, ExhaustionIsAnErrorAndReleaseRecovers) {
+  auto pool_or = PagePool::Create(SmallGeometry(), 3);
+  ASSERT_TRUE(pool_or.ok());
+  PagePool& pool = **pool_or;
+  std::set<PageId> got;
+  for (int i = 0; i < 3; ++i) {
+    auto p = pool.Allocate();
+    ASSERT_TRUE(p.ok());
+    got.insert(*p);
+  }
+  EXPECT_EQ(got.size(), 3u);
+  EXPECT_EQ(pool.free_pages(), 0);
+  EXPECT_EQ(pool.used_pages(), 3);
+  auto none = pool.Allocate();
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kResourceExhausted);
+  pool.Release(*got.begin());
+  EXPECT_EQ(pool.free_pages(), 1);
+  auto again = pool.Allocate();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *got.begin());
+}
+
+TEST(PagePoolTest, RefCountedPagesReturnOnLastRelease) {
+  auto pool_or = PagePool::Create(SmallGeometry(), 2);
+  ASSERT_TRUE(pool_or.ok());
+  PagePool& pool = **pool_or;
+  PageId p = *pool.Allocate();
+  pool.AddRef(p);
+  pool.AddRef(p);
+  EXPECT_EQ(pool.RefCount(p), 3);
+  pool.Release(p);
+  pool.Release(p);
+  EXPECT_EQ(pool.free_pages(), 1);
+  pool.Release(p);
+  EXPECT_EQ(pool.RefCount(p), 0);
+  EXPECT_EQ(pool.free_pages(), 2);
+}
+
+TEST(PagePoolTest, CopyPageCopiesEveryFloat) {
+  auto pool_or = PagePool::Create(SmallGeometry(), 2);
+  ASSERT_TRUE(pool_or.ok());
+  PagePool& pool = **pool_or;
+  PageId a = *pool.Allocate(), b = *pool.Allocate();
+  const int64_t n = pool.geometry().page_floats();
+  for (int64_t i = 0; i < n; ++i) pool.page_data(a)[i] = static_cast<float>(i) * 0.5f;
+  for (int64_t i = 0; i < n; ++i) pool.page_data(b)[i] = -1.0f;
+  pool.CopyPage(a, b);
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(pool.page_data(b)[i], static_cast<float>(i) * 0.5f);
+}
+
+TEST(PagePoolTest, PagesForBytes) {
+  const PageGeometry g = SmallGeometry();
+  EXPECT_EQ(PagePool::PagesForBytes(g, g.page_bytes() * 7 + 5), 7);
+  EXPECT_EQ(PagePool::PagesForBytes(g, g.page_bytes() - 1), 0);
+}
+
+}  // namespace
+}  // namespace kvserve
