@@ -23,11 +23,12 @@
 #include "engine/batching_kv_cache.h"
 #include "engine/model_weights.h"
 #include "engine/onednn_linear.h"
+#include "engine/step_engine.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace kvserve {
 
-class ModelRunner {
+class ModelRunner final : public StepEngine {
  public:
   struct Options {
     int32_t max_batched_tokens = 2048;  // most tokens in one step
@@ -42,11 +43,11 @@ class ModelRunner {
   // cache.Extend. Returns [batch.sequences.size()][vocab] logits, one row per sequence (its last new
   // token), valid until the next Step().
   absl::StatusOr<absl::Span<const float>> Step(BatchingKvCache& cache, const AttentionBatch& batch,
-                                               absl::Span<const int32_t> tokens);
+                                               absl::Span<const int32_t> tokens) override;
 
   // The page geometry a BatchingKvCache needs to serve this model.
-  PageGeometry KvGeometry(int32_t page_size) const;
-  const ModelConfig& config() const { return weights_->config; }
+  PageGeometry KvGeometry(int32_t page_size) const override;
+  const ModelConfig& config() const override { return weights_->config; }
   const Options& options() const { return options_; }
 
  private:

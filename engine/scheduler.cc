@@ -1,0 +1,345 @@
+#include "engine/scheduler.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace kvserve {
+namespace {
+
+uint64_t SplitMixSeed(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x == 0 ? 1 : x;
+}
+
+}  // namespace
+
+struct Scheduler::Request {
+  RequestId id = 0;
+  GenerationParams params;
+  StopCriteria stop;
+  std::vector<int32_t> tokens;  // the prompt, then every generated token
+  int32_t prompt_len = 0;
+  int32_t num_computed = 0;     // leading tokens whose K/V are in the cache
+  int32_t chunk = 0;            // tokens planned for the current step
+  absl::Time deadline = absl::InfiniteFuture();
+  std::shared_ptr<TokenSink> sink;
+  std::shared_ptr<RequestHandle> handle;
+  bool ended = false;           // the sink had its terminal call
+  bool prompt_counted = false;  // prompt tokens added to the stats once, not per recomputation
+
+  int32_t num_generated() const { return static_cast<int32_t>(tokens.size()) - prompt_len; }
+  int32_t pending() const { return static_cast<int32_t>(tokens.size()) - num_computed; }
+};
+
+absl::Status SchedulerOptions::Validate() const {
+  if (page_size <= 0 || max_num_seqs <= 0 || max_batched_tokens <= 0 || max_waiting <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size, max_num_seqs, max_batched_tokens and max_waiting must be > 0; got ", page_size,
+        ", ", max_num_seqs, ", ", max_batched_tokens, ", ", max_waiting));
+  }
+  if (num_pages < 0 || (num_pages == 0 && kv_cache_bytes <= 0)) {
+    return absl::InvalidArgumentError("give num_pages > 0 or kv_cache_bytes > 0");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(std::unique_ptr<StepEngine> engine,
+                                                             SchedulerOptions options,
+                                                             Clock clock) {
+  if (engine == nullptr) return absl::InvalidArgumentError("Scheduler needs an engine");
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  const PageGeometry geometry = engine->KvGeometry(options.page_size);
+  if (absl::Status s = geometry.Validate(); !s.ok()) return s;
+  if (options.num_pages == 0) {
+    options.num_pages = PagePool::PagesForBytes(geometry, options.kv_cache_bytes);
+    if (options.num_pages == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("kv_cache_bytes ", options.kv_cache_bytes,
+                                                     " is less than one page (",
+                                                     geometry.page_bytes(), " bytes)"));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<PagePool>> pool = PagePool::Create(geometry, options.num_pages);
+  if (!pool.ok()) return pool.status();
+  auto cache = std::make_unique<BatchingKvCache>(*std::move(pool));
+  return std::unique_ptr<Scheduler>(
+      new Scheduler(std::move(engine), std::move(cache), options, std::move(clock)));
+}
+
+Scheduler::Scheduler(std::unique_ptr<StepEngine> engine, std::unique_ptr<BatchingKvCache> cache,
+                     SchedulerOptions options, Clock clock)
+    : engine_(std::move(engine)),
+      cache_(std::move(cache)),
+      options_(options),
+      clock_(std::move(clock)),
+      cancel_epoch_(std::make_shared<std::atomic<int64_t>>(0)) {
+  counters_.total_pages = cache_->pool().total_pages();
+  counters_.free_pages = cache_->pool().free_pages();
+  stats_ = counters_;
+  running_.reserve(options_.max_num_seqs);
+  chunks_.reserve(options_.max_num_seqs);
+  batch_requests_.reserve(options_.max_num_seqs);
+  batch_tokens_.reserve(options_.max_batched_tokens);
+}
+
+Scheduler::~Scheduler() { Shutdown(absl::ZeroDuration()); }
+
+absl::StatusOr<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationParams params,
+                                                                 std::shared_ptr<TokenSink> sink,
+                                                                 absl::Time deadline) {
+  if (sink == nullptr) return absl::InvalidArgumentError("a request needs a sink");
+  const ModelConfig& config = engine_->config();
+  if (absl::Status s = ValidateGenerationParams(params, config); !s.ok()) return s;
+  // A request must fit the whole cache on its own, or it could never run.
+  const int64_t tokens = static_cast<int64_t>(params.prompt_ids.size()) + params.max_tokens;
+  const int64_t pages = (tokens + options_.page_size - 1) / options_.page_size;
+  if (pages > cache_->pool().total_pages()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prompt + max_tokens = ", tokens, " tokens needs ", pages, " KV pages; the server's cache has ",
+        cache_->pool().total_pages()));
+  }
+  auto request = std::make_unique<Request>();
+  request->stop = MakeStopCriteria(params, config);
+  request->tokens = params.prompt_ids;
+  request->tokens.reserve(tokens);
+  request->prompt_len = static_cast<int32_t>(params.prompt_ids.size());
+  request->params = std::move(params);
+  request->deadline = deadline;
+  request->sink = std::move(sink);
+  request->handle = std::make_shared<RequestHandle>(cancel_epoch_);
+  std::shared_ptr<RequestHandle> handle = request->handle;
+
+  absl::MutexLock lock(&mu_);
+  if (!accepting_) return absl::UnavailableError("server is shutting down");
+  if (queued_ >= options_.max_waiting) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "waiting queue is full (", options_.max_waiting, " requests); retry later"));
+  }
+  request->id = next_id_++;
+  if (request->params.sampling.seed == 0) {
+    // "0 = server-chosen": any fixed per-request value keeps the stream self-consistent.
+    request->params.sampling.seed = SplitMixSeed(static_cast<uint64_t>(request->id) ^
+                                                 static_cast<uint64_t>(absl::ToUnixNanos(clock_())));
+  }
+  submitted_.push_back(std::move(request));
+  ++queued_;
+  return handle;
+}
+
+void Scheduler::Start() {
+  absl::MutexLock lock(&mu_);
+  if (thread_.joinable() || stop_) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Scheduler::Shutdown(absl::Duration drain) {
+  {
+    absl::MutexLock lock(&mu_);
+    accepting_ = false;
+    if (!stop_) {
+      stop_ = true;
+      drain_deadline_ = clock_() + drain;
+    }
+  }
+  if (thread_.joinable()) thread_.join();
+  // Without a thread (tests driving Step()), or if the loop ended early: end whatever is left.
+  TakeSubmissions();
+  for (auto& r : running_) FailRequest(*r, absl::UnavailableError("server is shutting down"));
+  for (auto& r : waiting_) FailRequest(*r, absl::UnavailableError("server is shutting down"));
+  running_.clear();
+  waiting_.clear();
+  PublishStats();
+}
+
+void Scheduler::Loop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (running_.empty() && waiting_.empty()) {
+        auto has_input = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+          return !submitted_.empty() || stop_;
+        };
+        mu_.Await(absl::Condition(&has_input));
+        if (stop_ && submitted_.empty()) return;
+      }
+      if (stop_ && clock_() >= drain_deadline_) return;  // Shutdown() fails what is left
+    }
+    if (!Step()) {
+      // Work is queued but none could be planned (should not last): wait briefly for news.
+      absl::MutexLock lock(&mu_);
+      auto news = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !submitted_.empty() || stop_; };
+      mu_.AwaitWithTimeout(absl::Condition(&news), absl::Milliseconds(1));
+    }
+  }
+}
+
+bool Scheduler::Step() {
+  TakeSubmissions();
+  EndCancelledAndExpired();
+  const bool planned = PlanBatch();
+  if (planned) RunBatch();
+  RemoveEnded();
+  PublishStats();
+  return planned;
+}
+
+void Scheduler::TakeSubmissions() {
+  absl::MutexLock lock(&mu_);
+  for (auto& r : submitted_) waiting_.push_back(std::move(r));
+  submitted_.clear();
+  queued_ = static_cast<int32_t>(waiting_.size());
+}
+
+void Scheduler::EndCancelledAndExpired() {
+  const int64_t epoch = cancel_epoch_->load(std::memory_order_acquire);
+  const bool any_cancelled = epoch != seen_cancel_epoch_;
+  seen_cancel_epoch_ = epoch;
+  const absl::Time now = clock_();
+  auto check = [&](Request& r) {
+    if (r.ended) return;
+    if (any_cancelled && r.handle->cancelled()) {
+      FailRequest(r, absl::CancelledError("request cancelled"));
+    } else if (now >= r.deadline) {
+      FailRequest(r, absl::DeadlineExceededError("request deadline exceeded"));
+    }
+  };
+  for (auto& r : running_) check(*r);
+  for (auto& r : waiting_) check(*r);
+  std::erase_if(waiting_, [](const std::unique_ptr<Request>& r) { return r->ended; });
+}
+
+bool Scheduler::ClaimChunk(Request& request, int32_t tokens) {
+  if (!cache_->Extend(request.id, tokens).ok()) return false;
+  request.chunk = tokens;
+  chunks_.push_back(SequenceChunk{.id = request.id, .num_new_tokens = tokens});
+  batch_requests_.push_back(&request);
+  return true;
+}
+
+void Scheduler::Preempt(Request& victim) {
+  (void)cache_->RemoveRequest(victim.id);
+  victim.num_computed = 0;
+  victim.chunk = 0;
+  ++counters_.preemptions;
+  auto it = std::find_if(running_.begin(), running_.end(),
+                         [&](const std::unique_ptr<Request>& r) { return r.get() == &victim; });
+  waiting_.push_front(std::move(*it));
+  running_.erase(it);
+}
+
+bool Scheduler::PlanBatch() {
+  chunks_.clear();
+  batch_requests_.clear();
+  int32_t budget = options_.max_batched_tokens;
+  // Running requests first, oldest first; the newest are the ones preempted to make room.
+  for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
+    Request& r = *running_[i];
+    if (r.ended) continue;
+    const int32_t n = std::min(r.pending(), budget);
+    bool claimed = ClaimChunk(r, n);
+    while (!claimed) {
+      Request& victim = *running_.back();
+      const bool self = &victim == &r;
+      Preempt(victim);
+      if (self) break;
+      claimed = ClaimChunk(r, n);
+    }
+    if (claimed) budget -= n;
+  }
+  // Then admit waiting requests in order while there is room. A request is admitted only if its
+  // whole remaining prefill fits in the free pages, so chunked prefill does not thrash.
+  while (!waiting_.empty() && budget > 0 &&
+         static_cast<int32_t>(running_.size()) < options_.max_num_seqs) {
+    Request& r = *waiting_.front();
+    if (!cache_->AddRequest(r.id).ok()) break;
+    const absl::StatusOr<int64_t> needed = cache_->PagesNeeded(r.id, r.pending());
+    const int32_t n = std::min(r.pending(), budget);
+    if (!needed.ok() || *needed > cache_->pool().free_pages() || !ClaimChunk(r, n)) {
+      (void)cache_->RemoveRequest(r.id);
+      break;
+    }
+    budget -= n;
+    running_.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
+  return !chunks_.empty();
+}
+
+void Scheduler::RunBatch() {
+  batch_tokens_.clear();
+  for (Request* r : batch_requests_) {
+    batch_tokens_.insert(batch_tokens_.end(), r->tokens.begin() + r->num_computed,
+                         r->tokens.begin() + r->num_computed + r->chunk);
+  }
+  absl::StatusOr<AttentionBatch> batch = cache_->BuildBatch(chunks_);
+  absl::StatusOr<absl::Span<const float>> logits =
+      batch.ok() ? engine_->Step(*cache_, *batch, batch_tokens_)
+                 : absl::StatusOr<absl::Span<const float>>(batch.status());
+  ++counters_.steps;
+  if (!logits.ok()) {
+    const absl::Status error =
+        absl::InternalError(absl::StrCat("engine step failed: ", logits.status().message()));
+    for (Request* r : batch_requests_) FailRequest(*r, error);
+    return;
+  }
+  const int64_t vocab = engine_->config().vocab_size;
+  for (size_t i = 0; i < batch_requests_.size(); ++i) {
+    Request& r = *batch_requests_[i];
+    if (!r.prompt_counted && r.num_computed + r.chunk >= r.prompt_len) {
+      counters_.prompt_tokens += r.prompt_len;
+      r.prompt_counted = true;
+    }
+    r.num_computed += r.chunk;
+    r.chunk = 0;
+    if (r.pending() > 0) continue;  // a prefill chunk short of the end: no token yet
+    const int32_t token = SampleToken(logits->subspan(i * vocab, vocab), r.params.sampling,
+                                      r.num_generated(), &sampler_scratch_);
+    r.tokens.push_back(token);
+    ++counters_.generated_tokens;
+    r.sink->OnTokens(absl::MakeConstSpan(&r.tokens.back(), 1));
+    const FinishReason reason = CheckStop(token, r.num_generated(), r.stop);
+    if (reason != FinishReason::kNone) FinishRequest(r, reason);
+  }
+}
+
+void Scheduler::FinishRequest(Request& request, FinishReason reason) {
+  if (request.ended) return;
+  request.ended = true;
+  (void)cache_->RemoveRequest(request.id);
+  ++counters_.requests_finished;
+  request.sink->OnFinish(reason, Usage{.prompt_tokens = request.prompt_len,
+                                       .completion_tokens = request.num_generated(),
+                                       .cached_prompt_tokens = 0});
+}
+
+void Scheduler::FailRequest(Request& request, const absl::Status& status) {
+  if (request.ended) return;
+  request.ended = true;
+  if (cache_->Contains(request.id)) (void)cache_->RemoveRequest(request.id);
+  ++counters_.requests_failed;
+  request.sink->OnError(status);
+}
+
+void Scheduler::RemoveEnded() {
+  std::erase_if(running_, [](const std::unique_ptr<Request>& r) { return r->ended; });
+}
+
+void Scheduler::PublishStats() {
+  counters_.running = static_cast<int32_t>(running_.size());
+  counters_.waiting = static_cast<int32_t>(waiting_.size());
+  counters_.free_pages = cache_->pool().free_pages();
+  absl::MutexLock lock(&mu_);
+  stats_ = counters_;
+  stats_.waiting += static_cast<int32_t>(submitted_.size());
+}
+
+SchedulerStats Scheduler::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+}  // namespace kvserve
