@@ -1,6 +1,7 @@
 #include "engine/batching_kv_cache.h"
 
 #include <cstring>
+#include <limits>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -52,6 +53,11 @@ absl::StatusOr<int64_t> BatchingKvCache::PagesNeeded(RequestId id, int32_t num_t
     return absl::InvalidArgumentError(absl::StrCat("cannot extend by ", num_tokens, " tokens"));
   }
   const Sequence& seq = it->second;
+  if (num_tokens > std::numeric_limits<int32_t>::max() - seq.length) {
+    return absl::OutOfRangeError(absl::StrCat("request ", id, " of length ", seq.length,
+                                              " cannot grow by ", num_tokens,
+                                              " tokens: positions are int32"));
+  }
   if (num_tokens == 0) return 0;
   return PagesFor(seq.length + num_tokens) - static_cast<int64_t>(seq.pages.size()) +
          (LastPageShared(seq) ? 1 : 0);

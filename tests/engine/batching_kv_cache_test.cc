@@ -1,0 +1,683 @@
+#include "engine/batching_kv_cache.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace kvserve {
+namespace {
+
+constexpr int32_t kPageSize = 4;
+constexpr int32_t kLayers = 2;
+constexpr int32_t kHeads = 2;
+constexpr int32_t kDim = 4;  // kPageSize * kDim == 16 floats, one cache line
+constexpr int32_t kRow = kHeads * kDim;
+
+BatchingKvCache NewCache(int64_t num_pages) {
+  auto pool = PagePool::Create(
+      PageGeometry{
+          .page_size = kPageSize, .num_layers = kLayers, .num_kv_heads = kHeads, .head_dim = kDim},
+      num_pages);
+  EXPECT_TRUE(pool.ok()) << pool.status();
+  return BatchingKvCache(std::move(*pool));
+}
+
+// The float written for element (h, d) of K (is_value = 0) or V (1) by write number `stamp`.
+// Distinct for every argument tuple and exact in float for stamp < 2^17.
+float Stamped(int64_t stamp, int32_t h, int32_t d, int is_value) {
+  return static_cast<float>(((stamp * kHeads + h) * kDim + d) * 2 + is_value);
+}
+
+// Writes stamps[i] into position positions[i] of `layer`, for K and V.
+absl::Status AppendStamped(BatchingKvCache& cache, RequestId id, int32_t layer,
+                           const std::vector<int32_t>& positions,
+                           const std::vector<int64_t>& stamps) {
+  std::vector<float> k, v;
+  for (int64_t stamp : stamps) {
+    for (int32_t h = 0; h < kHeads; ++h) {
+      for (int32_t d = 0; d < kDim; ++d) {
+        k.push_back(Stamped(stamp, h, d, 0));
+        v.push_back(Stamped(stamp, h, d, 1));
+      }
+    }
+  }
+  return cache.Append(id, layer, positions, k.data(), v.data());
+}
+
+// Stamp of position p in layer l for a request whose positions were written by FillRange.
+int64_t DefaultStamp(RequestId id, int32_t pos, int32_t layer) {
+  return (id * 1000 + pos) * kLayers + layer;
+}
+
+// Appends DefaultStamp K/V for positions [begin, end) on every layer.
+void FillRange(BatchingKvCache& cache, RequestId id, int32_t begin, int32_t end) {
+  for (int32_t layer = 0; layer < kLayers; ++layer) {
+    std::vector<int32_t> positions;
+    std::vector<int64_t> stamps;
+    for (int32_t p = begin; p < end; ++p) {
+      positions.push_back(p);
+      stamps.push_back(DefaultStamp(id, p, layer));
+    }
+    ASSERT_TRUE(AppendStamped(cache, id, layer, positions, stamps).ok());
+  }
+}
+
+// True if position `pos` of the request with `page_table` holds `stamp` in `layer` (K and V).
+bool HoldsStamp(const PagePool& pool, absl::Span<const PageId> page_table, int32_t pos,
+                int32_t layer, int64_t stamp) {
+  const PageId page = page_table[pos / kPageSize];
+  const int32_t slot = pos % kPageSize;
+  for (int32_t h = 0; h < kHeads; ++h) {
+    const float* k = pool.key_block(page, layer, h) + slot * kDim;
+    const float* v = pool.value_block(page, layer, h) + slot * kDim;
+    for (int32_t d = 0; d < kDim; ++d) {
+      if (k[d] != Stamped(stamp, h, d, 0) || v[d] != Stamped(stamp, h, d, 1)) return false;
+    }
+  }
+  return true;
+}
+
+// Positions [begin, end) of `id` hold DefaultStamp(source, ...) on every layer.
+void ExpectFilled(const BatchingKvCache& cache, RequestId id, int32_t begin, int32_t end,
+                  RequestId source) {
+  for (int32_t p = begin; p < end; ++p) {
+    for (int32_t layer = 0; layer < kLayers; ++layer) {
+      EXPECT_TRUE(
+          HoldsStamp(cache.pool(), cache.PageTable(id), p, layer, DefaultStamp(source, p, layer)))
+          << "request " << id << " position " << p << " layer " << layer;
+    }
+  }
+}
+
+TEST(BatchingKvCacheTest, PageTablesGrowAcrossPageBoundaries) {
+  BatchingKvCache cache = NewCache(8);
+  ASSERT_TRUE(cache.AddRequest(1).ok());
+  EXPECT_EQ(cache.Length(1), 0);
+  EXPECT_TRUE(cache.PageTable(1).empty());
+  int32_t length = 0;
+  for (auto [n, pages] : {std::pair{3, 1}, {2, 2}, {7, 3}}) {
+    ASSERT_TRUE(cache.Extend(1, n).ok());
+    FillRange(cache, 1, length, length + n);
+    length += n;
+    EXPECT_EQ(cache.Length(1), length);
+    EXPECT_EQ(cache.PageTable(1).size(), size_t(pages));
+    EXPECT_EQ(cache.pool().free_pages(), 8 - pages);
+    // Every token written so far reads back from page_table[p / ps], slot p % ps.
+    ExpectFilled(cache, 1, 0, length, 1);
+  }
+  absl::Span<const PageId> table = cache.PageTable(1);
+  EXPECT_EQ(std::set<PageId>(table.begin(), table.end()).size(), table.size());
+  for (PageId page : table) EXPECT_EQ(cache.pool().RefCount(page), 1);
+  ASSERT_TRUE(cache.RemoveRequest(1).ok());
+  EXPECT_EQ(cache.pool().free_pages(), 8);
+}
+
+TEST(BatchingKvCacheTest, AppendHonoursRowStrideAndChecksArguments) {
+  BatchingKvCache cache = NewCache(4);
+  ASSERT_TRUE(cache.AddRequest(1).ok());
+  ASSERT_TRUE(cache.Extend(1, 3).ok());
+  // Two tokens in rows of kRow + 5 floats; the padding must not be copied.
+  const int64_t stride = kRow + 5;
+  std::vector<float> k(2 * stride, -1.0f), v(2 * stride, -1.0f);
+  for (int32_t t = 0; t < 2; ++t) {
+    for (int32_t h = 0; h < kHeads; ++h) {
+      for (int32_t d = 0; d < kDim; ++d) {
+        k[t * stride + h * kDim + d] = Stamped(50 + t, h, d, 0);
+        v[t * stride + h * kDim + d] = Stamped(50 + t, h, d, 1);
+      }
+    }
+  }
+  const std::vector<int32_t> positions = {2, 0};
+  ASSERT_TRUE(cache.Append(1, 1, positions, k.data(), v.data(), stride).ok());
+  EXPECT_TRUE(HoldsStamp(cache.pool(), cache.PageTable(1), 2, 1, 50));
+  EXPECT_TRUE(HoldsStamp(cache.pool(), cache.PageTable(1), 0, 1, 51));
+
+  const std::vector<int32_t> past_end = {3};
+  EXPECT_EQ(cache.Append(1, 0, past_end, k.data(), v.data()).code(), absl::StatusCode::kOutOfRange);
+  const std::vector<int32_t> negative = {-1};
+  EXPECT_EQ(cache.Append(1, 0, negative, k.data(), v.data()).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(cache.Append(1, kLayers, positions, k.data(), v.data()).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(cache.Append(9, 0, positions, k.data(), v.data()).code(), absl::StatusCode::kNotFound);
+}
+
+TEST(BatchingKvCacheTest, ExtendIsAllOrNothingOnExhaustion) {
+  BatchingKvCache cache = NewCache(5);
+  ASSERT_TRUE(cache.AddRequest(1).ok());
+  ASSERT_TRUE(cache.AddRequest(2).ok());
+  ASSERT_TRUE(cache.Extend(1, 8).ok());  // 2 pages
+  ASSERT_TRUE(cache.Extend(2, 5).ok());  // 2 pages
+  FillRange(cache, 2, 0, 5);
+  EXPECT_EQ(cache.pool().free_pages(), 1);
+  const std::vector<PageId> table_before(cache.PageTable(2).begin(), cache.PageTable(2).end());
+
+  // 8 more tokens for request 2 (13 in all) need 2 more pages; 1 is free. Nothing may be taken.
+  EXPECT_EQ(*cache.PagesNeeded(2, 8), 2);
+  absl::Status s = cache.Extend(2, 8);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_EQ(cache.Length(2), 5);
+  EXPECT_EQ(std::vector<PageId>(cache.PageTable(2).begin(), cache.PageTable(2).end()),
+            table_before);
+  EXPECT_EQ(cache.pool().free_pages(), 1);
+  ExpectFilled(cache, 2, 0, 5, 2);
+
+  ASSERT_TRUE(cache.RemoveRequest(1).ok());
+  EXPECT_EQ(cache.pool().free_pages(), 3);
+  ASSERT_TRUE(cache.Extend(2, 8).ok());
+  EXPECT_EQ(cache.Length(2), 13);
+  EXPECT_EQ(cache.PageTable(2).size(), 4u);
+  EXPECT_EQ(cache.pool().free_pages(), 1);
+  ExpectFilled(cache, 2, 0, 5, 2);
+}
+
+TEST(BatchingKvCacheTest, ExtendWithinTheLastPageNeedsNoFreePage) {
+  BatchingKvCache cache = NewCache(1);
+  ASSERT_TRUE(cache.AddRequest(1).ok());
+  ASSERT_TRUE(cache.Extend(1, 1).ok());
+  EXPECT_EQ(cache.pool().free_pages(), 0);
+  EXPECT_TRUE(cache.Extend(1, 3).ok());  // fills the page
+  EXPECT_TRUE(cache.Extend(1, 0).ok());
+  EXPECT_EQ(cache.Extend(1, 1).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(cache.Length(1), 4);
+  EXPECT_EQ(cache.Extend(1, -1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(cache.Extend(7, 1).code(), absl::StatusCode::kNotFound);
+}
+
+TEST(BatchingKvCacheTest, ExtendRejectsLengthsThatOverflowInt32) {
+  BatchingKvCache cache = NewCache(2);
+  ASSERT_TRUE(cache.AddRequest(1).ok());
+  ASSERT_TRUE(cache.Extend(1, 3).ok());
+  const int32_t huge = std::numeric_limits<int32_t>::max() - 1;
+  EXPECT_FALSE(cache.PagesNeeded(1, huge).ok());
+  absl::Status s = cache.Extend(1, huge);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.code(), absl::StatusCode::kResourceExhausted) << s;  // not retryable
+  EXPECT_EQ(cache.Length(1), 3);
+  EXPECT_EQ(cache.PageTable(1).size(), 1u);
+  EXPECT_EQ(cache.pool().free_pages(), 1);
+}
+
+TEST(BatchingKvCacheTest, PagesNeededCountsNewAndCopiedPages) {
+  BatchingKvCache cache = NewCache(16);
+  ASSERT_TRUE(cache.AddRequest(1).ok());
+  for (auto [n, pages] : {std::pair{0, 0}, {1, 1}, {4, 1}, {5, 2}, {9, 3}}) {
+    EXPECT_EQ(*cache.PagesNeeded(1, n), pages) << n;
+  }
+  ASSERT_TRUE(cache.Extend(1, 3).ok());
+  for (auto [n, pages] : {std::pair{1, 0}, {2, 1}, {5, 1}, {6, 2}}) {
+    EXPECT_EQ(*cache.PagesNeeded(1, n), pages) << n;
+  }
+  // After a fork the shared partial last page must be copied by whoever extends first.
+  ASSERT_TRUE(cache.Fork(1, 2).ok());
+  EXPECT_EQ(*cache.PagesNeeded(2, 1), 1);
+  EXPECT_EQ(*cache.PagesNeeded(2, 2), 2);
+  EXPECT_EQ(*cache.PagesNeeded(1, 1), 1);
+  EXPECT_EQ(*cache.PagesNeeded(1, 0), 0);
+  // Full shared pages are never written, so a fork at a page boundary copies nothing.
+  ASSERT_TRUE(cache.AddRequest(3).ok());
+  ASSERT_TRUE(cache.Extend(3, 8).ok());
+  ASSERT_TRUE(cache.Fork(3, 4).ok());
+  EXPECT_EQ(*cache.PagesNeeded(4, 1), 1);
+  EXPECT_EQ(*cache.PagesNeeded(4, 4), 1);
+  EXPECT_EQ(*cache.PagesNeeded(4, 5), 2);
+  // PagesNeeded agrees with what Extend takes.
+  const int64_t free_before = cache.pool().free_pages();
+  const int64_t needed = *cache.PagesNeeded(2, 6);
+  ASSERT_TRUE(cache.Extend(2, 6).ok());
+  EXPECT_EQ(cache.pool().free_pages(), free_before - needed);
+
+  EXPECT_EQ(cache.PagesNeeded(99, 1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(cache.PagesNeeded(1, -2).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(BatchingKvCacheTest, BuildBatchDescribesARaggedBatch) {
+  BatchingKvCache cache = NewCache(16);
+  // Request 10: a decode (8 earlier tokens, 1 new). Request 20: a 6-token prefill.
+  // Request 30: the second 3-token chunk of a chunked prefill (5 earlier tokens).
+  for (RequestId id : {10, 20, 30}) ASSERT_TRUE(cache.AddRequest(id).ok());
+  ASSERT_TRUE(cache.Extend(10, 8).ok());
+  ASSERT_TRUE(cache.Extend(30, 5).ok());
+  ASSERT_TRUE(cache.Extend(10, 1).ok());
+  ASSERT_TRUE(cache.Extend(20, 6).ok());
+  ASSERT_TRUE(cache.Extend(30, 3).ok());
+  const std::vector<SequenceChunk> chunks = {{10, 1}, {20, 6}, {30, 3}};
+  auto batch = cache.BuildBatch(chunks);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_EQ(batch->page_size, kPageSize);
+  EXPECT_EQ(batch->total_tokens, 10);
+  ASSERT_EQ(batch->sequences.size(), 3u);
+
+  struct Expected {
+    RequestId id;
+    int32_t q_start, q_len, kv_len, token_offset;
+  };
+  const Expected expected[] = {{10, 8, 1, 9, 0}, {20, 0, 6, 6, 1}, {30, 5, 3, 8, 7}};
+  std::map<RequestId, std::set<int64_t>> own_slots;
+  for (const Expected& e : expected) {
+    std::set<int64_t>& slots = own_slots[e.id];
+    for (int32_t p = 0; p < cache.Length(e.id); ++p) {
+      slots.insert(int64_t{cache.PageTable(e.id)[p / kPageSize]} * kPageSize + p % kPageSize);
+    }
+  }
+  for (size_t i = 0; i < 3; ++i) {
+    const BatchSequence& s = batch->sequences[i];
+    const Expected& e = expected[i];
+    SCOPED_TRACE(e.id);
+    EXPECT_EQ(s.id, e.id);
+    EXPECT_EQ(s.q_start, e.q_start);
+    EXPECT_EQ(s.q_len, e.q_len);
+    EXPECT_EQ(s.kv_len, e.kv_len);
+    EXPECT_EQ(s.token_offset, e.token_offset);
+    EXPECT_EQ(s.page_table.data(), cache.PageTable(e.id).data());
+    EXPECT_EQ(s.page_table.size(), size_t((e.kv_len + kPageSize - 1) / kPageSize));
+    for (int32_t q = 0; q < s.q_len; ++q) {
+      // Causal inside the chunk: new token q sees every earlier position and itself.
+      EXPECT_EQ(s.VisibleLength(q), e.q_start + q + 1);
+      for (int32_t p = -1; p <= s.kv_len; ++p) {
+        EXPECT_EQ(s.Visible(q, p), p >= 0 && p <= e.q_start + q) << "q " << q << " p " << p;
+      }
+      // The dense mask of its flattened row: only this request's slots, in position order.
+      const std::vector<int64_t> visible = batch->VisibleSlots(s.token_offset + q);
+      ASSERT_EQ(visible.size(), size_t(s.VisibleLength(q)));
+      for (int32_t p = 0; p < s.VisibleLength(q); ++p) {
+        EXPECT_EQ(visible[p], int64_t{s.page_table[p / kPageSize]} * kPageSize + p % kPageSize);
+        EXPECT_TRUE(own_slots[e.id].contains(visible[p]));
+        for (const auto& [other, slots] : own_slots) {
+          if (other != e.id) {
+            EXPECT_FALSE(slots.contains(visible[p])) << "leaks into " << other;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_TRUE(batch->VisibleSlots(batch->total_tokens).empty());
+  EXPECT_TRUE(batch->VisibleSlots(-1).empty());
+}
+
+TEST(BatchingKvCacheTest, BuildBatchRejectsBadChunks) {
+  BatchingKvCache cache = NewCache(4);
+  ASSERT_TRUE(cache.AddRequest(1).ok());
+  ASSERT_TRUE(cache.AddRequest(2).ok());
+  ASSERT_TRUE(cache.Extend(1, 3).ok());
+  ASSERT_TRUE(cache.Extend(2, 2).ok());
+  using Chunks = std::vector<SequenceChunk>;
+  for (const Chunks& bad : {Chunks{{1, 1}, {3, 1}}, Chunks{{1, 1}, {2, 1}, {1, 1}}, Chunks{{2, 3}},
+                            Chunks{{1, 0}}, Chunks{{1, -1}}}) {
+    EXPECT_EQ(cache.BuildBatch(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  auto full = cache.BuildBatch(Chunks{{1, 3}, {2, 2}});
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->total_tokens, 5);
+  auto empty = cache.BuildBatch(Chunks{});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->total_tokens, 0);
+  EXPECT_TRUE(empty->sequences.empty());
+}
+
+TEST(BatchingKvCacheTest, ForkSharesEveryPage) {
+  BatchingKvCache cache = NewCache(6);
+  ASSERT_TRUE(cache.AddRequest(1).ok());
+  ASSERT_TRUE(cache.Extend(1, 6).ok());
+  FillRange(cache, 1, 0, 6);
+  const int64_t free_before = cache.pool().free_pages();
+  ASSERT_TRUE(cache.Fork(1, 2).ok());
+  EXPECT_EQ(cache.Length(2), 6);
+  EXPECT_EQ(std::vector<PageId>(cache.PageTable(2).begin(), cache.PageTable(2).end()),
+            std::vector<PageId>(cache.PageTable(1).begin(), cache.PageTable(1).end()));
+  for (PageId page : cache.PageTable(1)) EXPECT_EQ(cache.pool().RefCount(page), 2);
+  EXPECT_EQ(cache.pool().free_pages(), free_before);
+  ExpectFilled(cache, 2, 0, 6, 1);
+  // Removing the parent leaves the child's pages alive.
+  ASSERT_TRUE(cache.RemoveRequest(1).ok());
+  for (PageId page : cache.PageTable(2)) EXPECT_EQ(cache.pool().RefCount(page), 1);
+  EXPECT_EQ(cache.pool().free_pages(), free_before);
+  ExpectFilled(cache, 2, 0, 6, 1);
+}
+
+TEST(BatchingKvCacheTest, ChildExtendCopiesTheSharedPartialPage) {
+  BatchingKvCache cache = NewCache(6);
+  ASSERT_TRUE(cache.AddRequest(1).ok());
+  ASSERT_TRUE(cache.Extend(1, 6).ok());
+  FillRange(cache, 1, 0, 6);
+  ASSERT_TRUE(cache.Fork(1, 2).ok());
+  const PageId shared_first = cache.PageTable(1)[0];
+  const PageId shared_last = cache.PageTable(1)[1];
+  const int64_t free_before = cache.pool().free_pages();
+
+  ASSERT_TRUE(cache.Extend(2, 1).ok());
+  EXPECT_EQ(cache.pool().free_pages(), free_before - 1);
+  EXPECT_EQ(cache.PageTable(2)[0], shared_first);
+  EXPECT_NE(cache.PageTable(2)[1], shared_last);
+  EXPECT_EQ(cache.PageTable(1)[1], shared_last);
+  EXPECT_EQ(cache.pool().RefCount(shared_first), 2);
+  EXPECT_EQ(cache.pool().RefCount(shared_last), 1);
+  EXPECT_EQ(cache.pool().RefCount(cache.PageTable(2)[1]), 1);
+  // The copy carries the parent's tokens 4 and 5; the child can now write token 6.
+  ExpectFilled(cache, 2, 0, 6, 1);
+  FillRange(cache, 2, 6, 7);
+  ExpectFilled(cache, 2, 6, 7, 2);
+  // The parent's page is untouched, and the parent may write its own token 6 there.
+  ExpectFilled(cache, 1, 0, 6, 1);
+  for (int32_t layer = 0; layer < kLayers; ++layer) {
+    EXPECT_FALSE(HoldsStamp(cache.pool(), cache.PageTable(1), 6, layer, DefaultStamp(2, 6, layer)));
+  }
+  ASSERT_TRUE(cache.Extend(1, 1).ok());
+  FillRange(cache, 1, 6, 7);
+  ExpectFilled(cache, 1, 0, 7, 1);
+  ExpectFilled(cache, 2, 6, 7, 2);
+  ExpectFilled(cache, 2, 0, 6, 1);
+}
+
+TEST(BatchingKvCacheTest, ParentExtendAfterForkAlsoCopies) {
+  BatchingKvCache cache = NewCache(6);
+  ASSERT_TRUE(cache.AddRequest(1).ok());
+  ASSERT_TRUE(cache.Extend(1, 5).ok());
+  FillRange(cache, 1, 0, 5);
+  ASSERT_TRUE(cache.Fork(1, 2).ok());
+  const PageId shared_last = cache.PageTable(1)[1];
+  ASSERT_TRUE(cache.Extend(1, 2).ok());
+  EXPECT_NE(cache.PageTable(1)[1], shared_last);
+  EXPECT_EQ(cache.PageTable(2)[1], shared_last);  // the child keeps the original
+  EXPECT_EQ(cache.pool().RefCount(shared_last), 1);
+  FillRange(cache, 1, 5, 7);
+  ExpectFilled(cache, 1, 0, 7, 1);
+  ExpectFilled(cache, 2, 0, 5, 1);
+  // Now sole owner of its last page, the child extends without a copy.
+  const int64_t free_before = cache.pool().free_pages();
+  ASSERT_TRUE(cache.Extend(2, 1).ok());
+  EXPECT_EQ(cache.pool().free_pages(), free_before);
+  EXPECT_EQ(cache.PageTable(2)[1], shared_last);
+  FillRange(cache, 2, 5, 6);
+  ExpectFilled(cache, 2, 5, 6, 2);
+  ExpectFilled(cache, 1, 5, 7, 1);
+}
+
+TEST(BatchingKvCacheTest, ForkAtAPageBoundaryCopiesNothing) {
+  BatchingKvCache cache = NewCache(6);
+  ASSERT_TRUE(cache.AddRequest(1).ok());
+  ASSERT_TRUE(cache.Extend(1, 8).ok());
+  FillRange(cache, 1, 0, 8);
+  ASSERT_TRUE(cache.Fork(1, 2).ok());
+  ASSERT_TRUE(cache.Extend(2, 1).ok());
+  ASSERT_TRUE(cache.Extend(1, 1).ok());
+  EXPECT_EQ(cache.pool().free_pages(), 6 - 4);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(cache.pool().RefCount(cache.PageTable(1)[i]), 2);
+  EXPECT_NE(cache.PageTable(1)[2], cache.PageTable(2)[2]);
+  FillRange(cache, 2, 8, 9);
+  FillRange(cache, 1, 8, 9);
+  ExpectFilled(cache, 1, 0, 9, 1);
+  ExpectFilled(cache, 2, 0, 8, 1);
+  ExpectFilled(cache, 2, 8, 9, 2);
+}
+
+TEST(BatchingKvCacheTest, AppendIntoASharedPageIsFailedPrecondition) {
+  BatchingKvCache cache = NewCache(6);
+  ASSERT_TRUE(cache.AddRequest(1).ok());
+  ASSERT_TRUE(cache.Extend(1, 6).ok());
+  FillRange(cache, 1, 0, 6);
+  ASSERT_TRUE(cache.Fork(1, 2).ok());
+  for (RequestId id : {1, 2}) {
+    for (int32_t pos : {0, 5}) {
+      EXPECT_EQ(AppendStamped(cache, id, 0, {pos}, {777}).code(),
+                absl::StatusCode::kFailedPrecondition);
+    }
+  }
+  // One bad position fails the whole call before anything is written: position 6 is in a private
+  // page after Extend, position 1 is in the still-shared first page.
+  ASSERT_TRUE(cache.Extend(1, 3).ok());
+  EXPECT_EQ(AppendStamped(cache, 1, 0, {6, 1}, {777, 778}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(HoldsStamp(cache.pool(), cache.PageTable(1), 6, 0, 777));
+  ExpectFilled(cache, 1, 0, 6, 1);
+  ExpectFilled(cache, 2, 0, 6, 1);
+  // Once the child is gone the parent owns its pages again and may rewrite them.
+  ASSERT_TRUE(cache.RemoveRequest(2).ok());
+  ASSERT_TRUE(AppendStamped(cache, 1, 0, {0}, {777}).ok());
+  EXPECT_TRUE(HoldsStamp(cache.pool(), cache.PageTable(1), 0, 0, 777));
+}
+
+TEST(BatchingKvCacheTest, RequestLifecycleErrors) {
+  BatchingKvCache cache = NewCache(4);
+  ASSERT_TRUE(cache.AddRequest(1).ok());
+  EXPECT_EQ(cache.AddRequest(1).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(cache.RemoveRequest(2).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(cache.Fork(2, 3).code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(cache.AddRequest(2).ok());
+  EXPECT_EQ(cache.Fork(1, 2).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(cache.num_requests(), 2);
+  EXPECT_EQ(cache.Length(5), 0);
+  EXPECT_TRUE(cache.PageTable(5).empty());
+  ASSERT_TRUE(cache.Extend(1, 9).ok());
+  EXPECT_EQ(cache.pool().free_pages(), 1);
+  ASSERT_TRUE(cache.RemoveRequest(1).ok());
+  EXPECT_FALSE(cache.Contains(1));
+  EXPECT_EQ(cache.RemoveRequest(1).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(cache.pool().free_pages(), 4);
+  ASSERT_TRUE(cache.AddRequest(1).ok());  // the id may be reused
+  EXPECT_EQ(cache.Length(1), 0);
+}
+
+// Random add/extend/append/fork/remove against a model that remembers which write (stamp) each
+// position of each request should hold.
+class RandomOps {
+ public:
+  RandomOps(uint32_t seed, int64_t num_pages) : rng_(seed), cache_(NewCache(num_pages)) {}
+
+  void Run(int steps) {
+    for (int step = 0; step < steps; ++step) {
+      const int op = Uniform(0, 99);
+      if (op < 10 || model_.empty()) {
+        Add();
+      } else if (op < 45) {
+        Extend();
+      } else if (op < 75) {
+        Append();
+      } else if (op < 83) {
+        Fork();
+      } else if (op < 93) {
+        Remove();
+      } else {
+        Batch();
+      }
+      if (::testing::Test::HasFatalFailure()) return;
+      CheckInvariants();
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+    // Everything comes back.
+    while (!model_.empty()) {
+      ASSERT_TRUE(cache_.RemoveRequest(model_.begin()->first).ok());
+      model_.erase(model_.begin());
+    }
+    EXPECT_EQ(cache_.pool().free_pages(), cache_.pool().total_pages());
+    for (PageId p = 0; p < cache_.pool().total_pages(); ++p)
+      EXPECT_EQ(cache_.pool().RefCount(p), 0);
+  }
+
+  int exhausted() const { return exhausted_; }
+  int shared_rejections() const { return shared_rejections_; }
+  int copies() const { return copies_; }
+
+ private:
+  // stamps[layer][pos]: the stamp written there, -1 if never written.
+  using Stamps = std::vector<std::vector<int64_t>>;
+
+  int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  RequestId RandomLive() {
+    auto it = model_.begin();
+    std::advance(it, Uniform(0, static_cast<int>(model_.size()) - 1));
+    return it->first;
+  }
+
+  void Add() {
+    if (!model_.empty() && Uniform(0, 9) == 0) {
+      ASSERT_EQ(cache_.AddRequest(RandomLive()).code(), absl::StatusCode::kAlreadyExists);
+      return;
+    }
+    const RequestId id = next_id_++;
+    ASSERT_TRUE(cache_.AddRequest(id).ok());
+    model_[id] = Stamps(kLayers);
+  }
+
+  void Extend() {
+    const RequestId id = RandomLive();
+    const int32_t n = Uniform(0, 9);
+    const int32_t length = cache_.Length(id);
+    const std::vector<PageId> table(cache_.PageTable(id).begin(), cache_.PageTable(id).end());
+    const bool cow = length % kPageSize != 0 && cache_.pool().RefCount(table.back()) > 1;
+    const int64_t expected = n == 0 ? 0
+                                    : (length + n + kPageSize - 1) / kPageSize -
+                                          static_cast<int64_t>(table.size()) + (cow ? 1 : 0);
+    ASSERT_EQ(*cache_.PagesNeeded(id, n), expected);
+    const int64_t free_before = cache_.pool().free_pages();
+    absl::Status s = cache_.Extend(id, n);
+    if (expected > free_before) {
+      ASSERT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+      ++exhausted_;
+      ASSERT_EQ(cache_.Length(id), length);
+      ASSERT_EQ(std::vector<PageId>(cache_.PageTable(id).begin(), cache_.PageTable(id).end()),
+                table);
+      ASSERT_EQ(cache_.pool().free_pages(), free_before);
+      return;
+    }
+    ASSERT_TRUE(s.ok()) << s;
+    ASSERT_EQ(cache_.pool().free_pages(), free_before - expected);
+    if (cow && n > 0) ++copies_;
+    for (auto& layer : model_[id]) layer.resize(length + n, -1);
+  }
+
+  void Append() {
+    const RequestId id = RandomLive();
+    const int32_t length = cache_.Length(id);
+    if (length == 0) return;
+    const int32_t layer = Uniform(0, kLayers - 1);
+    // Mostly the newest tokens (as a step does), sometimes any earlier one.
+    std::set<int32_t> chosen;
+    const int count = Uniform(1, std::min(3, length));
+    while (static_cast<int>(chosen.size()) < count) {
+      chosen.insert(Uniform(0, 1) ? length - 1 - Uniform(0, std::min(3, length - 1))
+                                  : Uniform(0, length - 1));
+    }
+    std::vector<int32_t> positions(chosen.begin(), chosen.end());
+    std::shuffle(positions.begin(), positions.end(), rng_);
+    std::vector<int64_t> stamps;
+    bool shared = false;
+    for (int32_t pos : positions) {
+      stamps.push_back(next_stamp_++);
+      shared |= cache_.pool().RefCount(cache_.PageTable(id)[pos / kPageSize]) > 1;
+    }
+    absl::Status s = AppendStamped(cache_, id, layer, positions, stamps);
+    if (shared) {
+      ASSERT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+      ++shared_rejections_;
+      return;
+    }
+    ASSERT_TRUE(s.ok()) << s;
+    for (size_t i = 0; i < positions.size(); ++i) model_[id][layer][positions[i]] = stamps[i];
+  }
+
+  void Fork() {
+    const RequestId parent = RandomLive();
+    const RequestId child = next_id_++;
+    const int64_t free_before = cache_.pool().free_pages();
+    ASSERT_TRUE(cache_.Fork(parent, child).ok());
+    ASSERT_EQ(cache_.pool().free_pages(), free_before);
+    model_[child] = model_[parent];
+  }
+
+  void Remove() {
+    if (Uniform(0, 9) == 0) {
+      ASSERT_EQ(cache_.RemoveRequest(next_id_ + 1000).code(), absl::StatusCode::kNotFound);
+      return;
+    }
+    const RequestId id = RandomLive();
+    ASSERT_TRUE(cache_.RemoveRequest(id).ok());
+    model_.erase(id);
+  }
+
+  void Batch() {
+    std::vector<SequenceChunk> chunks;
+    for (const auto& [id, stamps] : model_) {
+      const int32_t length = cache_.Length(id);
+      if (length > 0 && Uniform(0, 1)) chunks.push_back({id, Uniform(1, length)});
+    }
+    std::shuffle(chunks.begin(), chunks.end(), rng_);
+    auto batch = cache_.BuildBatch(chunks);
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    int32_t rows = 0;
+    for (const SequenceChunk& c : chunks) rows += c.num_new_tokens;
+    ASSERT_EQ(batch->total_tokens, rows);
+    for (const BatchSequence& s : batch->sequences) {
+      const absl::Span<const PageId> own = cache_.PageTable(s.id);
+      const std::set<PageId> own_pages(own.begin(), own.end());
+      for (int32_t q = 0; q < s.q_len; ++q) {
+        const std::vector<int64_t> slots = batch->VisibleSlots(s.token_offset + q);
+        ASSERT_EQ(slots.size(), size_t(s.q_start + q + 1));
+        for (int64_t slot : slots) ASSERT_TRUE(own_pages.contains(slot / kPageSize));
+      }
+    }
+  }
+
+  void CheckInvariants() {
+    std::map<PageId, int> holders;
+    for (const auto& [id, stamps] : model_) {
+      const absl::Span<const PageId> table = cache_.PageTable(id);
+      const int32_t length = cache_.Length(id);
+      ASSERT_EQ(length, static_cast<int32_t>(stamps[0].size()));
+      ASSERT_EQ(table.size(), size_t((length + kPageSize - 1) / kPageSize));
+      ASSERT_EQ(std::set<PageId>(table.begin(), table.end()).size(), table.size())
+          << "request " << id << " holds a page twice";
+      for (PageId page : table) ++holders[page];
+    }
+    const PagePool& pool = cache_.pool();
+    ASSERT_EQ(pool.free_pages() + static_cast<int64_t>(holders.size()), pool.total_pages());
+    for (PageId p = 0; p < pool.total_pages(); ++p) {
+      auto it = holders.find(p);
+      ASSERT_EQ(pool.RefCount(p), it == holders.end() ? 0 : it->second) << "page " << p;
+    }
+    // Data integrity: every position written (by the request or, before a fork, its ancestor)
+    // still holds that write, in every live request.
+    for (const auto& [id, stamps] : model_) {
+      for (int32_t layer = 0; layer < kLayers; ++layer) {
+        for (size_t pos = 0; pos < stamps[layer].size(); ++pos) {
+          if (stamps[layer][pos] < 0) continue;
+          ASSERT_TRUE(HoldsStamp(pool, cache_.PageTable(id), static_cast<int32_t>(pos), layer,
+                                 stamps[layer][pos]))
+              << "request " << id << " position " << pos << " layer " << layer;
+        }
+      }
+    }
+  }
+
+  std::mt19937 rng_;
+  BatchingKvCache cache_;
+  std::map<RequestId, Stamps> model_;
+  RequestId next_id_ = 1;
+  int64_t next_stamp_ = 0;
+  int exhausted_ = 0;
+  int shared_rejections_ = 0;
+  int copies_ = 0;
+};
+
+TEST(BatchingKvCacheTest, RandomOpsKeepPagesAccountedAndDataIntact) {
+  for (uint32_t seed : {1u, 7u, 42u, 1234u}) {
+    SCOPED_TRACE(seed);
+    RandomOps ops(seed, /*num_pages=*/12);
+    ops.Run(4000);
+    if (HasFatalFailure()) return;
+    // The run must actually reach the interesting paths.
+    EXPECT_GT(ops.exhausted(), 0);
+    EXPECT_GT(ops.shared_rejections(), 0);
+    EXPECT_GT(ops.copies(), 0);
+  }
+}
+
+}  // namespace
+}  // namespace kvserve
