@@ -77,7 +77,7 @@ class BatchingKvCache {
   // Drops the request and releases every page it holds. NOT_FOUND if unknown.
   absl::Status RemoveRequest(RequestId id);
   // Claims slots for `num_tokens` more tokens (see the file comment). RESOURCE_EXHAUSTED when the
-  // pool lacks pages, with nothing changed.
+  // pool lacks pages, OUT_OF_RANGE when the length would overflow int32; nothing changes on error.
   absl::Status Extend(RequestId id, int32_t num_tokens);
   // Pages Extend(id, num_tokens) would take from the pool (including a copy-on-write page).
   absl::StatusOr<int64_t> PagesNeeded(RequestId id, int32_t num_tokens) const;
