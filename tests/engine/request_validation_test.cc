@@ -1,0 +1,180 @@
+#include "engine/request_validation.h"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/model_config.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvserve {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+ModelConfig Micro() {
+  auto config = PresetConfig("micro");
+  EXPECT_TRUE(config.ok()) << config.status();
+  return *config;
+}
+
+GenerationParams ValidParams() {
+  GenerationParams p;
+  p.has_prompt = true;
+  p.prompt_ids = {256, 'H', 'i', '!', 0, 255};
+  p.max_tokens = 16;
+  p.stop_token_ids = {257, '\n'};
+  return p;
+}
+
+struct BadCase {
+  std::string name;
+  std::function<void(GenerationParams&)> mutate;
+  std::string field;  // the message must start with this proto field path
+};
+
+TEST(RequestValidationTest, ValidRequestIsAccepted) {
+  EXPECT_TRUE(ValidateGenerationParams(ValidParams(), Micro()).ok());
+}
+
+TEST(RequestValidationTest, EachBadFieldIsRefusedByName) {
+  const ModelConfig config = Micro();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<BadCase> cases = {
+      {"missing prompt", [](GenerationParams& p) { p.has_prompt = false; }, "prompt"},
+      {"empty prompt", [](GenerationParams& p) { p.prompt_ids.clear(); }, "prompt"},
+      {"prompt id too large", [](GenerationParams& p) { p.prompt_ids[3] = 259; },
+       "prompt.token_ids[3]"},
+      {"negative prompt id", [](GenerationParams& p) { p.prompt_ids[1] = -1; },
+       "prompt.token_ids[1]"},
+      {"prompt longer than context",
+       [](GenerationParams& p) {
+         p.prompt_ids.assign(513, 'a');
+         p.max_tokens = 1;
+       },
+       "prompt"},
+      {"zero max_tokens", [](GenerationParams& p) { p.max_tokens = 0; }, "max_tokens"},
+      {"negative max_tokens", [](GenerationParams& p) { p.max_tokens = -5; }, "max_tokens"},
+      {"prompt + max_tokens over context", [](GenerationParams& p) { p.max_tokens = 507; },
+       "max_tokens"},
+      {"huge max_tokens", [](GenerationParams& p) { p.max_tokens = 2147483647; }, "max_tokens"},
+      {"NaN temperature", [nan](GenerationParams& p) { p.sampling.temperature = nan; },
+       "sampling.temperature"},
+      {"infinite temperature", [inf](GenerationParams& p) { p.sampling.temperature = inf; },
+       "sampling.temperature"},
+      {"negative temperature", [](GenerationParams& p) { p.sampling.temperature = -0.5f; },
+       "sampling.temperature"},
+      {"NaN top_p", [nan](GenerationParams& p) { p.sampling.top_p = nan; }, "sampling.top_p"},
+      {"negative top_p", [](GenerationParams& p) { p.sampling.top_p = -0.1f; }, "sampling.top_p"},
+      {"top_p above 1", [](GenerationParams& p) { p.sampling.top_p = std::nextafter(1.0f, 2.0f); },
+       "sampling.top_p"},
+      {"negative top_k", [](GenerationParams& p) { p.sampling.top_k = -1; }, "sampling.top_k"},
+      {"stop id too large", [](GenerationParams& p) { p.stop_token_ids[1] = 259; },
+       "stop_token_ids[1]"},
+      {"negative stop id", [](GenerationParams& p) { p.stop_token_ids[0] = -7; },
+       "stop_token_ids[0]"},
+  };
+  for (const BadCase& c : cases) {
+    GenerationParams p = ValidParams();
+    c.mutate(p);
+    const absl::Status s = ValidateGenerationParams(p, config);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.name << ": " << s;
+    EXPECT_THAT(std::string(s.message()), StartsWith(c.field)) << c.name;
+  }
+}
+
+TEST(RequestValidationTest, ContextOverflowMessageSaysTheNumbers) {
+  GenerationParams p = ValidParams();  // 6 prompt tokens, micro context 512
+  p.max_tokens = 510;
+  const absl::Status s = ValidateGenerationParams(p, Micro());
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(s.message());
+  EXPECT_THAT(message, HasSubstr("510"));
+  EXPECT_THAT(message, HasSubstr("516"));
+  EXPECT_THAT(message, HasSubstr("512"));
+  EXPECT_THAT(message, HasSubstr("506"));  // how many would fit
+
+  GenerationParams long_prompt = ValidParams();
+  long_prompt.prompt_ids.assign(600, 'x');
+  const absl::Status s2 = ValidateGenerationParams(long_prompt, Micro());
+  EXPECT_THAT(std::string(s2.message()), HasSubstr("600"));
+  EXPECT_THAT(std::string(s2.message()), HasSubstr("512"));
+}
+
+TEST(RequestValidationTest, BadIdMessageSaysTheIdAndVocabulary) {
+  GenerationParams p = ValidParams();
+  p.prompt_ids[2] = 4000;
+  const std::string message(ValidateGenerationParams(p, Micro()).message());
+  EXPECT_THAT(message, HasSubstr("4000"));
+  EXPECT_THAT(message, HasSubstr("259"));
+}
+
+TEST(RequestValidationTest, BoundaryValuesAreValid) {
+  const ModelConfig config = Micro();
+  const std::vector<std::pair<std::string, std::function<void(GenerationParams&)>>> cases = {
+      {"prompt + max_tokens == max_context",
+       [&](GenerationParams& p) {
+         p.max_tokens = config.max_context - static_cast<int32_t>(p.prompt_ids.size());
+       }},
+      {"prompt fills the context but one token",
+       [&](GenerationParams& p) {
+         p.prompt_ids.assign(config.max_context - 1, 'a');
+         p.max_tokens = 1;
+       }},
+      {"single-token prompt", [](GenerationParams& p) { p.prompt_ids = {0}; }},
+      {"last vocabulary id",
+       [&](GenerationParams& p) {
+         p.prompt_ids.push_back(config.vocab_size - 1);
+         p.stop_token_ids.push_back(config.vocab_size - 1);
+       }},
+      {"no stop ids", [](GenerationParams& p) { p.stop_token_ids.clear(); }},
+      {"all proto defaults", [](GenerationParams& p) { p.sampling = SamplingParams{}; }},
+      {"top_p 1.0",
+       [](GenerationParams& p) {
+         p.sampling.temperature = 1.0f;
+         p.sampling.top_p = 1.0f;
+       }},
+      {"top_p 0 (off)",
+       [](GenerationParams& p) {
+         p.sampling.temperature = 1.0f;
+         p.sampling.top_p = 0.0f;
+       }},
+      {"tiny top_p", [](GenerationParams& p) { p.sampling.top_p = 1e-30f; }},
+      {"top_k larger than the vocabulary", [](GenerationParams& p) { p.sampling.top_k = 100000; }},
+      {"huge finite temperature",
+       [](GenerationParams& p) { p.sampling.temperature = std::numeric_limits<float>::max(); }},
+      {"negative zero temperature", [](GenerationParams& p) { p.sampling.temperature = -0.0f; }},
+      {"any seed",
+       [](GenerationParams& p) { p.sampling.seed = std::numeric_limits<uint64_t>::max(); }},
+      {"ignore_eos", [](GenerationParams& p) { p.ignore_eos = true; }},
+  };
+  for (const auto& [name, mutate] : cases) {
+    GenerationParams p = ValidParams();
+    mutate(p);
+    const absl::Status s = ValidateGenerationParams(p, config);
+    EXPECT_TRUE(s.ok()) << name << ": " << s;
+  }
+}
+
+TEST(RequestValidationTest, StopCriteriaComeFromTheRequestAndModel) {
+  const ModelConfig config = Micro();
+  GenerationParams p = ValidParams();
+  p.ignore_eos = true;
+  const StopCriteria c = MakeStopCriteria(p, config);
+  EXPECT_EQ(c.eos_token_id, config.eos_token_id);
+  EXPECT_TRUE(c.ignore_eos);
+  EXPECT_EQ(c.stop_token_ids, p.stop_token_ids);
+  EXPECT_EQ(c.max_tokens, p.max_tokens);
+  EXPECT_EQ(CheckStop('a', p.max_tokens, c), FinishReason::kLength);
+  EXPECT_EQ(CheckStop('\n', 1, c), FinishReason::kStop);
+}
+
+}  // namespace
+}  // namespace kvserve
