@@ -1,0 +1,232 @@
+// kvload: a load generator for kvserve, in the manner of vLLM's benchmark_serving.
+//
+// Opens many concurrent Generate streams against --target from one process (gRPC callback API,
+// no thread per stream), closed loop (--concurrency N) or open loop (--rate R, Poisson), and
+// reports TTFT, inter-token latency, TPOT, end-to-end latency and throughput. See --help.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "clients/kvload/channel_pool.h"
+#include "clients/kvload/load_runner.h"
+#include "clients/kvload/metrics.h"
+#include "clients/kvload/progress_line.h"
+#include "clients/kvload/report.h"
+#include "clients/kvload/svg_plot.h"
+#include "clients/kvload/workload.h"
+#include "grpcpp/grpcpp.h"
+#include "kvserve/v1/kvserve.grpc.pb.h"
+#include "nlohmann/json.hpp"
+
+ABSL_FLAG(std::string, target, "127.0.0.1:50051", "kvserve address (host:port).");
+ABSL_FLAG(int32_t, concurrency, 0,
+          "Closed loop: keep this many streams in flight. With --rate: a cap on streams in "
+          "flight (0 = none).");
+ABSL_FLAG(double, rate, 0, "Open loop: requests per second, Poisson arrivals (0 = closed loop).");
+ABSL_FLAG(int64_t, num_requests, 1000, "Requests to send (0 = until --duration ends).");
+ABSL_FLAG(double, duration, 0,
+          "Seconds after which no new request starts (0 = none); the run ends at whichever of "
+          "--num_requests and --duration comes first.");
+ABSL_FLAG(std::string, prompt_len, "32", "Prompt length in tokens: N or LO:HI (uniform).");
+ABSL_FLAG(std::string, max_tokens, "16", "Output tokens per request: N or LO:HI (uniform).");
+ABSL_FLAG(bool, prompt_text, false,
+          "Send prompts as text (random words, one byte per token on byte-level models) instead "
+          "of random token ids 0..255.");
+ABSL_FLAG(int32_t, shared_prefix, 0, "The first N prompt tokens are common to all requests.");
+ABSL_FLAG(bool, ignore_eos, true, "Ask the server to ignore EOS, so outputs have max_tokens.");
+ABSL_FLAG(double, temperature, 0, "Sampling temperature (0 = greedy).");
+ABSL_FLAG(uint64_t, seed, 0, "Seed of the workload (and of each request's sampling seed).");
+ABSL_FLAG(int64_t, deadline_ms, 0, "Per-request deadline in milliseconds (0 = none).");
+ABSL_FLAG(double, cancel_fraction, 0,
+          "Cancel this fraction of requests (chosen by seed) after a random number of tokens; "
+          "counted as cancelled, not as errors.");
+ABSL_FLAG(std::string, sweep, "",
+          "Comma-separated concurrencies (e.g. 1,8,32,128): run the closed-loop workload at each "
+          "in turn and print one row per concurrency.");
+ABSL_FLAG(std::string, json, "", "Write config, summaries and per-request records to this file.");
+ABSL_FLAG(std::string, plot, "", "Write an SVG figure to this file.");
+ABSL_FLAG(int32_t, channels, 0,
+          "gRPC channels (HTTP/2 connections) to spread streams over; 0 = one per 64 streams.");
+ABSL_FLAG(double, drain_seconds, 30,
+          "After --duration, how long streams in flight may take before they are cancelled.");
+ABSL_FLAG(double, max_seconds, 3600, "Hard bound on one run's length, in seconds.");
+ABSL_FLAG(double, connect_timeout, 10, "Seconds to wait for the target to accept connections.");
+ABSL_FLAG(bool, progress, true, "Show a live progress line on stderr when it is a terminal.");
+
+namespace kvserve::load {
+namespace {
+
+absl::StatusOr<std::vector<int32_t>> ParseSweep(const std::string& text) {
+  std::vector<int32_t> levels;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    int32_t level = 0;
+    if (!absl::SimpleAtoi(part, &level) || level <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--sweep: \"", part, "\" is not a positive concurrency"));
+    }
+    levels.push_back(level);
+  }
+  if (levels.empty()) return absl::InvalidArgumentError("--sweep lists no concurrency");
+  return levels;
+}
+
+absl::StatusOr<LoadOptions> OptionsFromFlags() {
+  LoadOptions o;
+  WorkloadOptions& w = o.workload;
+  w.num_requests = absl::GetFlag(FLAGS_num_requests);
+  const double rate = absl::GetFlag(FLAGS_rate);
+  if (rate < 0) return absl::InvalidArgumentError("--rate must be >= 0");
+  w.rate = rate > 0 ? rate : std::numeric_limits<double>::infinity();
+  absl::StatusOr<LengthRange> prompt_len = LengthRange::Parse(absl::GetFlag(FLAGS_prompt_len));
+  if (!prompt_len.ok()) return prompt_len.status();
+  absl::StatusOr<LengthRange> max_tokens = LengthRange::Parse(absl::GetFlag(FLAGS_max_tokens));
+  if (!max_tokens.ok()) return max_tokens.status();
+  w.prompt_len = *prompt_len;
+  w.max_tokens = *max_tokens;
+  w.prompt_text = absl::GetFlag(FLAGS_prompt_text);
+  w.shared_prefix = absl::GetFlag(FLAGS_shared_prefix);
+  w.cancel_fraction = absl::GetFlag(FLAGS_cancel_fraction);
+  w.seed = absl::GetFlag(FLAGS_seed);
+  o.call.temperature = static_cast<float>(absl::GetFlag(FLAGS_temperature));
+  o.call.ignore_eos = absl::GetFlag(FLAGS_ignore_eos);
+  o.call.deadline_ms = absl::GetFlag(FLAGS_deadline_ms);
+  o.concurrency = absl::GetFlag(FLAGS_concurrency);
+  o.duration_s = absl::GetFlag(FLAGS_duration);
+  o.drain_seconds = absl::GetFlag(FLAGS_drain_seconds);
+  o.max_seconds = absl::GetFlag(FLAGS_max_seconds);
+  return o;
+}
+
+nlohmann::json ConfigJson(const LoadOptions& o, const std::vector<int32_t>& sweep, int channels) {
+  const WorkloadOptions& w = o.workload;
+  return {{"target", absl::GetFlag(FLAGS_target)},
+          {"concurrency", o.concurrency},
+          {"rate", std::isinf(w.rate) ? nlohmann::json(nullptr) : nlohmann::json(w.rate)},
+          {"num_requests", w.num_requests},
+          {"duration_s", o.duration_s},
+          {"prompt_len", w.prompt_len.ToString()},
+          {"max_tokens", w.max_tokens.ToString()},
+          {"prompt_text", w.prompt_text},
+          {"shared_prefix", w.shared_prefix},
+          {"ignore_eos", o.call.ignore_eos},
+          {"temperature", o.call.temperature},
+          {"seed", w.seed},
+          {"deadline_ms", o.call.deadline_ms},
+          {"cancel_fraction", w.cancel_fraction},
+          {"sweep", sweep},
+          {"channels", channels}};
+}
+
+// The server's self-description, or null if it does not answer within a few seconds.
+nlohmann::json ServerInfoJson(ChannelPool& pool) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  kvserve::v1::ServerInfo info;
+  const grpc::Status status =
+      pool.stub(0)->GetServerInfo(&context, kvserve::v1::GetServerInfoRequest(), &info);
+  if (!status.ok()) return nullptr;
+  return {{"model_name", info.model_name()},       {"vocab_size", info.vocab_size()},
+          {"max_context", info.max_context()},     {"page_size", info.page_size()},
+          {"total_pages", info.total_pages()},     {"max_num_seqs", info.max_num_seqs()},
+          {"max_batched_tokens", info.max_batched_tokens()},
+          {"max_waiting", info.max_waiting()},     {"version", info.version()}};
+}
+
+absl::Status Main() {
+  absl::StatusOr<LoadOptions> options = OptionsFromFlags();
+  if (!options.ok()) return options.status();
+  std::vector<int32_t> sweep;
+  if (const std::string text = absl::GetFlag(FLAGS_sweep); !text.empty()) {
+    absl::StatusOr<std::vector<int32_t>> levels = ParseSweep(text);
+    if (!levels.ok()) return levels.status();
+    if (std::isfinite(options->workload.rate)) {
+      return absl::InvalidArgumentError("--sweep runs the closed loop; drop --rate");
+    }
+    sweep = *levels;
+    options->concurrency = sweep.front();  // validated per level below
+  }
+  if (absl::Status s = ValidateLoad(*options); !s.ok()) return s;
+
+  int max_streams = options->concurrency;
+  for (int32_t level : sweep) max_streams = std::max(max_streams, level);
+  if (max_streams == 0) max_streams = 1024;  // uncapped open loop
+  const int channels = absl::GetFlag(FLAGS_channels) > 0 ? absl::GetFlag(FLAGS_channels)
+                                                          : ChannelPool::ChannelsFor(max_streams);
+  ChannelPool pool(absl::GetFlag(FLAGS_target), channels);
+  if (absl::Status s = pool.WaitForConnected(absl::Seconds(absl::GetFlag(FLAGS_connect_timeout)));
+      !s.ok()) {
+    return s;
+  }
+  const nlohmann::json server = ServerInfoJson(pool);
+
+  ProgressLine progress = ProgressLine::ForStderr(absl::GetFlag(FLAGS_progress));
+  std::vector<RunReport> runs;
+  const std::vector<int32_t> levels = sweep.empty() ? std::vector<int32_t>{0} : sweep;
+  for (int32_t level : levels) {
+    LoadOptions run_options = *options;
+    if (level > 0) run_options.concurrency = level;
+    absl::StatusOr<RunResult> result = RunLoad(run_options, pool, &progress);
+    if (!result.ok()) return result.status();
+    RunReport& run = runs.emplace_back();
+    run.concurrency = run_options.concurrency;
+    run.rate = run_options.workload.rate;
+    run.summary = SummarizeRun(*result);
+    run.result = *std::move(result);
+    if (!sweep.empty()) {
+      std::fprintf(stderr, "sweep: concurrency %d done: %.1f tok/s, %lld ok, %lld errors\n",
+                   level, run.summary.output_throughput,
+                   static_cast<long long>(run.summary.ok),
+                   static_cast<long long>(run.summary.errors));
+    }
+  }
+
+  if (sweep.empty()) {
+    std::fputs(FormatSummary(runs.front()).c_str(), stdout);
+  } else {
+    std::fputs(FormatSweepTable(runs).c_str(), stdout);
+  }
+  std::fflush(stdout);
+
+  if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {
+    const nlohmann::json doc = ReportToJson(ConfigJson(*options, sweep, channels), server, runs);
+    if (absl::Status s = WriteTextFile(path, doc.dump(1) + "\n"); !s.ok()) return s;
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_plot); !path.empty()) {
+    const std::string title = absl::StrCat("kvload against ", pool.target());
+    const std::string svg =
+        sweep.empty() ? RunPlotSvg(runs.front(), title) : SweepPlotSvg(runs, title);
+    if (absl::Status s = WriteTextFile(path, svg); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace kvserve::load
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "load generator for kvserve (many concurrent Generate streams, one process).\n"
+      "Closed loop:  kvload --target 127.0.0.1:50051 --concurrency 64 --num_requests 500 "
+      "--prompt_len 32:256 --max_tokens 16:128\n"
+      "Open loop:    kvload --rate 20 --duration 60 ...\n"
+      "Sweep:        kvload --sweep 1,8,32,128 --num_requests 200 --plot sweep.svg\n"
+      "Results:      --json FILE (config, summaries, per-request records), --plot FILE.svg");
+  absl::ParseCommandLine(argc, argv);
+  if (absl::Status s = kvserve::load::Main(); !s.ok()) {
+    std::fprintf(stderr, "kvload: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,65 @@
+// Metrics: what a RunResult adds up to (the numbers kvload reports and plots).
+//
+//   TTFT  send → first token-carrying message.
+//   ITL   gap between consecutive token-carrying messages, divided over the tokens the later one
+//         carries (a message with k tokens after a gap g adds k samples of g/k).
+//   TPOT  (e2e - TTFT) / (tokens - 1), for requests with at least two tokens.
+//   e2e   send → final status.
+// Latencies are over OK requests only; throughput counts every token received (cancelled and
+// failed streams included) and OK requests, over the run's duration.
+//
+// Threads: plain functions of their arguments.
+#ifndef KVSERVE_CLIENTS_KVLOAD_METRICS_H_
+#define KVSERVE_CLIENTS_KVLOAD_METRICS_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "clients/kvload/latency_stats.h"
+#include "clients/kvload/run_result.h"
+
+namespace kvserve::load {
+
+struct RunSummary {
+  int64_t requests = 0;  // finished, of every outcome
+  int64_t ok = 0;
+  int64_t cancelled = 0;
+  int64_t aborted = 0;
+  int64_t errors = 0;
+  std::map<std::string, int64_t> errors_by_code;  // status code name → count (Outcome::kError)
+  double duration_s = 0;
+  int64_t prompt_tokens = 0;  // sent, over all requests
+  int64_t output_tokens = 0;  // received, over all requests
+  int64_t requested_tokens = 0;  // Σ max_tokens over OK requests
+  int64_t ok_output_tokens = 0;  // received by OK requests
+  double request_throughput = 0;  // OK requests per second
+  double output_throughput = 0;   // output tokens per second
+  // In milliseconds.
+  LatencySummary ttft_ms;
+  LatencySummary itl_ms;
+  LatencySummary tpot_ms;
+  LatencySummary e2e_ms;
+};
+
+RunSummary SummarizeRun(const RunResult& result);
+
+// One request's ITL samples in milliseconds, appended to `out`.
+void AppendItlMs(const RequestRecord& request, std::vector<double>* out);
+
+// Latency samples of OK requests, in milliseconds (unsorted).
+std::vector<double> TtftSamplesMs(const RunResult& result);
+std::vector<double> ItlSamplesMs(const RunResult& result);
+
+// Output tokens per second over time, in fixed buckets from the run's first request start.
+struct Timeline {
+  double bucket_s = 1;
+  std::vector<double> tokens_per_s;  // bucket i covers [i, i + 1) * bucket_s
+};
+// Buckets of a "nice" width (0.1, 0.2, 0.5, 1, 2, 5 ... s) giving at most `max_buckets`.
+Timeline TokenTimeline(const RunResult& result, int max_buckets = 120);
+
+}  // namespace kvserve::load
+
+#endif  // KVSERVE_CLIENTS_KVLOAD_METRICS_H_

@@ -1,0 +1,174 @@
+// kvload against the real daemon: kvserve (micro model) on 127.0.0.1 with --port 0, the kvload
+// binary run to completion with --json, and the JSON checked: every request OK with exactly the
+// tokens it asked for (ignore_eos), cancellations (--cancel_fraction) and aborts (--max_seconds)
+// counted apart from errors, deadline errors counted by code, and the daemon's KV pages all free
+// again afterwards.
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "kvserve/v1/kvserve.grpc.pb.h"
+#include "nlohmann/json.hpp"
+#include "tests/integration/daemon_process.h"
+
+namespace kvserve::load {
+namespace {
+
+using ::kvserve::testing::CommandResult;
+using ::kvserve::testing::DaemonProcess;
+using ::kvserve::testing::RunCommand;
+
+class KvloadIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon =
+        DaemonProcess::Start(KVSERVE_BINARY, {"--model=micro", "--drain_seconds=1"},
+                             absl::Seconds(30));
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = daemon->release();
+  }
+  static void TearDownTestSuite() {
+    delete daemon_;  // SIGKILLs and reaps it if still running
+    daemon_ = nullptr;
+  }
+
+  // Runs kvload with `flags` plus --json; the parsed JSON document.
+  static nlohmann::json RunKvload(std::vector<std::string> flags) {
+    const std::string json_path =
+        ::testing::TempDir() + "/kvload_it_" + std::to_string(::getpid()) + ".json";
+    flags.insert(flags.begin(), {"--target=" + daemon_->target(), "--json=" + json_path,
+                                 "--max_seconds=40", "--progress=false"});
+    const CommandResult run = RunCommand(KVLOAD_BINARY, flags, absl::Seconds(45));
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    std::ifstream in(json_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::remove(json_path.c_str());
+    std::cout << run.out;  // the summary, for the test log
+    return nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  }
+
+  // Polls GetServerInfo (bounded) until no page is in use; the last answer.
+  static kvserve::v1::ServerInfo WaitForFreePages() {
+    auto stub = kvserve::v1::Generation::NewStub(
+        grpc::CreateChannel(daemon_->target(), grpc::InsecureChannelCredentials()));
+    kvserve::v1::ServerInfo info;
+    const absl::Time end = absl::Now() + absl::Seconds(5);
+    while (absl::Now() < end) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      info.Clear();
+      const grpc::Status status =
+          stub->GetServerInfo(&context, kvserve::v1::GetServerInfoRequest(), &info);
+      if (status.ok() && info.free_pages() == info.total_pages() && info.running() == 0 &&
+          info.waiting() == 0) {
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return info;
+  }
+
+  static DaemonProcess* daemon_;
+};
+
+DaemonProcess* KvloadIntegrationTest::daemon_ = nullptr;
+
+const std::vector<std::string> kWorkload = {"--concurrency=16", "--num_requests=64",
+                                            "--prompt_len=8:32", "--max_tokens=4:16",
+                                            "--seed=1"};
+
+TEST_F(KvloadIntegrationTest, AllRequestsOkWithRequestedTokens) {
+  const nlohmann::json doc = RunKvload(kWorkload);
+  ASSERT_FALSE(doc.is_discarded());
+  ASSERT_EQ(doc["runs"].size(), 1u);
+  const nlohmann::json& summary = doc["runs"][0]["summary"];
+  EXPECT_EQ(summary["ok"], 64);
+  EXPECT_EQ(summary["errors"], 0) << summary["errors_by_code"].dump();
+  EXPECT_EQ(summary["cancelled"], 0);
+  EXPECT_EQ(summary["aborted"], 0);
+  EXPECT_EQ(summary["output_tokens"], summary["requested_tokens"]);
+
+  const nlohmann::json& requests = doc["runs"][0]["requests"];
+  ASSERT_EQ(requests.size(), 64u);
+  int64_t tokens = 0, requested = 0;
+  for (const nlohmann::json& r : requests) {
+    EXPECT_EQ(r["status"], "OK");
+    EXPECT_EQ(r["tokens"], r["max_tokens"]) << r.dump();
+    EXPECT_EQ(r["usage"]["completion_tokens"], r["max_tokens"]);
+    EXPECT_EQ(r["finish_reason"], 1);  // FINISH_REASON_LENGTH
+    tokens += r["tokens"].get<int64_t>();
+    requested += r["max_tokens"].get<int64_t>();
+  }
+  EXPECT_EQ(tokens, requested);
+  EXPECT_GT(summary["ttft_ms"]["p50"].get<double>(), 0);
+  EXPECT_GT(summary["output_throughput"].get<double>(), 0);
+  EXPECT_EQ(doc["server"]["model_name"], "micro");
+
+  const kvserve::v1::ServerInfo info = WaitForFreePages();
+  EXPECT_EQ(info.free_pages(), info.total_pages());
+}
+
+TEST_F(KvloadIntegrationTest, CancelFractionCountsCancellationsNotErrors) {
+  std::vector<std::string> flags = kWorkload;
+  flags.push_back("--cancel_fraction=0.5");
+  const nlohmann::json doc = RunKvload(flags);
+  ASSERT_FALSE(doc.is_discarded());
+  const nlohmann::json& summary = doc["runs"][0]["summary"];
+  EXPECT_EQ(summary["errors"], 0) << summary["errors_by_code"].dump();
+  EXPECT_EQ(summary["aborted"], 0);
+  EXPECT_EQ(summary["ok"].get<int>() + summary["cancelled"].get<int>(), 64);
+  // 32 are chosen; a few may finish before the cancel reaches the server (tokens coalesce).
+  EXPECT_GE(summary["cancelled"].get<int>(), 24);
+  EXPECT_LE(summary["cancelled"].get<int>(), 32);
+  for (const nlohmann::json& r : doc["runs"][0]["requests"]) {
+    if (r["outcome"] == "cancelled") {
+      EXPECT_GE(r["cancel_after_tokens"].get<int>(), 1);
+      EXPECT_GE(r["tokens"], r["cancel_after_tokens"]);
+      EXPECT_LT(r["tokens"], r["max_tokens"]);
+      EXPECT_EQ(r["status"], "CANCELLED");
+    } else {
+      EXPECT_EQ(r["tokens"], r["max_tokens"]);
+    }
+  }
+
+  const kvserve::v1::ServerInfo info = WaitForFreePages();
+  EXPECT_EQ(info.free_pages(), info.total_pages());
+  EXPECT_EQ(info.running(), 0);
+  EXPECT_EQ(info.waiting(), 0);
+}
+
+TEST_F(KvloadIntegrationTest, DeadlinesAreErrorsByCodeAndTheRunBoundAborts) {
+  // Every request needs far longer than its deadline: all DEADLINE_EXCEEDED.
+  nlohmann::json doc = RunKvload({"--concurrency=8", "--num_requests=16", "--prompt_len=8",
+                                  "--max_tokens=400", "--deadline_ms=20"});
+  ASSERT_FALSE(doc.is_discarded());
+  nlohmann::json summary = doc["runs"][0]["summary"];
+  EXPECT_EQ(summary["errors"], 16);
+  EXPECT_EQ(summary["errors_by_code"]["DEADLINE_EXCEEDED"], 16) << summary.dump();
+
+  // The run's hard bound cancels what is still in flight: aborted, not errors.
+  doc = RunKvload({"--concurrency=8", "--num_requests=64", "--prompt_len=8", "--max_tokens=400",
+                   "--max_seconds=0.5"});
+  ASSERT_FALSE(doc.is_discarded());
+  summary = doc["runs"][0]["summary"];
+  EXPECT_GE(summary["aborted"].get<int>(), 1);
+  EXPECT_EQ(summary["errors"], 0) << summary["errors_by_code"].dump();
+  EXPECT_EQ(summary["ok"].get<int>() + summary["aborted"].get<int>(),
+            summary["requests"].get<int>());
+
+  const kvserve::v1::ServerInfo info = WaitForFreePages();
+  EXPECT_EQ(info.free_pages(), info.total_pages());
+  EXPECT_EQ(info.running(), 0);
+  EXPECT_EQ(info.waiting(), 0);
+}
+
+}  // namespace
+}  // namespace kvserve::load

@@ -1,0 +1,54 @@
+#include "clients/kvload/progress_line.h"
+
+#include <cstdio>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace kvserve::load {
+namespace {
+
+TEST(ProgressLineTest, FormatShowsDoneTotalRateAndErrors) {
+  ProgressSnapshot s;
+  s.done = 12;
+  s.total = 500;
+  s.errors = 3;
+  s.in_flight = 64;
+  EXPECT_EQ(ProgressLine::Format("kvload", s, 1234.4),
+            "kvload: 12/500 done  1234 tok/s  3 errors  64 in flight");
+  s.total = 0;
+  EXPECT_EQ(ProgressLine::Format("kvload", s, 0), "kvload: 12 done  0 tok/s  3 errors  64 in flight");
+}
+
+TEST(ProgressLineTest, SilentWhenDisabled) {
+  ProgressLine line(nullptr, "kvload");
+  EXPECT_FALSE(line.enabled());
+  line.Update(ProgressSnapshot{}, /*force=*/true);  // must not crash or print
+  line.Finish();
+}
+
+TEST(ProgressLineTest, RewritesInPlaceAtMostFourTimesASecond) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  ProgressLine line(f, "kvload");
+  ProgressSnapshot s;
+  s.total = 10;
+  for (int i = 0; i < 100; ++i) {  // a tight loop: only the first update may print
+    s.done = i;
+    line.Update(s);
+  }
+  line.Update(s, /*force=*/true);
+  line.Finish();
+  std::rewind(f);
+  std::string text;
+  for (int c = std::fgetc(f); c != EOF; c = std::fgetc(f)) text.push_back(static_cast<char>(c));
+  std::fclose(f);
+  int rewrites = 0;
+  for (char c : text) rewrites += c == '\r';
+  EXPECT_LE(rewrites, 2 + 2);  // first, forced, and Finish's clear (two '\r')
+  EXPECT_EQ(text.find('\n'), std::string::npos);
+  EXPECT_NE(text.find("99/10 done"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kvserve::load
