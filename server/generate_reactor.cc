@@ -1,0 +1,178 @@
+#include "server/generate_reactor.h"
+
+#include <utility>
+
+#include "server/proto_convert.h"
+
+namespace kvserve {
+
+// The scheduler's side of a stream: forwards into the reactor, which it keeps alive.
+class GenerateReactor::Sink final : public TokenSink {
+ public:
+  explicit Sink(std::shared_ptr<GenerateReactor> reactor) : reactor_(std::move(reactor)) {}
+
+  void OnTokens(absl::Span<const int32_t> tokens) override { reactor_->AddTokens(tokens); }
+  void OnFinish(FinishReason reason, const Usage& usage) override {
+    reactor_->EndWithFinish(reason, usage);
+  }
+  void OnError(const absl::Status& status) override { reactor_->EndWithError(status); }
+
+ private:
+  const std::shared_ptr<GenerateReactor> reactor_;
+};
+
+GenerateReactor::GenerateReactor(std::string request_id) : request_id_(std::move(request_id)) {}
+
+GenerateReactor* GenerateReactor::Start(grpc::CallbackServerContext* context,
+                                        const v1::GenerateRequest& request, std::string request_id,
+                                        Scheduler* scheduler, const ByteTokenizer& tokenizer,
+                                        const absl::Status& admission) {
+  std::shared_ptr<GenerateReactor> reactor(new GenerateReactor(std::move(request_id)));
+  reactor->self_ = reactor;
+  GenerateReactor* raw = reactor.get();
+
+  absl::StatusOr<std::shared_ptr<RequestHandle>> handle =
+      admission.ok() ? scheduler->Submit(ToGenerationParams(request, tokenizer),
+                                         std::make_shared<Sink>(reactor),
+                                         FromGrpcDeadline(context->deadline()))
+                     : absl::StatusOr<std::shared_ptr<RequestHandle>>(admission);
+  if (!handle.ok()) {
+    {
+      absl::MutexLock lock(&raw->mu_);
+      raw->finish_called_ = true;
+    }
+    raw->Finish(ToGrpcStatus(handle.status()));
+    return raw;
+  }
+  bool cancel_now = false;
+  {
+    absl::MutexLock lock(&raw->mu_);
+    raw->handle_ = *handle;
+    cancel_now = raw->cancelled_;  // OnCancel came before the handle existed
+  }
+  if (cancel_now) (*handle)->Cancel();
+  return raw;
+}
+
+void GenerateReactor::AddTokens(absl::Span<const int32_t> tokens) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (cancelled_) return;  // nobody will read them
+    pending_.insert(pending_.end(), tokens.begin(), tokens.end());
+  }
+  Pump();
+}
+
+void GenerateReactor::EndWithFinish(FinishReason reason, const Usage& usage) {
+  {
+    absl::MutexLock lock(&mu_);
+    terminal_ = Terminal::kFinished;
+    finish_reason_ = reason;
+    usage_ = usage;
+  }
+  Pump();
+}
+
+void GenerateReactor::EndWithError(const absl::Status& status) {
+  {
+    absl::MutexLock lock(&mu_);
+    terminal_ = Terminal::kFailed;
+    error_ = status.ok() ? absl::InternalError("request failed without a status") : status;
+  }
+  Pump();
+}
+
+void GenerateReactor::OnWriteDone(bool ok) {
+  std::shared_ptr<RequestHandle> cancel;
+  {
+    absl::MutexLock lock(&mu_);
+    write_in_flight_ = false;
+    if (!ok && !cancelled_) {
+      // The stream is broken (the client went away): stop generating for it.
+      cancelled_ = true;
+      cancel = handle_;
+    }
+  }
+  if (cancel != nullptr) cancel->Cancel();
+  Pump();
+}
+
+void GenerateReactor::OnCancel() {
+  std::shared_ptr<RequestHandle> cancel;
+  {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    cancel = handle_;  // null if Start() has not stored it yet; Start() then cancels
+  }
+  if (cancel != nullptr) cancel->Cancel();
+  Pump();
+}
+
+void GenerateReactor::OnDone() {
+  // gRPC is done with this reactor. The sink may still hold it (if the scheduler has not yet
+  // dropped its request), in which case the last of the two references destroys it.
+  std::shared_ptr<GenerateReactor> self = std::move(self_);
+}
+
+void GenerateReactor::Pump() {
+  grpc::Status status;
+  Action action;
+  {
+    absl::MutexLock lock(&mu_);
+    action = NextActionLocked(&status);
+  }
+  switch (action) {
+    case Action::kNone:
+      break;
+    case Action::kWrite:
+      StartWrite(&response_);
+      break;
+    case Action::kWriteAndFinish:
+      StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+      break;
+    case Action::kFinish:
+      Finish(status);
+      break;
+  }
+}
+
+GenerateReactor::Action GenerateReactor::NextActionLocked(grpc::Status* status) {
+  if (finish_called_ || write_in_flight_) return Action::kNone;
+  if (terminal_ == Terminal::kFailed) {
+    finish_called_ = true;
+    *status = ToGrpcStatus(error_);
+    return Action::kFinish;
+  }
+  if (cancelled_) {
+    // Wait for the scheduler's terminal call (it frees the request's pages) before finishing.
+    if (terminal_ == Terminal::kNone) return Action::kNone;
+    finish_called_ = true;
+    *status = grpc::Status(grpc::StatusCode::CANCELLED, "request cancelled");
+    return Action::kFinish;
+  }
+  if (terminal_ == Terminal::kFinished) {
+    FillResponseLocked(/*last=*/true);
+    finish_called_ = true;
+    return Action::kWriteAndFinish;
+  }
+  if (pending_.empty()) return Action::kNone;
+  FillResponseLocked(/*last=*/false);
+  write_in_flight_ = true;
+  return Action::kWrite;
+}
+
+void GenerateReactor::FillResponseLocked(bool last) {
+  response_.Clear();
+  response_.set_request_id(request_id_);
+  response_.mutable_token_ids()->Add(pending_.begin(), pending_.end());
+  std::string* text = response_.mutable_text();
+  decoder_.FeedTo(pending_, text);
+  pending_.clear();
+  if (last) {
+    decoder_.FlushTo(text);
+    response_.set_finish_reason(ToProto(finish_reason_));
+    ToProto(usage_, response_.mutable_usage());
+  }
+}
+
+}  // namespace kvserve

@@ -1,0 +1,109 @@
+// GenerateReactor: one Generate stream, driven by gRPC's callback API (no thread per stream).
+//
+// What a stream does:
+//   1. Start(): the request becomes GenerationParams and is submitted to the Scheduler with a
+//      TokenSink and the call's deadline. A refusal (INVALID_ARGUMENT naming the field,
+//      RESOURCE_EXHAUSTED, UNAVAILABLE) ends the stream at once with that status, before any
+//      message.
+//   2. The sink runs on the scheduler thread and never blocks: new tokens go into a
+//      mutex-protected pending buffer and, if no write is in flight, a write starts. Tokens that
+//      arrive while a write is in flight are coalesced into the next message, so there is at most
+//      one write in flight and a slow reader never stalls the batch.
+//   3. OnFinish: once every pending token is written, a last message (possibly with the last
+//      tokens) carries finish_reason and usage, then the stream ends OK. OnError ends the stream
+//      with the scheduler's status (CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE, INTERNAL).
+//   4. OnCancel (client cancel, deadline passed, server shutdown) cancels the scheduler request;
+//      the stream ends after the scheduler's terminal call.
+//
+// Invariants: exactly one Finish per stream, called only after the scheduler's terminal call (or
+// a refused Submit) and with no write in flight; only the last message of an OK stream has
+// finish_reason and usage; every message echoes request_id.
+//
+// Ownership and threads: the reactor is shared (std::shared_ptr) by gRPC — a self-reference
+// dropped in OnDone — and by the sink the scheduler holds until after its terminal call. It is
+// destroyed when both are gone, so neither side can see it dangle. gRPC callbacks and the sink may
+// run concurrently on different threads; all mutable state is guarded by mu_, and gRPC operations
+// are started outside mu_.
+#ifndef KVSERVE_SERVER_GENERATE_REACTOR_H_
+#define KVSERVE_SERVER_GENERATE_REACTOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "engine/byte_tokenizer.h"
+#include "engine/finish_reason.h"
+#include "engine/scheduler.h"
+#include "engine/token_sink.h"
+#include "engine/utf8_stream_decoder.h"
+#include "grpcpp/grpcpp.h"
+#include "kvserve/v1/kvserve.pb.h"
+
+namespace kvserve {
+
+class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateResponse> {
+ public:
+  // Creates the reactor for one call and starts it: submits `request` to `scheduler`, or, if
+  // `admission` is not OK (e.g. the server is draining), ends the call with it. `request_id` is
+  // the id echoed in every message. Returns the reactor for the service method to return; gRPC's
+  // reference to it lasts until OnDone.
+  static GenerateReactor* Start(grpc::CallbackServerContext* context,
+                                const v1::GenerateRequest& request, std::string request_id,
+                                Scheduler* scheduler, const ByteTokenizer& tokenizer,
+                                const absl::Status& admission);
+
+  GenerateReactor(const GenerateReactor&) = delete;
+  GenerateReactor& operator=(const GenerateReactor&) = delete;
+  ~GenerateReactor() override = default;
+
+  // grpc::ServerWriteReactor (gRPC threads).
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  class Sink;
+  enum class Terminal : int8_t { kNone, kFinished, kFailed };
+  enum class Action : int8_t { kNone, kWrite, kWriteAndFinish, kFinish };
+
+  explicit GenerateReactor(std::string request_id);
+
+  // From the sink (scheduler thread).
+  void AddTokens(absl::Span<const int32_t> tokens);
+  void EndWithFinish(FinishReason reason, const Usage& usage);
+  void EndWithError(const absl::Status& status);
+
+  // Starts the next write or the Finish, if one is due. Any thread; never under mu_.
+  void Pump();
+  // Decides the next gRPC operation; fills response_ for a write and marks it in flight.
+  Action NextActionLocked(grpc::Status* status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the pending tokens and their text into response_.
+  void FillResponseLocked(bool last) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string request_id_;
+  std::shared_ptr<GenerateReactor> self_;  // gRPC's reference; reset in OnDone
+
+  absl::Mutex mu_;
+  std::shared_ptr<RequestHandle> handle_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;  // OnCancel seen or a write failed
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<int32_t> pending_ ABSL_GUARDED_BY(mu_);  // tokens not yet in a message
+  Utf8StreamDecoder decoder_ ABSL_GUARDED_BY(mu_);
+  Terminal terminal_ ABSL_GUARDED_BY(mu_) = Terminal::kNone;
+  FinishReason finish_reason_ ABSL_GUARDED_BY(mu_) = FinishReason::kNone;
+  Usage usage_ ABSL_GUARDED_BY(mu_);
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+  // The message being written. Filled under mu_ by the thread that claims the write, then read by
+  // gRPC until OnWriteDone; nobody else touches it meanwhile.
+  v1::GenerateResponse response_;
+};
+
+}  // namespace kvserve
+
+#endif  // KVSERVE_SERVER_GENERATE_REACTOR_H_

@@ -1,0 +1,56 @@
+#include "server/generation_service.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/generate_reactor.h"
+#include "server/proto_convert.h"
+
+namespace kvserve {
+
+absl::StatusOr<ByteTokenizer> TokenizerForModel(const ModelConfig& config) {
+  ByteVocab vocab;
+  vocab.bos_token_id = config.bos_token_id;
+  vocab.eos_token_id = config.eos_token_id;
+  vocab.pad_token_id = config.pad_token_id;
+  vocab.vocab_size = config.vocab_size;
+  absl::StatusOr<ByteTokenizer> tokenizer = ByteTokenizer::Create(vocab);
+  if (!tokenizer.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model '", config.name, "' has no byte-level vocabulary: ", tokenizer.status().message()));
+  }
+  return tokenizer;
+}
+
+absl::StatusOr<std::unique_ptr<GenerationService>> GenerationService::Create(Scheduler* scheduler) {
+  if (scheduler == nullptr)
+    return absl::InvalidArgumentError("GenerationService needs a scheduler");
+  absl::StatusOr<ByteTokenizer> tokenizer = TokenizerForModel(scheduler->model_config());
+  if (!tokenizer.ok()) return tokenizer.status();
+  return std::unique_ptr<GenerationService>(
+      new GenerationService(scheduler, *std::move(tokenizer)));
+}
+
+grpc::ServerWriteReactor<v1::GenerateResponse>* GenerationService::Generate(
+    grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
+  std::string request_id = request->request_id();
+  if (request_id.empty()) {
+    request_id = absl::StrCat("req-", next_request_number_.fetch_add(1, std::memory_order_relaxed));
+  }
+  const absl::Status admission =
+      accepting() ? absl::OkStatus() : absl::UnavailableError("server is shutting down");
+  return GenerateReactor::Start(context, *request, std::move(request_id), scheduler_, tokenizer_,
+                                admission);
+}
+
+grpc::ServerUnaryReactor* GenerationService::GetServerInfo(
+    grpc::CallbackServerContext* context, const v1::GetServerInfoRequest* /*request*/,
+    v1::ServerInfo* response) {
+  FillServerInfo(scheduler_->model_config(), scheduler_->options(), scheduler_->stats(), response);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace kvserve

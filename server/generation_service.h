@@ -1,0 +1,57 @@
+// GenerationService: the kvserve.v1.Generation gRPC service on the callback API.
+//
+//   Generate       one GenerateReactor per stream (see generate_reactor.h); requests without an id
+//                  get "req-<n>". After StopAccepting(), new streams end at once with UNAVAILABLE
+//                  "server is shutting down".
+//   GetServerInfo  model shapes, cache and scheduler figures (unary, answered inline).
+//
+// Threads: the methods run on gRPC's callback threads; StopAccepting() may be called from any
+// thread. The scheduler is not owned and must outlive every call (stop the scheduler, then the
+// gRPC server, then destroy this).
+#ifndef KVSERVE_SERVER_GENERATION_SERVICE_H_
+#define KVSERVE_SERVER_GENERATION_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "engine/byte_tokenizer.h"
+#include "engine/model_config.h"
+#include "engine/scheduler.h"
+#include "grpcpp/grpcpp.h"
+#include "kvserve/v1/kvserve.grpc.pb.h"
+
+namespace kvserve {
+
+// The byte-level tokenizer for `config`'s special ids. INVALID_ARGUMENT if the model's
+// vocabulary is not byte-level (a model loaded from a checkpoint with its own tokenizer).
+absl::StatusOr<ByteTokenizer> TokenizerForModel(const ModelConfig& config);
+
+class GenerationService final : public v1::Generation::CallbackService {
+ public:
+  static absl::StatusOr<std::unique_ptr<GenerationService>> Create(Scheduler* scheduler);
+
+  grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
+      grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override;
+  grpc::ServerUnaryReactor* GetServerInfo(grpc::CallbackServerContext* context,
+                                          const v1::GetServerInfoRequest* request,
+                                          v1::ServerInfo* response) override;
+
+  // From now on new Generate calls are refused with UNAVAILABLE. Idempotent.
+  void StopAccepting() { accepting_.store(false, std::memory_order_release); }
+  bool accepting() const { return accepting_.load(std::memory_order_acquire); }
+
+ private:
+  GenerationService(Scheduler* scheduler, ByteTokenizer tokenizer)
+      : scheduler_(scheduler), tokenizer_(std::move(tokenizer)) {}
+
+  Scheduler* const scheduler_;
+  const ByteTokenizer tokenizer_;
+  std::atomic<bool> accepting_{true};
+  std::atomic<int64_t> next_request_number_{1};
+};
+
+}  // namespace kvserve
+
+#endif  // KVSERVE_SERVER_GENERATION_SERVICE_H_

@@ -1,0 +1,71 @@
+#include "server/kv_server.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace kvserve {
+
+std::string JoinHostPort(const std::string& host, int32_t port) {
+  if (host.find(':') != std::string::npos && host.front() != '[') {
+    return absl::StrCat("[", host, "]:", port);
+  }
+  return absl::StrCat(host, ":", port);
+}
+
+absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(std::unique_ptr<Scheduler> scheduler,
+                                                          const KvServerOptions& options) {
+  if (scheduler == nullptr) return absl::InvalidArgumentError("KvServer needs a scheduler");
+  if (options.port < 0 || options.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("port ", options.port, " is not in [0, 65535]"));
+  }
+  std::unique_ptr<KvServer> server(new KvServer());
+  server->scheduler_ = std::move(scheduler);
+  absl::StatusOr<std::unique_ptr<GenerationService>> service =
+      GenerationService::Create(server->scheduler_.get());
+  if (!service.ok()) return service.status();
+  server->service_ = *std::move(service);
+
+  // Both are process-wide switches, read when a ServerBuilder is made.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  const std::string requested = JoinHostPort(options.host, options.port);
+  int selected_port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(requested, grpc::InsecureServerCredentials(), &selected_port);
+  builder.RegisterService(server->service_.get());
+  server->scheduler_->Start();
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || selected_port == 0) {
+    server->server_.reset();
+    server->scheduler_->Shutdown(absl::ZeroDuration());
+    server->shut_down_ = true;
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", requested, " (address in use or not local?)"));
+  }
+  server->port_ = selected_port;
+  server->address_ = JoinHostPort(options.host, selected_port);
+  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  return server;
+}
+
+KvServer::~KvServer() { Shutdown(absl::ZeroDuration(), absl::ZeroDuration()); }
+
+void KvServer::Shutdown(absl::Duration drain, absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  service_->StopAccepting();
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  // Every accepted stream gets its terminal call here, so every reactor can Finish.
+  scheduler_->Shutdown(drain);
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  server_->Wait();
+}
+
+}  // namespace kvserve

@@ -1,0 +1,142 @@
+// kvserve: the gRPC daemon. Flags → model → ModelRunner → Scheduler → KvServer; then it waits for
+// SIGTERM/SIGINT and shuts down gracefully (see kv_server.h), exiting 0. The flags live in this
+// file, named after the binary, so that `kvserve --help` lists them.
+#include <omp.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "engine/model_runner.h"
+#include "engine/scheduler.h"
+#include "server/kv_server.h"
+#include "server/log.h"
+#include "server/model_loader.h"
+#include "server/port_file.h"
+#include "server/shutdown_signal.h"
+
+ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on.");
+ABSL_FLAG(int32_t, port, 50051, "Port to listen on; 0 picks a free port (see --port_file).");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, the bound port is written to this file (atomically) once the server is up.");
+ABSL_FLAG(std::string, model, "tiny",
+          "Model to serve: an embedded preset (tiny, tiny-mha, micro) with synthetic weights.");
+ABSL_FLAG(int32_t, page_size, 16, "KV cache page size in tokens.");
+ABSL_FLAG(int64_t, kv_cache_bytes, int64_t{1} << 30,
+          "KV cache memory in bytes, allocated once at start-up.");
+ABSL_FLAG(int64_t, num_pages, 0, "KV cache size in pages; overrides --kv_cache_bytes if > 0.");
+ABSL_FLAG(int32_t, max_num_seqs, 64, "Most sequences in one batch step.");
+ABSL_FLAG(int32_t, max_batched_tokens, 512,
+          "Most tokens in one batch step (prefill chunks + decodes).");
+ABSL_FLAG(int32_t, max_waiting, 1024,
+          "Most queued requests; more are refused with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int32_t, threads, 0, "OpenMP threads for the model step; 0 = all cores.");
+ABSL_FLAG(int32_t, drain_seconds, 30,
+          "On SIGTERM/SIGINT, how long in-flight streams may take to finish.");
+
+namespace kvserve {
+namespace {
+
+absl::Status Run() {
+  // Before any thread exists, so that every thread inherits the blocked mask.
+  if (absl::Status s = BlockShutdownSignals(); !s.ok()) return s;
+
+  const int32_t threads = absl::GetFlag(FLAGS_threads);
+  if (threads < 0) return absl::InvalidArgumentError("--threads must be >= 0");
+  if (threads > 0) omp_set_num_threads(threads);  // this thread; the engine applies it on its own
+  if (absl::GetFlag(FLAGS_drain_seconds) < 0) {
+    return absl::InvalidArgumentError("--drain_seconds must be >= 0");
+  }
+
+  const std::string model = absl::GetFlag(FLAGS_model);
+  absl::StatusOr<std::shared_ptr<const ModelWeights>> weights = LoadModelWeights(model);
+  if (!weights.ok()) return weights.status();
+  const ModelConfig config = (*weights)->config;
+
+  SchedulerOptions options;
+  options.page_size = absl::GetFlag(FLAGS_page_size);
+  options.kv_cache_bytes = absl::GetFlag(FLAGS_kv_cache_bytes);
+  options.num_pages = absl::GetFlag(FLAGS_num_pages);
+  options.max_num_seqs = absl::GetFlag(FLAGS_max_num_seqs);
+  options.max_batched_tokens = absl::GetFlag(FLAGS_max_batched_tokens);
+  options.max_waiting = absl::GetFlag(FLAGS_max_waiting);
+  if (options.num_pages < 0) return absl::InvalidArgumentError("--num_pages must be >= 0");
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+
+  ModelRunner::Options runner_options;
+  runner_options.max_batched_tokens = options.max_batched_tokens;
+  runner_options.max_num_seqs = options.max_num_seqs;
+  absl::StatusOr<std::unique_ptr<StepEngine>> engine =
+      MakeModelEngine(*std::move(weights), runner_options, threads);
+  if (!engine.ok()) return engine.status();
+  const int64_t page_bytes = (*engine)->KvGeometry(options.page_size).page_bytes();
+  absl::StatusOr<std::unique_ptr<Scheduler>> scheduler =
+      Scheduler::Create(*std::move(engine), options);
+  if (!scheduler.ok()) return scheduler.status();
+  const SchedulerOptions& actual = (*scheduler)->options();
+  const int64_t pages = (*scheduler)->stats().total_pages;
+
+  KvServerOptions server_options;
+  server_options.host = absl::GetFlag(FLAGS_host);
+  server_options.port = absl::GetFlag(FLAGS_port);
+  absl::StatusOr<std::unique_ptr<KvServer>> server =
+      KvServer::Start(*std::move(scheduler), server_options);
+  if (!server.ok()) return server.status();
+
+  Log("listening on %s; model %s (%d layers, hidden %d, vocab %d, context %d); KV cache %d pages "
+      "x %d tokens = %.1f MiB; max_num_seqs %d, max_batched_tokens %d, max_waiting %d, threads %d",
+      (*server)->address(), config.name, config.num_layers, config.hidden_size, config.vocab_size,
+      config.max_context, pages, actual.page_size,
+      static_cast<double>(pages * page_bytes) / (1 << 20), actual.max_num_seqs,
+      actual.max_batched_tokens, actual.max_waiting, threads > 0 ? threads : omp_get_max_threads());
+
+  if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
+    if (absl::Status s = WriteFileAtomically(port_file, absl::StrCat((*server)->port(), "\n"));
+        !s.ok()) {
+      (*server)->Shutdown(absl::ZeroDuration());
+      return s;
+    }
+  }
+
+  const int signal_number = WaitForShutdownSignal();
+  const absl::Duration drain = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
+  Log("%s: draining (up to %s), refusing new requests", ShutdownSignalName(signal_number),
+      absl::FormatDuration(drain));
+  // A second signal during the drain means "now": exit without waiting for the streams.
+  std::thread([] {
+    const int second = WaitForShutdownSignal();
+    Log("%s again: exiting without draining", ShutdownSignalName(second));
+    std::_Exit(1);
+  }).detach();
+  (*server)->Shutdown(drain);
+  const SchedulerStats stats = (*server)->scheduler().stats();
+  Log("stopped: %d requests finished, %d failed, %d steps, %d preemptions", stats.requests_finished,
+      stats.requests_failed, stats.steps, stats.preemptions);
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace kvserve
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "serves streaming token generation over gRPC (kvserve.v1.Generation).\n"
+      "Usage: kvserve [--host 127.0.0.1] [--port 50051] [--model tiny] [--kv_cache_bytes N | "
+      "--num_pages N] ...\nStops gracefully on SIGTERM/SIGINT.");
+  absl::ParseCommandLine(argc, argv);
+  if (absl::Status s = kvserve::Run(); !s.ok()) {
+    kvserve::Log("error: %s", s.ToString());
+    return 1;
+  }
+  return 0;
+}

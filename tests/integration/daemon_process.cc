@@ -1,0 +1,184 @@
+#include "tests/integration/daemon_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+extern char** environ;
+
+namespace kvserve::testing {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+absl::StatusOr<std::string> MakeTempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string pattern =
+      absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp", "/kvserve_test.XXXXXX");
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("mkdtemp: ", std::strerror(errno)));
+  }
+  return pattern;
+}
+
+// posix_spawn of `binary args...` with stdout and stderr redirected to files and the shutdown
+// signals in their default state (whatever the test runner did to its own).
+absl::StatusOr<pid_t> Spawn(const std::string& binary, const std::vector<std::string>& args,
+                            const std::string& out_path, const std::string& err_path) {
+  std::vector<std::string> argv_storage = {binary};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t empty, defaults;
+  sigemptyset(&empty);
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGTERM);
+  sigaddset(&defaults, SIGINT);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  const int error = posix_spawn(&pid, binary.c_str(), &actions, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (error != 0) {
+    return absl::InternalError(absl::StrCat("posix_spawn ", binary, ": ", std::strerror(error)));
+  }
+  return pid;
+}
+
+// waitpid with a timeout (polling); the status, or nullopt if `pid` is still running.
+std::optional<int> WaitPid(pid_t pid, absl::Duration timeout) {
+  const absl::Time end = absl::Now() + timeout;
+  for (;;) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (r < 0 && errno != EINTR) return std::nullopt;
+    if (absl::Now() >= end) return std::nullopt;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
+    const std::string& binary, const std::vector<std::string>& flags,
+    absl::Duration startup_timeout) {
+  absl::StatusOr<std::string> dir = MakeTempDir();
+  if (!dir.ok()) return dir.status();
+  std::unique_ptr<DaemonProcess> daemon(new DaemonProcess());
+  daemon->dir_ = *dir;
+  const std::string port_file = daemon->dir_ + "/port";
+  std::vector<std::string> args = {"--host=127.0.0.1", "--port=0", "--port_file=" + port_file};
+  args.insert(args.end(), flags.begin(), flags.end());
+  absl::StatusOr<pid_t> pid =
+      Spawn(binary, args, daemon->dir_ + "/stdout.log", daemon->dir_ + "/stderr.log");
+  if (!pid.ok()) return pid.status();
+  daemon->pid_ = *pid;
+
+  const absl::Time end = absl::Now() + startup_timeout;
+  while (absl::Now() < end) {
+    if (::access(port_file.c_str(), R_OK) == 0) {
+      // Written atomically (tmp + rename), so the content is complete once the file exists.
+      int port = 0;
+      if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFile(port_file)), &port) || port <= 0) {
+        return absl::InternalError("unreadable port file: '" + ReadFile(port_file) + "'");
+      }
+      daemon->port_ = port;
+      return daemon;
+    }
+    if (std::optional<int> status = WaitPid(daemon->pid_, absl::ZeroDuration())) {
+      daemon->reaped_ = true;
+      return absl::InternalError(absl::StrCat("kvserve exited during start-up (wait status ",
+                                              *status, "):\n", daemon->Stderr()));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "no port file after ", absl::FormatDuration(startup_timeout), ":\n", daemon->Stderr()));
+}
+
+DaemonProcess::~DaemonProcess() {
+  if (pid_ > 0 && !reaped_) {
+    ::kill(pid_, SIGKILL);
+    WaitPid(pid_, absl::Seconds(10));
+  }
+  if (!dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+}
+
+bool DaemonProcess::Signal(int signal_number) {
+  return pid_ > 0 && !reaped_ && ::kill(pid_, signal_number) == 0;
+}
+
+std::optional<int> DaemonProcess::WaitForExit(absl::Duration timeout) {
+  if (pid_ <= 0 || reaped_) return std::nullopt;
+  std::optional<int> status = WaitPid(pid_, timeout);
+  if (status.has_value()) reaped_ = true;
+  return status;
+}
+
+std::string DaemonProcess::Stderr() const { return ReadFile(dir_ + "/stderr.log"); }
+
+CommandResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
+                         absl::Duration timeout) {
+  CommandResult result;
+  absl::StatusOr<std::string> dir = MakeTempDir();
+  if (!dir.ok()) {
+    result.err = std::string(dir.status().message());
+    return result;
+  }
+  absl::StatusOr<pid_t> pid = Spawn(binary, args, *dir + "/out", *dir + "/err");
+  if (!pid.ok()) {
+    result.err = std::string(pid.status().message());
+  } else {
+    std::optional<int> status = WaitPid(*pid, timeout);
+    if (!status.has_value()) {
+      ::kill(*pid, SIGKILL);
+      WaitPid(*pid, absl::Seconds(10));
+    } else if (WIFEXITED(*status)) {
+      result.exit_code = WEXITSTATUS(*status);
+    }
+    result.out = ReadFile(*dir + "/out");
+    result.err = ReadFile(*dir + "/err");
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(*dir, ignored);
+  return result;
+}
+
+}  // namespace kvserve::testing
