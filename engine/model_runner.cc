@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <omp.h>
+
 #include "absl/strings/str_cat.h"
 #include "engine/paged_attention.h"
 
@@ -48,10 +50,10 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Create(
     std::shared_ptr<const ModelWeights> weights, Options options) {
   if (weights == nullptr) return absl::InvalidArgumentError("ModelRunner needs weights");
   if (absl::Status s = weights->Validate(); !s.ok()) return s;
-  if (options.max_batched_tokens <= 0 || options.max_num_seqs <= 0) {
+  if (options.max_batched_tokens <= 0 || options.max_num_seqs <= 0 || options.threads < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "max_batched_tokens and max_num_seqs must be > 0, got ", options.max_batched_tokens, " and ",
-        options.max_num_seqs));
+        "max_batched_tokens and max_num_seqs must be > 0 and threads >= 0, got ",
+        options.max_batched_tokens, ", ", options.max_num_seqs, " and ", options.threads));
   }
   std::unique_ptr<ModelRunner> runner(new ModelRunner(weights, options));
   const ModelConfig& c = weights->config;
@@ -178,6 +180,9 @@ absl::StatusOr<absl::Span<const float>> ModelRunner::Step(BatchingKvCache& cache
                                                           const AttentionBatch& batch,
                                                           absl::Span<const int32_t> tokens) {
   if (absl::Status s = Validate(cache, batch, tokens); !s.ok()) return s;
+  if (options_.threads > 0 && omp_get_max_threads() != options_.threads) {
+    omp_set_num_threads(options_.threads);
+  }
   const ModelConfig& c = config();
   const ModelWeights& w = *weights_;
   const int32_t n = batch.total_tokens;

@@ -33,6 +33,9 @@ class ModelRunner final : public StepEngine {
   struct Options {
     int32_t max_batched_tokens = 2048;  // most tokens in one step
     int32_t max_num_seqs = 256;         // most sequences in one step
+    // OpenMP threads for a step (oneDNN and the attention kernel share them); 0 = OpenMP's default.
+    // Applied on whichever thread calls Step(): omp_set_num_threads is per calling thread.
+    int32_t threads = 0;
   };
 
   static absl::StatusOr<std::unique_ptr<ModelRunner>> Create(

@@ -84,6 +84,7 @@ Scheduler::Scheduler(std::unique_ptr<StepEngine> engine, std::unique_ptr<Batchin
   chunks_.reserve(options_.max_num_seqs);
   batch_requests_.reserve(options_.max_num_seqs);
   batch_tokens_.reserve(options_.max_batched_tokens);
+  terminal_calls_.reserve(options_.max_num_seqs);
 }
 
 Scheduler::~Scheduler() { Shutdown(absl::ZeroDuration()); }
@@ -153,6 +154,7 @@ void Scheduler::Shutdown(absl::Duration drain) {
   running_.clear();
   waiting_.clear();
   PublishStats();
+  DeliverTerminalCalls();
 }
 
 void Scheduler::Loop() {
@@ -184,6 +186,7 @@ bool Scheduler::Step() {
   if (planned) RunBatch();
   RemoveEnded();
   PublishStats();
+  DeliverTerminalCalls();
   return planned;
 }
 
@@ -311,9 +314,12 @@ void Scheduler::FinishRequest(Request& request, FinishReason reason) {
   request.ended = true;
   (void)cache_->RemoveRequest(request.id);
   ++counters_.requests_finished;
-  request.sink->OnFinish(reason, Usage{.prompt_tokens = request.prompt_len,
+  terminal_calls_.push_back({.sink = request.sink,
+                             .status = absl::OkStatus(),
+                             .reason = reason,
+                             .usage = {.prompt_tokens = request.prompt_len,
                                        .completion_tokens = request.num_generated(),
-                                       .cached_prompt_tokens = 0});
+                                       .cached_prompt_tokens = 0}});
 }
 
 void Scheduler::FailRequest(Request& request, const absl::Status& status) {
@@ -321,7 +327,18 @@ void Scheduler::FailRequest(Request& request, const absl::Status& status) {
   request.ended = true;
   if (cache_->Contains(request.id)) (void)cache_->RemoveRequest(request.id);
   ++counters_.requests_failed;
-  request.sink->OnError(status);
+  terminal_calls_.push_back({.sink = request.sink, .status = status});
+}
+
+void Scheduler::DeliverTerminalCalls() {
+  for (TerminalCall& call : terminal_calls_) {
+    if (call.status.ok()) {
+      call.sink->OnFinish(call.reason, call.usage);
+    } else {
+      call.sink->OnError(call.status);
+    }
+  }
+  terminal_calls_.clear();
 }
 
 void Scheduler::RemoveEnded() {

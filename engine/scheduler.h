@@ -112,6 +112,7 @@ class Scheduler {
   void FailRequest(Request& request, const absl::Status& status);
   void RemoveEnded();
   void PublishStats();
+  void DeliverTerminalCalls();
 
   const std::unique_ptr<StepEngine> engine_;
   const std::unique_ptr<BatchingKvCache> cache_;
@@ -135,6 +136,15 @@ class Scheduler {
   std::vector<std::unique_ptr<Request>> running_;  // in admission order
   int64_t seen_cancel_epoch_ = 0;
   SchedulerStats counters_;
+  // Terminal sink calls of this step, made after its stats are published, so that a client that
+  // has seen its stream end also sees its pages freed in stats().
+  struct TerminalCall {
+    std::shared_ptr<TokenSink> sink;
+    absl::Status status;  // OK: OnFinish(reason, usage); else OnError(status)
+    FinishReason reason = FinishReason::kNone;
+    Usage usage;
+  };
+  std::vector<TerminalCall> terminal_calls_;
   // Per-step scratch, reused.
   std::vector<SequenceChunk> chunks_;
   std::vector<Request*> batch_requests_;

@@ -8,7 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/model_config.h"
-#include "server/omp_threads_engine.h"
 
 namespace kvserve {
 namespace {
@@ -42,12 +41,11 @@ absl::StatusOr<std::shared_ptr<const ModelWeights>> LoadModelWeights(absl::strin
 
 absl::StatusOr<std::unique_ptr<StepEngine>> MakeModelEngine(
     std::shared_ptr<const ModelWeights> weights, ModelRunner::Options options, int32_t threads) {
+  options.threads = threads;
   absl::StatusOr<std::unique_ptr<ModelRunner>> runner =
       ModelRunner::Create(std::move(weights), options);
   if (!runner.ok()) return runner.status();
-  std::unique_ptr<StepEngine> engine = *std::move(runner);
-  if (threads > 0) engine = std::make_unique<OmpThreadsEngine>(std::move(engine), threads);
-  return engine;
+  return std::unique_ptr<StepEngine>(*std::move(runner));
 }
 
 }  // namespace kvserve

@@ -82,7 +82,10 @@ void GenerateCall::OnReadDone(bool ok) {
     record_.usage_completion_tokens = response_.usage().completion_tokens();
     record_.usage_cached_prompt_tokens = response_.usage().cached_prompt_tokens();
   }
-  if (!cancel_sent_ && record_.cancel_after_tokens >= 0 &&
+  // A stream whose last message has arrived is complete: cancelling it now would only race its OK
+  // status (the cancel point can land in the final, coalesced message).
+  const bool finished = record_.finish_reason != kvserve::v1::FINISH_REASON_UNSPECIFIED;
+  if (!cancel_sent_ && !finished && record_.cancel_after_tokens >= 0 &&
       record_.tokens >= record_.cancel_after_tokens) {
     cancel_sent_ = true;
     context_.TryCancel();
