@@ -115,6 +115,14 @@ absl::StatusOr<ModelWeights> MakeSyntheticWeights(const ModelConfig& config, uin
   if (!config.tie_word_embeddings) {
     // Logit spread of about 3: varied greedy paths, sampling that is neither flat nor one-hot.
     w.lm_head = fill.Normal(v * h, 3.0 / std::sqrt(static_cast<double>(h)));
+    // With a byte vocabulary, damp the rows of tokens that are not printable ASCII (control bytes,
+    // bytes >= 128 that would form invalid UTF-8, BOS/EOS/PAD): the demo text then reads as
+    // characters instead of replacement marks, and EOS stays rare so lengths are predictable.
+    for (int64_t token = 0; token < v; ++token) {
+      const bool printable = token < 256 && ((token >= 32 && token < 127) || token == '\n');
+      if (printable) continue;
+      for (int64_t i = 0; i < h; ++i) w.lm_head[token * h + i] *= 0.2f;
+    }
   }
   return w;
 }

@@ -46,7 +46,8 @@ struct ModelWeights {
 
 // Deterministic synthetic weights for `config`: the same (config, seed) gives bit-identical weights
 // on every machine. Scaled so that activations stay O(1) through the layers and the logits have a
-// spread of a few units, so greedy and sampled generations give varied tokens.
+// spread of a few units, so greedy and sampled generations give varied tokens. With a byte
+// vocabulary, tokens other than printable ASCII get damped LM-head rows, so output reads as text.
 absl::StatusOr<ModelWeights> MakeSyntheticWeights(const ModelConfig& config, uint64_t seed = 2024);
 
 }  // namespace kvserve
