@@ -15,6 +15,7 @@
 // GCC 12's AVX-512 intrinsics (unpack, extract, ...) pass _mm512_undefined_ps() as the masked-off
 // source, which -Wmaybe-uninitialized reports once inlined. The value is never used.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 namespace kvserve {
@@ -149,13 +150,9 @@ inline __m512 LaneSums4(__m512 a, __m512 b, __m512 c, __m512 d) {
                        _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
 }
 
-// Lane j of the result = horizontal sum of t[j], for 16 vectors at once (45 shuffles/adds instead
-// of 16 separate horizontal reductions).
-inline __m512 TransposeSum16(const __m512* t) {
-  const __m512 u0 = LaneSums4(t[0], t[1], t[2], t[3]);
-  const __m512 u1 = LaneSums4(t[4], t[5], t[6], t[7]);
-  const __m512 u2 = LaneSums4(t[8], t[9], t[10], t[11]);
-  const __m512 u3 = LaneSums4(t[12], t[13], t[14], t[15]);
+// Given LaneSums4 of keys 0-3, 4-7, 8-11, 12-15: lane j of the result is the full horizontal sum of
+// key j's vector. Together 45 shuffles/adds for 16 dot products instead of 16 separate reductions.
+inline __m512 CombineLaneSums(__m512 u0, __m512 u1, __m512 u2, __m512 u3) {
   const __m512 w01 = _mm512_add_ps(_mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)),
                                    _mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
   const __m512 w23 = _mm512_add_ps(_mm512_shuffle_f32x4(u2, u3, _MM_SHUFFLE(2, 0, 2, 0)),
@@ -168,32 +165,31 @@ inline __m512 TransposeSum16(const __m512* t) {
 // holds kChunk lanes per row whose sum is the row's running softmax denominator.
 template <int kC, int kR>
 inline void ChunkAvx512(const float* q, const float* k, const float* v, const int32_t* valid,
-                        float* acc, float* m, float* l, float* p, const float* pf_k,
-                        const float* pf_v) {
+                        float* acc, float* m, float* l, float* p) {
   constexpr int kD = 16 * kC;
-  // Scores of all rows first, so the rows' softmax dependency chains below can overlap.
+  // Scores of all rows first, so the rows' softmax dependency chains below can overlap. Straight-line
+  // code (no per-key branches) so the 16 dot products stay in registers: keys past a row's visible
+  // prefix re-read its last visible key instead, and their lanes are masked off below, so nothing
+  // past the prefix is ever loaded.
   __m512 s[kR];
   int32_t jmax = 0;
   for (int r = 0; r < kR; ++r) {
     const int32_t nv = valid[r];
     jmax = std::max(jmax, nv);
-    if (nv <= 0) continue;
+    const int32_t last = std::max(nv, 1) - 1;  // key 0 of a chunk always exists
     __m512 qv[kC];
     for (int c = 0; c < kC; ++c) qv[c] = _mm512_load_ps(q + r * kD + 16 * c);
-    __m512 t[kChunk];
-    for (int j = 0; j < kChunk; ++j) {
-      if (r == 0 && pf_k != nullptr) {
-        for (int c = 0; c < kC; ++c) _mm_prefetch(reinterpret_cast<const char*>(pf_k + j * kD + 16 * c), _MM_HINT_T0);
-      }
-      if (j < nv) {  // keys past the row's visible prefix are never loaded
-        __m512 a = _mm512_mul_ps(qv[0], _mm512_loadu_ps(k + j * kD));
-        for (int c = 1; c < kC; ++c) a = _mm512_fmadd_ps(qv[c], _mm512_loadu_ps(k + j * kD + 16 * c), a);
-        t[j] = a;
-      } else {
-        t[j] = _mm512_setzero_ps();
-      }
-    }
-    s[r] = TransposeSum16(t);
+    auto dot = [&](int j) {
+      const float* kj = k + std::min(j, last) * kD;
+      __m512 a = _mm512_mul_ps(qv[0], _mm512_loadu_ps(kj));
+      for (int c = 1; c < kC; ++c) a = _mm512_fmadd_ps(qv[c], _mm512_loadu_ps(kj + 16 * c), a);
+      return a;
+    };
+    const __m512 u0 = LaneSums4(dot(0), dot(1), dot(2), dot(3));
+    const __m512 u1 = LaneSums4(dot(4), dot(5), dot(6), dot(7));
+    const __m512 u2 = LaneSums4(dot(8), dot(9), dot(10), dot(11));
+    const __m512 u3 = LaneSums4(dot(12), dot(13), dot(14), dot(15));
+    s[r] = CombineLaneSums(u0, u1, u2, u3);
   }
   if (jmax == 0) return;
   // Online softmax. The running max only moves when some score exceeds it (rare after the first
@@ -235,9 +231,6 @@ inline void ChunkAvx512(const float* q, const float* k, const float* v, const in
     }
   }
   for (int32_t j = 0; j < jmax; ++j) {
-    if (pf_v != nullptr) {
-      for (int c = 0; c < kC; ++c) _mm_prefetch(reinterpret_cast<const char*>(pf_v + j * kD + 16 * c), _MM_HINT_T0);
-    }
     for (int c = 0; c < kC; ++c) {
       const __m512 vv = _mm512_loadu_ps(v + j * kD + 16 * c);
       for (int r = 0; r < kR; ++r) {
@@ -256,14 +249,13 @@ constexpr int kMaxRowBlock = kC <= 1 ? 8 : (kC <= 4 ? 4 : (kC <= 8 ? 2 : 1));
 
 template <int kC>
 void ChunkRowsAvx512(int32_t rows, const float* q, const float* k, const float* v,
-                     const int32_t* valid, float* acc, float* m, float* l, float* p,
-                     const float* pf_k, const float* pf_v) {
+                     const int32_t* valid, float* acc, float* m, float* l, float* p) {
   constexpr int kD = 16 * kC;
   int32_t r = 0;
   auto step = [&](auto rows_const) {
     constexpr int kR = decltype(rows_const)::value;
     ChunkAvx512<kC, kR>(q + r * kD, k, v, valid + r, acc + r * kD, m + r, l + r * kChunk,
-                         p + r * kChunk, r == 0 ? pf_k : nullptr, r == 0 ? pf_v : nullptr);
+                         p + r * kChunk);
     r += kR;
   };
   constexpr int kMax = kMaxRowBlock<kC>;
@@ -336,6 +328,17 @@ inline void PrefetchBlock(const Source& src, int32_t block, int64_t block_floats
     __builtin_prefetch(k + off, 0, 1);
     __builtin_prefetch(v + off, 0, 1);
   }
+  } else if (mode == 6) {  // trigger the L2 streamer: 2 lines at the start of every 4 KiB page
+    for (const float* base : {k, v}) {
+      const uintptr_t begin = reinterpret_cast<uintptr_t>(base);
+      const uintptr_t end = begin + block_floats * sizeof(float);
+      __builtin_prefetch(base, 0, 3);
+      __builtin_prefetch(base + 16, 0, 3);
+      for (uintptr_t pg = (begin + 4095) & ~uintptr_t{4095}; pg < end; pg += 4096) {
+        __builtin_prefetch(reinterpret_cast<const char*>(pg), 0, 3);
+        __builtin_prefetch(reinterpret_cast<const char*>(pg) + 64, 0, 3);
+      }
+    }
   } else if (mode == 4) {  // first lines only, let HW prefetcher do the rest
     for (int64_t off = 0; off < 64; off += 16) {
     __builtin_prefetch(k + off, 0, 3);
@@ -350,11 +353,7 @@ void AttendTile(const Source& src, int32_t d, int32_t block_tokens, int32_t bloc
                 int32_t block_end, int32_t rows, int32_t kv_limit, TileScratch& t) {
   const int64_t block_floats = int64_t{block_tokens} * d;
   for (int32_t b = block_begin; b < block_end; ++b) {
-    const bool spread = PfMode() == 5 && kC > 0;
-    const bool has_next = b + PfDist() < block_end;
-    if (has_next && !spread) PrefetchBlock(src, b + PfDist(), block_floats);
-    const float* next_k = spread && has_next ? src.Keys(b + PfDist()) : nullptr;
-    const float* next_v = spread && has_next ? src.Values(b + PfDist()) : nullptr;
+    if (b + PfDist() < block_end) PrefetchBlock(src, b + PfDist(), block_floats);
     const float* kb = src.Keys(b);
     const float* vb = src.Values(b);
     const int32_t base = b * block_tokens;
@@ -368,9 +367,7 @@ void AttendTile(const Source& src, int32_t d, int32_t block_tokens, int32_t bloc
       const float* v = vb + int64_t{c0} * d;
 #if defined(__AVX512F__)
       if constexpr (kC > 0) {
-        ChunkRowsAvx512<kC>(rows, t.q, k, v, t.valid, t.acc, t.m, t.l, t.p,
-                            next_k ? next_k + int64_t{c0} * d : nullptr,
-                            next_v ? next_v + int64_t{c0} * d : nullptr);
+        ChunkRowsAvx512<kC>(rows, t.q, k, v, t.valid, t.acc, t.m, t.l, t.p);
         continue;
       }
 #endif
