@@ -75,26 +75,21 @@ absl::StatusOr<std::vector<float>> Forward(const ModelWeights& w, absl::Span<con
                                            GenerationTrace& trace) {
   const ModelConfig& c = w.config;
   const int64_t n = static_cast<int64_t>(tokens.size()) - start;
-  const int64_t hidden = c.hidden_size, hd = c.head_dim, ff = c.intermediate_size;
+  const int64_t hidden = c.hidden_size, hd = c.head_dim;
   const int64_t q_size = c.q_size(), kv_size = c.kv_size(), qkv_rows = q_size + 2 * kv_size;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   std::vector<std::vector<float>> h(n, std::vector<float>(hidden));
   for (int64_t t = 0; t < n; ++t) {
     std::copy_n(&w.embedding[tokens[start + t] * hidden], hidden, h[t].data());
   }
-  std::vector<float> normed(hidden), qkv(qkv_rows), attn(q_size), proj(hidden), gu(2 * ff), act(ff);
+  naive::RowScratch<float> scratch(c);
+  std::vector<float> qkv(qkv_rows), attn(q_size);
   std::vector<std::vector<float>> q(n, std::vector<float>(q_size));
   std::vector<float> k(n * kv_size), v(n * kv_size);
   for (const LayerWeights& lw : w.layers) {
     const int32_t layer = static_cast<int32_t>(&lw - w.layers.data());
     for (int64_t t = 0; t < n; ++t) {
-      naive::RmsNorm(h[t].data(), lw.attn_norm.data(), c.rms_norm_eps, hidden, normed.data());
-      naive::MatVec(lw.qkv.data(), lw.qkv_bias.empty() ? nullptr : lw.qkv_bias.data(),
-                    normed.data(), hidden, qkv_rows, qkv.data());
-      for (int32_t head = 0; head < c.num_heads + c.num_kv_heads; ++head) {
-        naive::Rope(qkv.data() + head * hd, static_cast<int32_t>(start + t), c.head_dim,
-                    c.rope_theta);
-      }
+      naive::QkvRow(c, lw, h[t].data(), static_cast<int32_t>(start + t), scratch, qkv.data());
       std::copy_n(qkv.data(), q_size, q[t].data());
       std::copy_n(qkv.data() + q_size, kv_size, &k[t * kv_size]);
       std::copy_n(qkv.data() + q_size + kv_size, kv_size, &v[t * kv_size]);
@@ -110,20 +105,13 @@ absl::StatusOr<std::vector<float>> Forward(const ModelWeights& w, absl::Span<con
               trace.attention_scores += visible;
             }
             if (layer == 0) ++trace.attention_ops;  // per query position, not per layer
-            naive::MatVec(lw.o_proj.data(), nullptr, attn.data(), q_size, hidden, proj.data());
-            for (int64_t i = 0; i < hidden; ++i) h[t][i] += proj[i];
-            naive::RmsNorm(h[t].data(), lw.mlp_norm.data(), c.rms_norm_eps, hidden, normed.data());
-            naive::MatVec(lw.gate_up.data(), nullptr, normed.data(), hidden, 2 * ff, gu.data());
-            for (int64_t i = 0; i < ff; ++i) act[i] = naive::Silu(gu[i]) * gu[ff + i];
-            naive::MatVec(lw.down_proj.data(), nullptr, act.data(), ff, hidden, proj.data());
-            for (int64_t i = 0; i < hidden; ++i) h[t][i] += proj[i];
+            naive::OutputAndMlpRow(c, lw, attn.data(), scratch, h[t].data());
           }
         });
     if (!status.ok()) return status;
   }
   std::vector<float> logits(c.vocab_size);
-  naive::RmsNorm(h[n - 1].data(), w.final_norm.data(), c.rms_norm_eps, hidden, normed.data());
-  naive::MatVec(w.lm_head_data(), nullptr, normed.data(), hidden, c.vocab_size, logits.data());
+  naive::LogitsRow(w, h[n - 1].data(), scratch, logits.data());
   ++trace.forward_steps;
   return logits;
 }

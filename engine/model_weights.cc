@@ -3,21 +3,14 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "engine/split_mix.h"
 
 namespace kvserve {
 namespace {
 
-// SplitMix64: a counter-based generator, so weights do not depend on the standard library.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 class WeightFiller {
  public:
-  explicit WeightFiller(uint64_t seed) : state_(Mix(seed)) {}
+  explicit WeightFiller(uint64_t seed) : state_(SplitMix64(seed)) {}
 
   // Approximately normal(0, stddev): a sum of four uniforms, rescaled (cheap and deterministic).
   std::vector<float> Normal(int64_t n, double stddev) {
@@ -38,7 +31,7 @@ class WeightFiller {
   }
 
  private:
-  double Uniform() { return static_cast<double>(Mix(state_++) >> 11) * 0x1.0p-53; }
+  double Uniform() { return static_cast<double>(SplitMix64(state_++) >> 11) * 0x1.0p-53; }
   uint64_t state_;
 };
 

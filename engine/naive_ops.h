@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/model_config.h"
+#include "engine/model_weights.h"
 
 namespace kvserve::naive {
 
@@ -70,6 +71,49 @@ void Attend(const T* q, const KV* keys, const KV* values, int64_t n, int64_t str
 template <typename T>
 T Silu(T x) {
   return x / (T(1) + std::exp(-x));
+}
+
+// Buffers for the per-position layer pieces below.
+template <typename T>
+struct RowScratch {
+  explicit RowScratch(const ModelConfig& c)
+      : normed(c.hidden_size), proj(c.hidden_size), gate_up(2 * c.intermediate_size),
+        act(c.intermediate_size) {}
+  std::vector<T> normed, proj, gate_up, act;
+};
+
+// qkv = RoPE(qkv_proj(RmsNorm(h))) for the token at `pos`: q heads, then k heads, then v.
+template <typename T>
+void QkvRow(const ModelConfig& c, const LayerWeights& lw, const T* h, int32_t pos,
+            RowScratch<T>& scratch, T* qkv) {
+  RmsNorm(h, lw.attn_norm.data(), c.rms_norm_eps, c.hidden_size, scratch.normed.data());
+  MatVec(lw.qkv.data(), lw.qkv_bias.empty() ? nullptr : lw.qkv_bias.data(), scratch.normed.data(),
+         c.hidden_size, c.q_size() + 2 * c.kv_size(), qkv);
+  for (int32_t head = 0; head < c.num_heads + c.num_kv_heads; ++head) {
+    Rope(qkv + int64_t{head} * c.head_dim, pos, c.head_dim, c.rope_theta);
+  }
+}
+
+// The rest of a layer for one position: h += o_proj(attn); h += down(silu(gate) * up)(RmsNorm(h)).
+template <typename T>
+void OutputAndMlpRow(const ModelConfig& c, const LayerWeights& lw, const T* attn,
+                     RowScratch<T>& scratch, T* h) {
+  const int64_t hidden = c.hidden_size, ff = c.intermediate_size;
+  MatVec(lw.o_proj.data(), nullptr, attn, c.q_size(), hidden, scratch.proj.data());
+  for (int64_t i = 0; i < hidden; ++i) h[i] += scratch.proj[i];
+  RmsNorm(h, lw.mlp_norm.data(), c.rms_norm_eps, hidden, scratch.normed.data());
+  MatVec(lw.gate_up.data(), nullptr, scratch.normed.data(), hidden, 2 * ff, scratch.gate_up.data());
+  for (int64_t i = 0; i < ff; ++i) scratch.act[i] = Silu(scratch.gate_up[i]) * scratch.gate_up[ff + i];
+  MatVec(lw.down_proj.data(), nullptr, scratch.act.data(), ff, hidden, scratch.proj.data());
+  for (int64_t i = 0; i < hidden; ++i) h[i] += scratch.proj[i];
+}
+
+// Final norm and LM head of one position.
+template <typename T>
+void LogitsRow(const ModelWeights& w, const T* h, RowScratch<T>& scratch, T* logits) {
+  const ModelConfig& c = w.config;
+  RmsNorm(h, w.final_norm.data(), c.rms_norm_eps, c.hidden_size, scratch.normed.data());
+  MatVec(w.lm_head_data(), nullptr, scratch.normed.data(), c.hidden_size, c.vocab_size, logits);
 }
 
 }  // namespace kvserve::naive

@@ -39,7 +39,9 @@ class EngineHarness {
     std::vector<SequenceChunk> chunks;
     std::vector<int32_t> tokens;
     for (const Feed& f : feeds) {
-      if (!cache_->Contains(f.id)) EXPECT_TRUE(cache_->AddRequest(f.id).ok());
+      if (!cache_->Contains(f.id)) {
+        EXPECT_TRUE(cache_->AddRequest(f.id).ok());
+      }
       EXPECT_TRUE(cache_->Extend(f.id, static_cast<int32_t>(f.tokens.size())).ok());
       chunks.push_back({f.id, static_cast<int32_t>(f.tokens.size())});
       tokens.insert(tokens.end(), f.tokens.begin(), f.tokens.end());
