@@ -4,16 +4,20 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/split_mix.h"
 
 namespace kvserve {
 namespace {
 
+// Never 0: 0 means "server-chosen" in the API.
 uint64_t SplitMixSeed(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x == 0 ? 1 : x;
+  const uint64_t seed = SplitMix64(x);
+  return seed == 0 ? 1 : seed;
+}
+
+// `to - from`, or zero if the clock stepped backwards.
+absl::Duration Elapsed(absl::Time from, absl::Time to) {
+  return std::max(to - from, absl::ZeroDuration());
 }
 
 }  // namespace
@@ -31,6 +35,10 @@ struct Scheduler::Request {
   std::shared_ptr<RequestHandle> handle;
   bool ended = false;           // the sink had its terminal call
   bool prompt_counted = false;  // prompt tokens added to the stats once, not per recomputation
+  bool admitted = false;        // admitted into a batch at least once
+  absl::Time submitted_at;      // the clock in Submit
+  absl::Time first_token_at;    // when its first token was sampled (if num_generated() > 0)
+  absl::Time last_token_at;     // when its latest token was sampled (if num_generated() > 0)
 
   int32_t num_generated() const { return static_cast<int32_t>(tokens.size()) - prompt_len; }
   int32_t pending() const { return static_cast<int32_t>(tokens.size()) - num_computed; }
@@ -76,6 +84,7 @@ Scheduler::Scheduler(std::unique_ptr<StepEngine> engine, std::unique_ptr<Batchin
       cache_(std::move(cache)),
       options_(options),
       clock_(std::move(clock)),
+      observer_(options_.observer.get()),
       cancel_epoch_(std::make_shared<std::atomic<int64_t>>(0)) {
   counters_.total_pages = cache_->pool().total_pages();
   counters_.free_pages = cache_->pool().free_pages();
@@ -112,6 +121,7 @@ absl::StatusOr<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationParam
   request->deadline = deadline;
   request->sink = std::move(sink);
   request->handle = std::make_shared<RequestHandle>(cancel_epoch_);
+  request->submitted_at = clock_();
   std::shared_ptr<RequestHandle> handle = request->handle;
 
   absl::MutexLock lock(&mu_);
@@ -123,8 +133,9 @@ absl::StatusOr<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationParam
   request->id = next_id_++;
   if (request->params.sampling.seed == 0) {
     // "0 = server-chosen": any fixed per-request value keeps the stream self-consistent.
-    request->params.sampling.seed = SplitMixSeed(static_cast<uint64_t>(request->id) ^
-                                                 static_cast<uint64_t>(absl::ToUnixNanos(clock_())));
+    request->params.sampling.seed =
+        SplitMixSeed(static_cast<uint64_t>(request->id) ^
+                     static_cast<uint64_t>(absl::ToUnixNanos(request->submitted_at)));
   }
   submitted_.push_back(std::move(request));
   ++queued_;
@@ -134,6 +145,14 @@ absl::StatusOr<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationParam
 void Scheduler::Start() {
   absl::MutexLock lock(&mu_);
   if (thread_.joinable() || stop_) return;
+  if (observer_ != nullptr) {
+    // The initial state, before the thread exists, so that a monitor knows the pool at once.
+    StepStats initial;
+    initial.waiting = queued_;  // submitted + waiting
+    initial.free_pages = cache_->pool().free_pages();
+    initial.total_pages = cache_->pool().total_pages();
+    observer_->OnStep(initial);
+  }
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -149,11 +168,14 @@ void Scheduler::Shutdown(absl::Duration drain) {
   if (thread_.joinable()) thread_.join();
   // Without a thread (tests driving Step()), or if the loop ended early: end whatever is left.
   TakeSubmissions();
+  now_ = clock_();
+  step_stats_ = StepStats();
   for (auto& r : running_) FailRequest(*r, absl::UnavailableError("server is shutting down"));
   for (auto& r : waiting_) FailRequest(*r, absl::UnavailableError("server is shutting down"));
   running_.clear();
   waiting_.clear();
   PublishStats();
+  if (observer_ != nullptr) observer_->OnStep(step_stats_);
   DeliverTerminalCalls();
 }
 
@@ -181,11 +203,18 @@ void Scheduler::Loop() {
 
 bool Scheduler::Step() {
   TakeSubmissions();
+  now_ = clock_();
+  const absl::Time start = now_;
+  step_stats_ = StepStats();
   EndCancelledAndExpired();
   const bool planned = PlanBatch();
-  if (planned) RunBatch();
+  if (planned) {
+    RunBatch();  // moves now_ to when the logits were ready
+    step_stats_.duration = Elapsed(start, now_);
+  }
   RemoveEnded();
   PublishStats();
+  if (observer_ != nullptr) observer_->OnStep(step_stats_);
   DeliverTerminalCalls();
   return planned;
 }
@@ -201,7 +230,7 @@ void Scheduler::EndCancelledAndExpired() {
   const int64_t epoch = cancel_epoch_->load(std::memory_order_acquire);
   const bool any_cancelled = epoch != seen_cancel_epoch_;
   seen_cancel_epoch_ = epoch;
-  const absl::Time now = clock_();
+  const absl::Time now = now_;
   auto check = [&](Request& r) {
     if (r.ended) return;
     if (any_cancelled && r.handle->cancelled()) {
@@ -228,6 +257,7 @@ void Scheduler::Preempt(Request& victim) {
   victim.num_computed = 0;
   victim.chunk = 0;
   ++counters_.preemptions;
+  if (observer_ != nullptr) observer_->OnPreemption();
   auto it = std::find_if(running_.begin(), running_.end(),
                          [&](const std::unique_ptr<Request>& r) { return r.get() == &victim; });
   waiting_.push_front(std::move(*it));
@@ -266,6 +296,10 @@ bool Scheduler::PlanBatch() {
       break;
     }
     budget -= n;
+    if (!r.admitted) {
+      r.admitted = true;
+      if (observer_ != nullptr) observer_->OnRequestAdmitted(Elapsed(r.submitted_at, now_));
+    }
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
   }
@@ -277,11 +311,18 @@ void Scheduler::RunBatch() {
   for (Request* r : batch_requests_) {
     batch_tokens_.insert(batch_tokens_.end(), r->tokens.begin() + r->num_computed,
                          r->tokens.begin() + r->num_computed + r->chunk);
+    if (r->chunk == 1 && r->num_computed >= r->prompt_len) {
+      ++step_stats_.num_decode_tokens;
+    } else {
+      step_stats_.num_prefill_tokens += r->chunk;
+    }
   }
+  step_stats_.num_seqs = static_cast<int32_t>(batch_requests_.size());
   absl::StatusOr<AttentionBatch> batch = cache_->BuildBatch(chunks_);
   absl::StatusOr<absl::Span<const float>> logits =
       batch.ok() ? engine_->Step(*cache_, *batch, batch_tokens_)
                  : absl::StatusOr<absl::Span<const float>>(batch.status());
+  now_ = clock_();
   ++counters_.steps;
   if (!logits.ok()) {
     const absl::Status error =
@@ -294,6 +335,7 @@ void Scheduler::RunBatch() {
     Request& r = *batch_requests_[i];
     if (!r.prompt_counted && r.num_computed + r.chunk >= r.prompt_len) {
       counters_.prompt_tokens += r.prompt_len;
+      step_stats_.num_prompt_tokens += r.prompt_len;
       r.prompt_counted = true;
     }
     r.num_computed += r.chunk;
@@ -303,6 +345,12 @@ void Scheduler::RunBatch() {
                                       r.num_generated(), &sampler_scratch_);
     r.tokens.push_back(token);
     ++counters_.generated_tokens;
+    ++step_stats_.num_generated_tokens;
+    r.last_token_at = now_;
+    if (r.num_generated() == 1) {
+      r.first_token_at = now_;
+      if (observer_ != nullptr) observer_->OnFirstToken(Elapsed(r.submitted_at, now_));
+    }
     r.sink->OnTokens(absl::MakeConstSpan(&r.tokens.back(), 1));
     const FinishReason reason = CheckStop(token, r.num_generated(), r.stop);
     if (reason != FinishReason::kNone) FinishRequest(r, reason);
@@ -314,6 +362,7 @@ void Scheduler::FinishRequest(Request& request, FinishReason reason) {
   request.ended = true;
   (void)cache_->RemoveRequest(request.id);
   ++counters_.requests_finished;
+  ObserveEnd(request, absl::StatusCode::kOk, reason);
   terminal_calls_.push_back({.sink = request.sink,
                              .status = absl::OkStatus(),
                              .reason = reason,
@@ -327,7 +376,23 @@ void Scheduler::FailRequest(Request& request, const absl::Status& status) {
   request.ended = true;
   if (cache_->Contains(request.id)) (void)cache_->RemoveRequest(request.id);
   ++counters_.requests_failed;
+  ObserveEnd(request, status.code(), FinishReason::kNone);
   terminal_calls_.push_back({.sink = request.sink, .status = status});
+}
+
+void Scheduler::ObserveEnd(const Request& request, absl::StatusCode code, FinishReason reason) {
+  if (observer_ == nullptr) return;
+  RequestEndStats end;
+  end.code = code;
+  end.finish_reason = reason;
+  end.prompt_tokens = request.prompt_len;
+  end.completion_tokens = request.num_generated();
+  end.e2e_latency = Elapsed(request.submitted_at, now_);
+  if (end.completion_tokens >= 2) {
+    end.time_per_output_token =
+        Elapsed(request.first_token_at, request.last_token_at) / (end.completion_tokens - 1);
+  }
+  observer_->OnRequestEnded(end);
 }
 
 void Scheduler::DeliverTerminalCalls() {
@@ -352,6 +417,10 @@ void Scheduler::PublishStats() {
   absl::MutexLock lock(&mu_);
   stats_ = counters_;
   stats_.waiting += static_cast<int32_t>(submitted_.size());
+  step_stats_.running = stats_.running;
+  step_stats_.waiting = stats_.waiting;
+  step_stats_.free_pages = stats_.free_pages;
+  step_stats_.total_pages = stats_.total_pages;
 }
 
 SchedulerStats Scheduler::stats() const {

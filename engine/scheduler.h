@@ -16,6 +16,10 @@
 // Outputs do not depend on batching, chunking or preemption: sampling is counter-based per
 // (seed, output index), and recomputation rebuilds exactly the same K/V.
 //
+// Monitoring: an optional SchedulerObserver (SchedulerOptions::observer) hears about every step,
+// preemption, admission, first token and request end, on the scheduler thread, at O(batch) cost
+// per step (see scheduler_observer.h).
+//
 // Threads: Submit(), Shutdown() and stats() are thread-safe (gRPC threads call them). Everything
 // else — the cache, the pages, the engine, every request's state and its sink — belongs to the
 // scheduler thread started by Start(). Tests may instead drive Step() themselves on one thread
@@ -38,6 +42,7 @@
 #include "engine/batching_kv_cache.h"
 #include "engine/request_validation.h"
 #include "engine/sampler.h"
+#include "engine/scheduler_observer.h"
 #include "engine/step_engine.h"
 #include "engine/token_sink.h"
 
@@ -50,6 +55,9 @@ struct SchedulerOptions {
   int32_t max_num_seqs = 64;             // sequences in one step
   int32_t max_batched_tokens = 512;      // tokens in one step (prefill chunks + decodes)
   int32_t max_waiting = 1024;            // queued requests beyond this are refused
+  // Told about steps and requests on the scheduler thread; nullptr: nobody. Shared so that it
+  // outlives the scheduler's last call (Shutdown()).
+  std::shared_ptr<SchedulerObserver> observer;
   absl::Status Validate() const;
 };
 
@@ -68,6 +76,7 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
+  // Called from the scheduler thread and from Submit() (any thread), to stamp submissions.
   using Clock = std::function<absl::Time()>;
 
   static absl::StatusOr<std::unique_ptr<Scheduler>> Create(std::unique_ptr<StepEngine> engine,
@@ -113,11 +122,13 @@ class Scheduler {
   void RemoveEnded();
   void PublishStats();
   void DeliverTerminalCalls();
+  void ObserveEnd(const Request& request, absl::StatusCode code, FinishReason reason);
 
   const std::unique_ptr<StepEngine> engine_;
   const std::unique_ptr<BatchingKvCache> cache_;
   const SchedulerOptions options_;
   const Clock clock_;
+  SchedulerObserver* const observer_;  // options_.observer.get(): may be null
   const std::shared_ptr<std::atomic<int64_t>> cancel_epoch_;
 
   // Submission side, shared with gRPC threads.
@@ -136,6 +147,10 @@ class Scheduler {
   std::vector<std::unique_ptr<Request>> running_;  // in admission order
   int64_t seen_cancel_epoch_ = 0;
   SchedulerStats counters_;
+  // The clock as of this step's start, then as of its logits (when tokens are sampled); the time
+  // every request event of the step is stamped with.
+  absl::Time now_ = absl::InfinitePast();
+  StepStats step_stats_;  // this step's figures, for the observer
   // Terminal sink calls of this step, made after its stats are published, so that a client that
   // has seen its stream end also sees its pages freed in stats().
   struct TerminalCall {

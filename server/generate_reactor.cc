@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "server/metrics.h"
 #include "server/proto_convert.h"
 
 namespace kvserve {
@@ -26,7 +27,7 @@ GenerateReactor::GenerateReactor(std::string request_id) : request_id_(std::move
 GenerateReactor* GenerateReactor::Start(grpc::CallbackServerContext* context,
                                         const v1::GenerateRequest& request, std::string request_id,
                                         Scheduler* scheduler, const ByteTokenizer& tokenizer,
-                                        const absl::Status& admission) {
+                                        const absl::Status& admission, Metrics* metrics) {
   std::shared_ptr<GenerateReactor> reactor(new GenerateReactor(std::move(request_id)));
   reactor->self_ = reactor;
   GenerateReactor* raw = reactor.get();
@@ -37,6 +38,7 @@ GenerateReactor* GenerateReactor::Start(grpc::CallbackServerContext* context,
                                          FromGrpcDeadline(context->deadline()))
                      : absl::StatusOr<std::shared_ptr<RequestHandle>>(admission);
   if (!handle.ok()) {
+    if (metrics != nullptr) metrics->OnRequestRejected(handle.status().code());
     {
       absl::MutexLock lock(&raw->mu_);
       raw->finish_called_ = true;

@@ -3,8 +3,8 @@
 // What a stream does:
 //   1. Start(): the request becomes GenerationParams and is submitted to the Scheduler with a
 //      TokenSink and the call's deadline. A refusal (INVALID_ARGUMENT naming the field,
-//      RESOURCE_EXHAUSTED, UNAVAILABLE) ends the stream at once with that status, before any
-//      message.
+//      RESOURCE_EXHAUSTED, UNAVAILABLE) is counted in the metrics (if any) and ends the stream at
+//      once with that status, before any message.
 //   2. The sink runs on the scheduler thread and never blocks: new tokens go into a
 //      mutex-protected pending buffer and, if no write is in flight, a write starts. Tokens that
 //      arrive while a write is in flight are coalesced into the next message, so there is at most
@@ -46,16 +46,18 @@
 
 namespace kvserve {
 
+class Metrics;
+
 class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateResponse> {
  public:
   // Creates the reactor for one call and starts it: submits `request` to `scheduler`, or, if
   // `admission` is not OK (e.g. the server is draining), ends the call with it. `request_id` is
-  // the id echoed in every message. Returns the reactor for the service method to return; gRPC's
-  // reference to it lasts until OnDone.
+  // the id echoed in every message. `metrics` (may be null) counts a refusal. Returns the reactor
+  // for the service method to return; gRPC's reference to it lasts until OnDone.
   static GenerateReactor* Start(grpc::CallbackServerContext* context,
                                 const v1::GenerateRequest& request, std::string request_id,
                                 Scheduler* scheduler, const ByteTokenizer& tokenizer,
-                                const absl::Status& admission);
+                                const absl::Status& admission, Metrics* metrics = nullptr);
 
   GenerateReactor(const GenerateReactor&) = delete;
   GenerateReactor& operator=(const GenerateReactor&) = delete;

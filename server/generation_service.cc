@@ -23,13 +23,14 @@ absl::StatusOr<ByteTokenizer> TokenizerForModel(const ModelConfig& config) {
   return tokenizer;
 }
 
-absl::StatusOr<std::unique_ptr<GenerationService>> GenerationService::Create(Scheduler* scheduler) {
+absl::StatusOr<std::unique_ptr<GenerationService>> GenerationService::Create(Scheduler* scheduler,
+                                                                             Metrics* metrics) {
   if (scheduler == nullptr)
     return absl::InvalidArgumentError("GenerationService needs a scheduler");
   absl::StatusOr<ByteTokenizer> tokenizer = TokenizerForModel(scheduler->model_config());
   if (!tokenizer.ok()) return tokenizer.status();
   return std::unique_ptr<GenerationService>(
-      new GenerationService(scheduler, *std::move(tokenizer)));
+      new GenerationService(scheduler, metrics, *std::move(tokenizer)));
 }
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* GenerationService::Generate(
@@ -41,7 +42,7 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* GenerationService::Generate(
   const absl::Status admission =
       accepting() ? absl::OkStatus() : absl::UnavailableError("server is shutting down");
   return GenerateReactor::Start(context, *request, std::move(request_id), scheduler_, tokenizer_,
-                                admission);
+                                admission, metrics_);
 }
 
 grpc::ServerUnaryReactor* GenerationService::GetServerInfo(

@@ -2,7 +2,7 @@
 //
 //   Generate       one GenerateReactor per stream (see generate_reactor.h); requests without an id
 //                  get "req-<n>". After StopAccepting(), new streams end at once with UNAVAILABLE
-//                  "server is shutting down".
+//                  "server is shutting down". Refused streams are counted in the metrics, if any.
 //   GetServerInfo  model shapes, cache and scheduler figures (unary, answered inline).
 //
 // Threads: the methods run on gRPC's callback threads; StopAccepting() may be called from any
@@ -24,13 +24,17 @@
 
 namespace kvserve {
 
+class Metrics;
+
 // The byte-level tokenizer for `config`'s special ids. INVALID_ARGUMENT if the model's
 // vocabulary is not byte-level (a model loaded from a checkpoint with its own tokenizer).
 absl::StatusOr<ByteTokenizer> TokenizerForModel(const ModelConfig& config);
 
 class GenerationService final : public v1::Generation::CallbackService {
  public:
-  static absl::StatusOr<std::unique_ptr<GenerationService>> Create(Scheduler* scheduler);
+  // `metrics` (not owned, may be null) must outlive every call, like the scheduler.
+  static absl::StatusOr<std::unique_ptr<GenerationService>> Create(Scheduler* scheduler,
+                                                                    Metrics* metrics = nullptr);
 
   grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
       grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override;
@@ -43,10 +47,11 @@ class GenerationService final : public v1::Generation::CallbackService {
   bool accepting() const { return accepting_.load(std::memory_order_acquire); }
 
  private:
-  GenerationService(Scheduler* scheduler, ByteTokenizer tokenizer)
-      : scheduler_(scheduler), tokenizer_(std::move(tokenizer)) {}
+  GenerationService(Scheduler* scheduler, Metrics* metrics, ByteTokenizer tokenizer)
+      : scheduler_(scheduler), metrics_(metrics), tokenizer_(std::move(tokenizer)) {}
 
   Scheduler* const scheduler_;
+  Metrics* const metrics_;
   const ByteTokenizer tokenizer_;
   std::atomic<bool> accepting_{true};
   std::atomic<int64_t> next_request_number_{1};

@@ -22,12 +22,28 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(std::unique_ptr<Schedu
   if (options.port < 0 || options.port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("port ", options.port, " is not in [0, 65535]"));
   }
+  if (options.metrics_port < -1 || options.metrics_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics port ", options.metrics_port, " is not in [-1, 65535]"));
+  }
+  if (options.metrics_port >= 0 && options.metrics == nullptr) {
+    return absl::InvalidArgumentError("a metrics port needs metrics to serve");
+  }
   std::unique_ptr<KvServer> server(new KvServer());
+  server->shut_down_ = true;  // nothing to shut down (the scheduler's destructor stops it) until up
+  server->metrics_ = options.metrics;
   server->scheduler_ = std::move(scheduler);
   absl::StatusOr<std::unique_ptr<GenerationService>> service =
-      GenerationService::Create(server->scheduler_.get());
+      GenerationService::Create(server->scheduler_.get(), server->metrics_.get());
   if (!service.ok()) return service.status();
   server->service_ = *std::move(service);
+  if (options.metrics_port >= 0) {
+    absl::StatusOr<std::unique_ptr<MetricsExposer>> exposer =
+        MetricsExposer::Start(options.metrics_host.empty() ? options.host : options.metrics_host,
+                              options.metrics_port, server->metrics_->registry());
+    if (!exposer.ok()) return exposer.status();
+    server->exposer_ = *std::move(exposer);
+  }
 
   // Both are process-wide switches, read when a ServerBuilder is made.
   grpc::EnableDefaultHealthCheckService(true);
@@ -43,10 +59,10 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(std::unique_ptr<Schedu
   if (server->server_ == nullptr || selected_port == 0) {
     server->server_.reset();
     server->scheduler_->Shutdown(absl::ZeroDuration());
-    server->shut_down_ = true;
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", requested, " (address in use or not local?)"));
   }
+  server->shut_down_ = false;
   server->port_ = selected_port;
   server->address_ = JoinHostPort(options.host, selected_port);
   server->server_->GetHealthCheckService()->SetServingStatus(true);

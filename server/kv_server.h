@@ -1,14 +1,17 @@
 // KvServer: the running daemon minus its command line: a started Scheduler behind a gRPC server
 // that serves kvserve.v1.Generation, the standard grpc.health.v1 health service and server
-// reflection. main.cc builds one from flags; tests build one in-process on port 0.
+// reflection, and optionally Prometheus metrics over HTTP (see metrics.h). main.cc builds one
+// from flags; tests build one in-process on port 0.
 //
 // Lifecycle: Start() → serving (health SERVING) → Shutdown(drain): new Generate calls are refused
 // with UNAVAILABLE "server is shutting down" and health says NOT_SERVING; in-flight streams get
 // up to `drain` to finish (the scheduler ends the rest with UNAVAILABLE); then the gRPC server
-// stops, giving streams `grace` to deliver their last messages before it cancels them.
+// stops, giving streams `grace` to deliver their last messages before it cancels them. The
+// metrics endpoint stays up through Shutdown() (a drain is worth watching) and closes when the
+// KvServer is destroyed.
 //
 // Threads: Start() and Shutdown() from one controlling thread (main, or a test); port(),
-// address() and scheduler() from any thread while the server is alive.
+// address(), metrics_port() and scheduler() from any thread while the server is alive.
 #ifndef KVSERVE_SERVER_KV_SERVER_H_
 #define KVSERVE_SERVER_KV_SERVER_H_
 
@@ -21,12 +24,20 @@
 #include "engine/scheduler.h"
 #include "grpcpp/grpcpp.h"
 #include "server/generation_service.h"
+#include "server/metrics.h"
 
 namespace kvserve {
 
 struct KvServerOptions {
   std::string host = "127.0.0.1";
   int32_t port = 50051;  // 0: any free port (see KvServer::port())
+  // Prometheus metrics; nullptr: none. The server counts refused requests in it; give the same
+  // object to the scheduler as its observer (SchedulerOptions::observer) for everything else.
+  std::shared_ptr<Metrics> metrics;
+  // Where `metrics` are served, at http://<metrics_host>:<metrics_port>/metrics. -1: not served;
+  // 0: any free port (see KvServer::metrics_port()). An empty metrics_host means `host`.
+  int32_t metrics_port = -1;
+  std::string metrics_host;
 };
 
 class KvServer {
@@ -43,6 +54,8 @@ class KvServer {
   void Shutdown(absl::Duration drain, absl::Duration grace = absl::Seconds(5));
 
   int32_t port() const { return port_; }
+  // The bound metrics port, or -1 if metrics are not served.
+  int32_t metrics_port() const { return exposer_ != nullptr ? exposer_->port() : -1; }
   // "host:port" as bound (IPv6 hosts in brackets).
   const std::string& address() const { return address_; }
   Scheduler& scheduler() { return *scheduler_; }
@@ -50,10 +63,13 @@ class KvServer {
  private:
   KvServer() = default;
 
-  // Destroyed in reverse order: the gRPC server, then the service it calls, then the scheduler.
+  // Destroyed in reverse order: the metrics endpoint, the gRPC server, then the service it calls,
+  // then the scheduler, then the metrics they update.
+  std::shared_ptr<Metrics> metrics_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<GenerationService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MetricsExposer> exposer_;
   int32_t port_ = 0;
   std::string address_;
   bool shut_down_ = false;

@@ -21,6 +21,7 @@
 #include "engine/scheduler.h"
 #include "server/kv_server.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/model_loader.h"
 #include "server/port_file.h"
 #include "server/shutdown_signal.h"
@@ -43,6 +44,15 @@ ABSL_FLAG(int32_t, max_waiting, 1024,
 ABSL_FLAG(int32_t, threads, 0, "OpenMP threads for the model step; 0 = all cores.");
 ABSL_FLAG(int32_t, drain_seconds, 30,
           "On SIGTERM/SIGINT, how long in-flight streams may take to finish.");
+ABSL_FLAG(
+    int32_t, metrics_port, -1,
+    "Port for Prometheus metrics at http://<metrics_host>:<port>/metrics; 0 picks a free port "
+    "(see --metrics_port_file); -1 (the default) turns metrics off.");
+ABSL_FLAG(std::string, metrics_host, "",
+          "IPv4 address for the metrics endpoint; empty means --host.");
+ABSL_FLAG(std::string, metrics_port_file, "",
+          "If set, the bound metrics port is written to this file (atomically), before "
+          "--port_file.");
 
 namespace kvserve {
 namespace {
@@ -71,6 +81,16 @@ absl::Status Run() {
   options.max_batched_tokens = absl::GetFlag(FLAGS_max_batched_tokens);
   options.max_waiting = absl::GetFlag(FLAGS_max_waiting);
   if (options.num_pages < 0) return absl::InvalidArgumentError("--num_pages must be >= 0");
+  const int32_t metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  if (metrics_port < -1) return absl::InvalidArgumentError("--metrics_port must be >= -1");
+  if (metrics_port < 0 && !absl::GetFlag(FLAGS_metrics_port_file).empty()) {
+    return absl::InvalidArgumentError("--metrics_port_file needs --metrics_port >= 0");
+  }
+  std::shared_ptr<Metrics> metrics;
+  if (metrics_port >= 0) {
+    metrics = std::make_shared<Metrics>();
+    options.observer = metrics;
+  }
   if (absl::Status s = options.Validate(); !s.ok()) return s;
 
   ModelRunner::Options runner_options;
@@ -89,6 +109,10 @@ absl::Status Run() {
   KvServerOptions server_options;
   server_options.host = absl::GetFlag(FLAGS_host);
   server_options.port = absl::GetFlag(FLAGS_port);
+  server_options.metrics = metrics;
+  server_options.metrics_port = metrics_port;
+  server_options.metrics_host = absl::GetFlag(FLAGS_metrics_host);
+  if (server_options.metrics_host.empty()) server_options.metrics_host = server_options.host;
   absl::StatusOr<std::unique_ptr<KvServer>> server =
       KvServer::Start(*std::move(scheduler), server_options);
   if (!server.ok()) return server.status();
@@ -100,6 +124,20 @@ absl::Status Run() {
       static_cast<double>(pages * page_bytes) / (1 << 20), actual.max_num_seqs,
       actual.max_batched_tokens, actual.max_waiting, threads > 0 ? threads : omp_get_max_threads());
 
+  if ((*server)->metrics_port() >= 0) {
+    Log("metrics at http://%s/metrics",
+        JoinHostPort(server_options.metrics_host, (*server)->metrics_port()));
+  }
+  // The metrics port file first: a fixture that waits for --port_file then finds both.
+  const std::string metrics_port_file = absl::GetFlag(FLAGS_metrics_port_file);
+  if (!metrics_port_file.empty()) {
+    if (absl::Status s =
+            WriteFileAtomically(metrics_port_file, absl::StrCat((*server)->metrics_port(), "\n"));
+        !s.ok()) {
+      (*server)->Shutdown(absl::ZeroDuration());
+      return s;
+    }
+  }
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
     if (absl::Status s = WriteFileAtomically(port_file, absl::StrCat((*server)->port(), "\n"));
         !s.ok()) {
@@ -132,7 +170,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "serves streaming token generation over gRPC (kvserve.v1.Generation).\n"
       "Usage: kvserve [--host 127.0.0.1] [--port 50051] [--model tiny] [--kv_cache_bytes N | "
-      "--num_pages N] ...\nStops gracefully on SIGTERM/SIGINT.");
+      "--num_pages N] [--metrics_port -1|0|N] ...\nStops gracefully on SIGTERM/SIGINT.");
   absl::ParseCommandLine(argc, argv);
   if (absl::Status s = kvserve::Run(); !s.ok()) {
     kvserve::Log("error: %s", s.ToString());

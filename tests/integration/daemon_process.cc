@@ -91,17 +91,44 @@ std::optional<int> WaitPid(pid_t pid, absl::Duration timeout) {
   }
 }
 
+// A positive port number from a file written atomically by the daemon.
+absl::StatusOr<int> ReadPortFile(const std::string& path) {
+  int port = 0;
+  const std::string text = ReadFile(path);
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &port) || port <= 0) {
+    return absl::InternalError("unreadable port file " + path + ": '" + text + "'");
+  }
+  return port;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     const std::string& binary, const std::vector<std::string>& flags,
     absl::Duration startup_timeout) {
+  return StartImpl(binary, flags, startup_timeout, /*with_metrics=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::StartWithMetrics(
+    const std::string& binary, const std::vector<std::string>& flags,
+    absl::Duration startup_timeout) {
+  return StartImpl(binary, flags, startup_timeout, /*with_metrics=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::StartImpl(
+    const std::string& binary, const std::vector<std::string>& flags,
+    absl::Duration startup_timeout, bool with_metrics) {
   absl::StatusOr<std::string> dir = MakeTempDir();
   if (!dir.ok()) return dir.status();
   std::unique_ptr<DaemonProcess> daemon(new DaemonProcess());
   daemon->dir_ = *dir;
   const std::string port_file = daemon->dir_ + "/port";
+  const std::string metrics_port_file = daemon->dir_ + "/metrics_port";
   std::vector<std::string> args = {"--host=127.0.0.1", "--port=0", "--port_file=" + port_file};
+  if (with_metrics) {
+    args.push_back("--metrics_port=0");
+    args.push_back("--metrics_port_file=" + metrics_port_file);
+  }
   args.insert(args.end(), flags.begin(), flags.end());
   absl::StatusOr<pid_t> pid =
       Spawn(binary, args, daemon->dir_ + "/stdout.log", daemon->dir_ + "/stderr.log");
@@ -112,11 +139,14 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
   while (absl::Now() < end) {
     if (::access(port_file.c_str(), R_OK) == 0) {
       // Written atomically (tmp + rename), so the content is complete once the file exists.
-      int port = 0;
-      if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFile(port_file)), &port) || port <= 0) {
-        return absl::InternalError("unreadable port file: '" + ReadFile(port_file) + "'");
+      absl::StatusOr<int> port = ReadPortFile(port_file);
+      if (!port.ok()) return port.status();
+      daemon->port_ = *port;
+      if (with_metrics) {
+        absl::StatusOr<int> metrics_port = ReadPortFile(metrics_port_file);
+        if (!metrics_port.ok()) return metrics_port.status();
+        daemon->metrics_port_ = *metrics_port;
       }
-      daemon->port_ = port;
       return daemon;
     }
     if (std::optional<int> status = WaitPid(daemon->pid_, absl::ZeroDuration())) {

@@ -167,6 +167,9 @@ TEST(KvserveBinaryTest, RefusesUnknownModelsAndDirectoriesAndHasHelp) {
   const CommandResult help = RunCommand(KVSERVE_BINARY, {"--help"}, absl::Seconds(30));
   EXPECT_THAT(help.out + help.err, HasSubstr("--drain_seconds"));
   EXPECT_THAT(help.out + help.err, HasSubstr("--max_num_seqs"));
+  EXPECT_THAT(help.out + help.err, HasSubstr("--metrics_port"));
+  EXPECT_THAT(help.out + help.err, HasSubstr("--metrics_port_file"));
+  EXPECT_THAT(help.out + help.err, HasSubstr("--metrics_host"));
   const CommandResult kvctl_help = RunCommand(KVCTL_BINARY, {"--help"}, absl::Seconds(30));
   EXPECT_THAT(kvctl_help.out + kvctl_help.err, HasSubstr("--max_tokens"));
 }
