@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <limits>
 #include <vector>
-#include <cstdlib>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -27,8 +26,9 @@ constexpr int32_t kChunk = 16;
 constexpr int32_t kTileRows = 16;
 // Automatic KV partitions are at least this many tokens long.
 constexpr int32_t kMinPartitionTokens = 256;
-// How many blocks ahead of the one being processed to prefetch.
-constexpr int32_t kPrefetchBlocks = 1;
+// Prefetch distance in blocks, and lines touched per 4 KiB page (see PrefetchBlock).
+constexpr int32_t kPrefetchBlocks = 2;
+constexpr int32_t kTriggerLines = 2;
 constexpr float kLog2e = 1.44269504088896340736f;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -298,8 +298,6 @@ struct TileScratch {
   }
 };
 
-static int PfMode() { static int m = getenv("PF_MODE") ? atoi(getenv("PF_MODE")) : 1; return m; }
-static int PfDist() { static int m = getenv("PF_DIST") ? atoi(getenv("PF_DIST")) : 1; return m; }
 // The softmax denominator of tile row r.
 inline float RowSum(const TileScratch& t, int32_t r) {
   float sum = 0.0f;
@@ -307,42 +305,21 @@ inline float RowSum(const TileScratch& t, int32_t r) {
   return sum;
 }
 
+// Software prefetch of a block needed kPrefetchBlocks from now. Pages are scattered, so the hardware
+// stream prefetchers lose track at every block; prefetching every line ourselves is no better, since
+// each prefetch holds one of the few L1 miss buffers. Instead touch the first kTriggerLines lines of
+// every 4 KiB page the block spans: that restarts the L2 stream prefetcher on the page, which then
+// fetches the rest into L2 without using L1 miss buffers. See tests/bench/README.md for the numbers.
 template <class Source>
 inline void PrefetchBlock(const Source& src, int32_t block, int64_t block_floats) {
-  const float* k = src.Keys(block);
-  const float* v = src.Values(block);
-  const int mode = PfMode();
-  if (mode == 0) return;
-  if (mode == 1) {
-  for (int64_t off = 0; off < block_floats; off += 16) {
-    __builtin_prefetch(k + off, 0, 3);
-    __builtin_prefetch(v + off, 0, 3);
-  }
-  } else if (mode == 2) {
-  for (int64_t off = 0; off < block_floats; off += 16) {
-    __builtin_prefetch(k + off, 0, 2);
-    __builtin_prefetch(v + off, 0, 2);
-  }
-  } else if (mode == 3) {
-  for (int64_t off = 0; off < block_floats; off += 16) {
-    __builtin_prefetch(k + off, 0, 1);
-    __builtin_prefetch(v + off, 0, 1);
-  }
-  } else if (mode == 6) {  // trigger the L2 streamer: 2 lines at the start of every 4 KiB page
-    for (const float* base : {k, v}) {
-      const uintptr_t begin = reinterpret_cast<uintptr_t>(base);
-      const uintptr_t end = begin + block_floats * sizeof(float);
-      __builtin_prefetch(base, 0, 3);
-      __builtin_prefetch(base + 16, 0, 3);
-      for (uintptr_t pg = (begin + 4095) & ~uintptr_t{4095}; pg < end; pg += 4096) {
-        __builtin_prefetch(reinterpret_cast<const char*>(pg), 0, 3);
-        __builtin_prefetch(reinterpret_cast<const char*>(pg) + 64, 0, 3);
-      }
-    }
-  } else if (mode == 4) {  // first lines only, let HW prefetcher do the rest
-    for (int64_t off = 0; off < 64; off += 16) {
-    __builtin_prefetch(k + off, 0, 3);
-    __builtin_prefetch(v + off, 0, 3);
+  for (const float* base : {src.Keys(block), src.Values(block)}) {
+    const char* begin = reinterpret_cast<const char*>(base);
+    const char* end = begin + block_floats * static_cast<int64_t>(sizeof(float));
+    for (int32_t i = 0; i < kTriggerLines; ++i) __builtin_prefetch(begin + 64 * i, 0, 3);
+    const uintptr_t first_page = (reinterpret_cast<uintptr_t>(begin) + 4095) & ~uintptr_t{4095};
+    for (const char* page = begin + (first_page - reinterpret_cast<uintptr_t>(begin)); page < end;
+         page += 4096) {
+      for (int32_t i = 0; i < kTriggerLines; ++i) __builtin_prefetch(page + 64 * i, 0, 3);
     }
   }
 }
@@ -353,7 +330,7 @@ void AttendTile(const Source& src, int32_t d, int32_t block_tokens, int32_t bloc
                 int32_t block_end, int32_t rows, int32_t kv_limit, TileScratch& t) {
   const int64_t block_floats = int64_t{block_tokens} * d;
   for (int32_t b = block_begin; b < block_end; ++b) {
-    if (b + PfDist() < block_end) PrefetchBlock(src, b + PfDist(), block_floats);
+    if (b + kPrefetchBlocks < block_end) PrefetchBlock(src, b + kPrefetchBlocks, block_floats);
     const float* kb = src.Keys(b);
     const float* vb = src.Values(b);
     const int32_t base = b * block_tokens;

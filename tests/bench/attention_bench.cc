@@ -9,7 +9,6 @@
 //
 // Threads: main thread drives; the kernels and the STREAM probe use --threads OpenMP workers.
 #include <omp.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
@@ -31,6 +30,8 @@
 
 ABSL_FLAG(int32_t, attention_reps, 10,
           "kvbench attention: timed decode steps (after 2 warm-up steps); step_ms is their median.");
+ABSL_FLAG(bool, attention_shuffle_pages, true,
+          "kvbench attention: hand out KV pages in shuffled order (false: in address order).");
 ABSL_FLAG(int32_t, attention_kv_partitions, 0,
           "kvbench attention: AttentionOptions::kv_partitions (0 = automatic split).");
 
@@ -86,6 +87,7 @@ int RunAttentionBench(int /*argc*/, char** /*argv*/) {
   out.Add("head_dim", d);
   out.Add("page_size", ps);
   out.Add("threads", omp_get_max_threads());
+  out.Add("pages", absl::GetFlag(FLAGS_attention_shuffle_pages) ? "shuffled" : "in order");
 
   // KV pages in shuffled order.
   const PageGeometry geometry{.page_size = ps, .num_layers = layers, .num_kv_heads = kv_heads,
@@ -100,19 +102,15 @@ int RunAttentionBench(int /*argc*/, char** /*argv*/) {
   {
     std::vector<PageId> pages;
     for (int64_t i = 0; i < pool_ref.total_pages(); ++i) pages.push_back(*pool_ref.Allocate());
-    if (!getenv("NOSHUF")) std::shuffle(pages.begin(), pages.end(), std::mt19937(2026));
-    else std::reverse(pages.begin(), pages.end());
+    if (absl::GetFlag(FLAGS_attention_shuffle_pages)) {
+      std::shuffle(pages.begin(), pages.end(), std::mt19937(2026));
+    } else {
+      std::reverse(pages.begin(), pages.end());  // the free list hands out 0, 1, 2, ...
+    }
     for (PageId p : pages) pool_ref.Release(p);
   }
   const int64_t page_floats = geometry.page_floats();
   const int64_t total_pages = pool_ref.total_pages();
-  if (getenv("THP")) {
-    uintptr_t b = reinterpret_cast<uintptr_t>(pool_ref.page_data(0));
-    uintptr_t e = b + total_pages * page_floats * 4;
-    b = (b + 4095) & ~uintptr_t{4095};
-    int rc = madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);
-    fprintf(stderr, "madvise rc %d\n", rc);
-  }
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < total_pages; ++p) {
     float* data = pool_ref.page_data(static_cast<PageId>(p));
