@@ -32,7 +32,6 @@ constexpr int32_t kTriggerLines = 2;
 constexpr float kLog2e = 1.44269504088896340736f;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// ---------------------------------------------------------------------------------------------
 // Block sources: where block b (positions [b * block_tokens, (b + 1) * block_tokens)) of one
 // (sequence, kv head) lives. Rows are head_dim floats, position-major.
 
@@ -69,7 +68,6 @@ class ContiguousSource {
   int64_t block_floats_;
 };
 
-// ---------------------------------------------------------------------------------------------
 // Chunk kernels: fold keys [0, n) of one chunk into the running softmax state of a few query rows.
 //   q:      rows × d, pre-multiplied by scale * log2(e) (scores live in the log2 domain)
 //   k, v:   n rows of d floats
@@ -108,9 +106,7 @@ void ChunkGeneric(int32_t rows, int32_t d, const float* q, const float* k, const
     }
     l[r * kChunk] += sum;
     for (int32_t j = 0; j < nv; ++j) {
-      const float* vj = v + int64_t{j} * d;
-      const float pj = s[j];
-      for (int32_t x = 0; x < d; ++x) ar[x] += pj * vj[x];
+      for (int32_t x = 0; x < d; ++x) ar[x] += s[j] * v[int64_t{j} * d + x];
     }
   }
 }
@@ -124,13 +120,15 @@ inline __m512 Exp2Avx512(__m512 x) {
   x = _mm512_max_ps(_mm512_set1_ps(-127.0f), x);
   const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 f = _mm512_sub_ps(x, n);
-  __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  constexpr float kPoly[] = {1.535336188319500e-4f,
+                             1.339887440266574e-3f,
+                             9.618437357674640e-3f,
+                             5.550332471162809e-2f,
+                             2.402264791363012e-1f,
+                             6.931472028550421e-1f,
+                             1.0f};
+  __m512 p = _mm512_set1_ps(kPoly[0]);
+  for (int i = 1; i < 7; ++i) p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(kPoly[i]));
   return _mm512_scalef_ps(p, n);
 }
 
@@ -167,16 +165,17 @@ template <int kC, int kR>
 inline void ChunkAvx512(const float* q, const float* k, const float* v, const int32_t* valid,
                         float* acc, float* m, float* l, float* p) {
   constexpr int kD = 16 * kC;
-  // Scores of all rows first, so the rows' softmax dependency chains below can overlap. Straight-line
-  // code (no per-key branches) so the 16 dot products stay in registers: keys past a row's visible
-  // prefix re-read its last visible key instead, and their lanes are masked off below, so nothing
-  // past the prefix is ever loaded.
+  // Scores of all rows first, so the rows' softmax dependency chains below can overlap.
+  // Straight-line code (no per-key branches) so the 16 dot products stay in registers: keys past a
+  // row's visible prefix re-read its last visible key instead and their lanes are masked off below,
+  // so nothing past the prefix is ever loaded.
   __m512 s[kR];
   int32_t jmax = 0;
   for (int r = 0; r < kR; ++r) {
     const int32_t nv = valid[r];
+    if (nv <= 0) continue;
     jmax = std::max(jmax, nv);
-    const int32_t last = std::max(nv, 1) - 1;  // key 0 of a chunk always exists
+    const int32_t last = nv - 1;
     __m512 qv[kC];
     for (int c = 0; c < kC; ++c) qv[c] = _mm512_load_ps(q + r * kD + 16 * c);
     auto dot = [&](int j) {
@@ -213,8 +212,8 @@ inline void ChunkAvx512(const float* q, const float* k, const float* v, const in
       rescale = true;
       m[r] = cmax;
       mv = _mm512_set1_ps(cmax);
-      _mm512_store_ps(l + r * kChunk, _mm512_mul_ps(_mm512_load_ps(l + r * kChunk),
-                                                    _mm512_set1_ps(alpha[r])));
+      _mm512_store_ps(l + r * kChunk,
+                      _mm512_mul_ps(_mm512_load_ps(l + r * kChunk), _mm512_set1_ps(alpha[r])));
     }
     const __m512 e = _mm512_maskz_mov_ps(mask, Exp2Avx512(_mm512_sub_ps(s[r], mv)));
     _mm512_store_ps(l + r * kChunk, _mm512_add_ps(_mm512_load_ps(l + r * kChunk), e));
@@ -255,25 +254,22 @@ void ChunkRowsAvx512(int32_t rows, const float* q, const float* k, const float* 
   auto step = [&](auto rows_const) {
     constexpr int kR = decltype(rows_const)::value;
     ChunkAvx512<kC, kR>(q + r * kD, k, v, valid + r, acc + r * kD, m + r, l + r * kChunk,
-                         p + r * kChunk);
+                        p + r * kChunk);
     r += kR;
   };
   constexpr int kMax = kMaxRowBlock<kC>;
   while (rows - r >= kMax) step(std::integral_constant<int, kMax>());
-  if constexpr (kMax > 4) {
+  // Remainder (< kMax rows) in blocks of 4, 2, 1.
+  if constexpr (kMax > 4)
     if (rows - r >= 4) step(std::integral_constant<int, 4>());
-  }
-  if constexpr (kMax > 2) {
+  if constexpr (kMax > 2)
     if (rows - r >= 2) step(std::integral_constant<int, 2>());
-  }
-  if constexpr (kMax > 1) {
+  if constexpr (kMax > 1)
     if (rows - r >= 1) step(std::integral_constant<int, 1>());
-  }
 }
 
 #endif  // __AVX512F__
 
-// ---------------------------------------------------------------------------------------------
 // One work item: a tile of query rows of one (sequence, kv head) against KV blocks
 // [block_begin, block_end).
 
@@ -305,23 +301,36 @@ inline float RowSum(const TileScratch& t, int32_t r) {
   return sum;
 }
 
-// Software prefetch of a block needed kPrefetchBlocks from now. Pages are scattered, so the hardware
-// stream prefetchers lose track at every block; prefetching every line ourselves is no better, since
-// each prefetch holds one of the few L1 miss buffers. Instead touch the first kTriggerLines lines of
-// every 4 KiB page the block spans: that restarts the L2 stream prefetcher on the page, which then
-// fetches the rest into L2 without using L1 miss buffers. See tests/bench/README.md for the numbers.
+// Software prefetch of a block needed kPrefetchBlocks from now. Pages are scattered, so the
+// hardware stream prefetchers lose track at every block; prefetching every line ourselves is no
+// better, since each prefetch holds one of the few L1 miss buffers. Instead touch the first
+// kTriggerLines lines of every 4 KiB page the block spans: that restarts the L2 stream prefetcher
+// on the page, which then fetches the rest into L2 without using L1 miss buffers. See
+// tests/bench/README.md for the numbers.
+inline void PrefetchLine(const char* p) {
+#if defined(__x86_64__)
+  // GCC 12 deletes loops whose only statements are __builtin_prefetch; asm volatile stays.
+  asm volatile("prefetcht0 %0" : : "m"(*p));
+#else
+  __builtin_prefetch(p, 0, 3);
+#endif
+}
+
+inline void TriggerStreams(const float* block, int64_t block_floats) {
+  const char* begin = reinterpret_cast<const char*>(block);
+  const char* end = begin + block_floats * static_cast<int64_t>(sizeof(float));
+  for (int32_t i = 0; i < kTriggerLines; ++i) PrefetchLine(begin + 64 * i);
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(begin);
+  for (const char* page = begin + (((addr + 4095) & ~uintptr_t{4095}) - addr); page < end;
+       page += 4096) {
+    for (int32_t i = 0; i < kTriggerLines; ++i) PrefetchLine(page + 64 * i);
+  }
+}
+
 template <class Source>
 inline void PrefetchBlock(const Source& src, int32_t block, int64_t block_floats) {
-  for (const float* base : {src.Keys(block), src.Values(block)}) {
-    const char* begin = reinterpret_cast<const char*>(base);
-    const char* end = begin + block_floats * static_cast<int64_t>(sizeof(float));
-    for (int32_t i = 0; i < kTriggerLines; ++i) __builtin_prefetch(begin + 64 * i, 0, 3);
-    const uintptr_t first_page = (reinterpret_cast<uintptr_t>(begin) + 4095) & ~uintptr_t{4095};
-    for (const char* page = begin + (first_page - reinterpret_cast<uintptr_t>(begin)); page < end;
-         page += 4096) {
-      for (int32_t i = 0; i < kTriggerLines; ++i) __builtin_prefetch(page + 64 * i, 0, 3);
-    }
-  }
+  TriggerStreams(src.Keys(block), block_floats);
+  TriggerStreams(src.Values(block), block_floats);
 }
 
 // kC > 0: AVX-512 kernel with head_dim 16 * kC; kC == 0: portable kernel.
@@ -329,6 +338,9 @@ template <int kC, class Source>
 void AttendTile(const Source& src, int32_t d, int32_t block_tokens, int32_t block_begin,
                 int32_t block_end, int32_t rows, int32_t kv_limit, TileScratch& t) {
   const int64_t block_floats = int64_t{block_tokens} * d;
+  for (int32_t b = block_begin; b < std::min(block_end, block_begin + kPrefetchBlocks); ++b) {
+    PrefetchBlock(src, b, block_floats);
+  }
   for (int32_t b = block_begin; b < block_end; ++b) {
     if (b + kPrefetchBlocks < block_end) PrefetchBlock(src, b + kPrefetchBlocks, block_floats);
     const float* kb = src.Keys(b);
@@ -353,27 +365,21 @@ void AttendTile(const Source& src, int32_t d, int32_t block_tokens, int32_t bloc
   }
 }
 
-// ---------------------------------------------------------------------------------------------
 // Work decomposition.
 
+// Unit rows (sequence, kv head): row r is token r / group, query head kv_head * group + r % group.
 struct WorkItem {
-  int32_t seq;
-  int32_t kv_head;
-  int32_t row_begin;  // unit rows: row r is token r / group, query head kv_head * group + r % group
-  int32_t row_end;
-  int32_t block_begin;
-  int32_t block_end;
+  int32_t seq, kv_head;
+  int32_t row_begin, row_end;
+  int32_t block_begin, block_end;
   int32_t partial;  // slot in Workspace::partials, or -1 to write `out` directly
   int64_t cost;
 };
 
 struct MergeUnit {
-  int32_t seq;
-  int32_t kv_head;
-  int32_t row_begin;
-  int32_t row_end;
-  int32_t first_partial;
-  int32_t num_partials;
+  int32_t seq, kv_head;
+  int32_t row_begin, row_end;
+  int32_t first_partial, num_partials;
 };
 
 // The calling thread's item lists and partial results; they only grow.
@@ -385,9 +391,7 @@ struct Workspace {
 
 struct Problem {
   const AttentionBatch* batch;
-  int32_t num_heads;
-  int32_t num_kv_heads;
-  int32_t head_dim;
+  int32_t num_heads, num_kv_heads, head_dim;
   const float* q;
   int64_t q_stride;
   float* out;
@@ -422,7 +426,8 @@ void BuildWork(const Problem& pr, const AttentionOptions& options, Workspace& ws
         if (options.kv_partitions > 0) {
           parts = options.kv_partitions;
         } else if (units < want_items) {
-          parts = std::min<int64_t>((want_items + units - 1) / units, kv_limit / kMinPartitionTokens);
+          parts =
+              std::min<int64_t>((want_items + units - 1) / units, kv_limit / kMinPartitionTokens);
         }
         parts = std::clamp<int64_t>(parts, 1, blocks);
         const int64_t rows = r1 - r0;
@@ -447,8 +452,8 @@ void BuildWork(const Problem& pr, const AttentionOptions& options, Workspace& ws
 }
 
 template <int kC, class MakeSource>
-void RunItem(const Problem& pr, const WorkItem& item, const MakeSource& make_source,
-             Workspace& ws, TileScratch& t) {
+void RunItem(const Problem& pr, const WorkItem& item, const MakeSource& make_source, Workspace& ws,
+             TileScratch& t) {
   const BatchSequence& seq = pr.batch->sequences[item.seq];
   const int32_t d = pr.head_dim;
   const int32_t group = pr.group();
@@ -543,6 +548,7 @@ void Run(const Problem& pr, const AttentionOptions& options, const MakeSource& m
   thread_local Workspace ws;
   BuildWork(pr, options, ws);
 #if defined(__AVX512F__)
+  // clang-format off
   switch (pr.head_dim) {
     case 16: return RunWithKernel<1>(pr, make_source, ws);
     case 32: return RunWithKernel<2>(pr, make_source, ws);
@@ -550,8 +556,9 @@ void Run(const Problem& pr, const AttentionOptions& options, const MakeSource& m
     case 96: return RunWithKernel<6>(pr, make_source, ws);
     case 128: return RunWithKernel<8>(pr, make_source, ws);
     case 256: return RunWithKernel<16>(pr, make_source, ws);
-    default: break;
+    default: break;  // other sizes: the portable kernel
   }
+  // clang-format on
 #endif
   RunWithKernel<0>(pr, make_source, ws);
 }
@@ -569,8 +576,8 @@ void PagedAttention(const AttentionBatch& batch, const PagePool& pool, int32_t l
                     int32_t num_heads, const float* q, int64_t q_row_stride, float* out,
                     int64_t out_row_stride, float scale, const AttentionOptions& options) {
   const PageGeometry& g = pool.geometry();
-  const Problem pr{&batch, num_heads, g.num_kv_heads, g.head_dim, q, q_row_stride, out,
-                   out_row_stride, scale};
+  const Problem pr{&batch,       num_heads, g.num_kv_heads, g.head_dim, q,
+                   q_row_stride, out,       out_row_stride, scale};
   Run(pr, options, [&](int32_t s, int32_t kv_head) {
     return PagedSource(pool, batch.sequences[s].page_table, layer, kv_head);
   });
@@ -580,12 +587,11 @@ void ContiguousAttention(const AttentionBatch& batch, absl::Span<const Contiguou
                          int32_t num_kv_heads, int32_t head_dim, int32_t num_heads, const float* q,
                          int64_t q_row_stride, float* out, int64_t out_row_stride, float scale,
                          const AttentionOptions& options) {
-  const Problem pr{&batch, num_heads, num_kv_heads, head_dim, q, q_row_stride, out,
-                   out_row_stride, scale};
+  const Problem pr{&batch,       num_heads, num_kv_heads,   head_dim, q,
+                   q_row_stride, out,       out_row_stride, scale};
   const int64_t block_floats = int64_t{batch.page_size} * head_dim;
-  Run(pr, options, [&](int32_t s, int32_t kv_head) {
-    return ContiguousSource(kv[s], kv_head, block_floats);
-  });
+  Run(pr, options,
+      [&](int32_t s, int32_t kv_head) { return ContiguousSource(kv[s], kv_head, block_floats); });
 }
 
 }  // namespace kvserve

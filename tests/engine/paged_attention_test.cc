@@ -39,8 +39,9 @@ std::vector<float> ReferencePagedAttention(const AttentionBatch& batch, const Pa
       std::vector<double> scores;
       double max_score = -std::numeric_limits<double>::infinity();
       for (int64_t slot : slots) {
-        const float* k = pool.key_block(static_cast<PageId>(slot / batch.page_size), layer, kv_head) +
-                         (slot % batch.page_size) * d;
+        const float* k =
+            pool.key_block(static_cast<PageId>(slot / batch.page_size), layer, kv_head) +
+            (slot % batch.page_size) * d;
         double dot = 0.0;
         for (int32_t x = 0; x < d; ++x) dot += double{qh[x]} * k[x];
         scores.push_back(dot * scale);
@@ -50,8 +51,9 @@ std::vector<float> ReferencePagedAttention(const AttentionBatch& batch, const Pa
       std::vector<double> acc(d, 0.0);
       for (size_t i = 0; i < slots.size(); ++i) {
         const int64_t slot = slots[i];
-        const float* v = pool.value_block(static_cast<PageId>(slot / batch.page_size), layer, kv_head) +
-                         (slot % batch.page_size) * d;
+        const float* v =
+            pool.value_block(static_cast<PageId>(slot / batch.page_size), layer, kv_head) +
+            (slot % batch.page_size) * d;
         const double w = std::exp(scores[i] - max_score);
         sum += w;
         for (int32_t x = 0; x < d; ++x) acc[x] += w * v[x];
@@ -88,8 +90,10 @@ class Scenario {
  public:
   Scenario(const Config& config, int64_t num_pages, uint32_t seed, int32_t num_layers = 2)
       : config_(config), rng_(seed) {
-    const PageGeometry geometry{.page_size = config.page_size, .num_layers = num_layers,
-                                .num_kv_heads = config.num_kv_heads, .head_dim = config.head_dim};
+    const PageGeometry geometry{.page_size = config.page_size,
+                                .num_layers = num_layers,
+                                .num_kv_heads = config.num_kv_heads,
+                                .head_dim = config.head_dim};
     auto pool = PagePool::Create(geometry, num_pages);
     EXPECT_TRUE(pool.ok()) << pool.status();
     // Take every page and give them back in shuffled order, so page tables come out scattered.
@@ -238,26 +242,27 @@ TEST_P(PagedAttentionTest, ForcedKvPartitionsMergeExactly) {
                                          {.id = 3, .q_start = 2, .q_len = 1}});
   for (int32_t parts : {2, 3, 7, 1000}) {
     SCOPED_TRACE("kv_partitions " + std::to_string(parts));
-    CheckAgainstReference(sc, batch, GetParam().num_heads, AttentionOptions{.kv_partitions = parts});
+    CheckAgainstReference(sc, batch, GetParam().num_heads,
+                          AttentionOptions{.kv_partitions = parts});
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, PagedAttentionTest,
-    testing::Values(Config{8, 2, 64, 16},   // GQA, the tiny model
-                    Config{4, 4, 64, 16},   // MHA
-                    Config{4, 1, 64, 16},   // MQA
+    testing::Values(Config{8, 2, 64, 16},  // GQA, the tiny model
+                    Config{4, 4, 64, 16},  // MHA
+                    Config{4, 1, 64, 16},  // MQA
                     Config{8, 2, 16, 16}, Config{4, 4, 16, 16}, Config{4, 1, 16, 16},
-                    Config{8, 2, 64, 8},    // half-chunk pages
-                    Config{8, 2, 64, 32},   // two chunks per page
+                    Config{8, 2, 64, 8},     // half-chunk pages
+                    Config{8, 2, 64, 32},    // two chunks per page
                     Config{16, 2, 128, 16},  // two-row register blocks, 8-row groups
-                    Config{4, 2, 24, 16}),  // head_dim without an AVX-512 kernel: portable path
+                    Config{4, 2, 24, 16}),   // head_dim without an AVX-512 kernel: portable path
     ConfigName);
 
 TEST(PagedAttentionLayoutTest, PageTablesAreScattered) {
   Scenario sc(Config{8, 2, 64, 16}, 64, 7);
-  const AttentionBatch batch = sc.Build({{.id = 1, .q_start = 100, .q_len = 1},
-                                         {.id = 2, .q_start = 60, .q_len = 1}});
+  const AttentionBatch batch =
+      sc.Build({{.id = 1, .q_start = 100, .q_len = 1}, {.id = 2, .q_start = 60, .q_len = 1}});
   int non_consecutive = 0;
   for (const BatchSequence& s : batch.sequences) {
     for (size_t i = 1; i < s.page_table.size(); ++i) {
@@ -280,13 +285,14 @@ TEST(PagedAttentionLayoutTest, LongSingleDecodeSplitsAcrossThreads) {
 TEST(PagedAttentionLayoutTest, StridedRowsLeaveGapsUntouched) {
   const Config c{8, 2, 64, 16};
   Scenario sc(c, 64, 9);
-  const AttentionBatch batch = sc.Build({{.id = 1, .q_start = 30, .q_len = 1},
-                                         {.id = 2, .q_start = 5, .q_len = 9}});
+  const AttentionBatch batch =
+      sc.Build({{.id = 1, .q_start = 30, .q_len = 1}, {.id = 2, .q_start = 5, .q_len = 9}});
   const int64_t row = int64_t{c.num_heads} * c.head_dim;
   const int64_t stride = row + 2 * c.num_kv_heads * c.head_dim;  // like a fused QKV matrix
   const std::vector<float> q = sc.RandomQ(batch, stride);
   std::vector<float> out(batch.total_tokens * stride, 12345.0f);
-  PagedAttention(batch, sc.pool(), 1, c.num_heads, q.data(), stride, out.data(), stride, sc.scale());
+  PagedAttention(batch, sc.pool(), 1, c.num_heads, q.data(), stride, out.data(), stride,
+                 sc.scale());
   const std::vector<float> want =
       ReferencePagedAttention(batch, sc.pool(), 1, c.num_heads, q.data(), stride, sc.scale());
   std::vector<float> got;
@@ -337,8 +343,8 @@ TEST(PagedAttentionIsolationTest, SlotsPastVisibleLengthAreNotRead) {
     SCOPED_TRACE(c.head_dim);
     Scenario sc(c, 64, 11);
     const int32_t ps = c.page_size;
-    const AttentionBatch batch = sc.Build({{.id = 1, .q_start = 3 * ps + 4, .q_len = 1},
-                                           {.id = 2, .q_start = 7, .q_len = 13}});
+    const AttentionBatch batch = sc.Build(
+        {{.id = 1, .q_start = 3 * ps + 4, .q_len = 1}, {.id = 2, .q_start = 7, .q_len = 13}});
     PagePool& pool = sc.pool();
     const PageGeometry& g = pool.geometry();
     for (const BatchSequence& s : batch.sequences) {
@@ -365,7 +371,8 @@ TEST(PagedAttentionIsolationTest, SlotsPastVisibleLengthAreNotRead) {
     for (int32_t layer = 0; layer < g.num_layers; ++layer) {
       for (int32_t h = 0; h < g.num_kv_heads; ++h) {
         const PageId page = chunk.page_table[last_pos / ps];
-        std::fill_n(pool.key_block(page, layer, h) + (last_pos % ps) * g.head_dim, g.head_dim, kNaN);
+        std::fill_n(pool.key_block(page, layer, h) + (last_pos % ps) * g.head_dim, g.head_dim,
+                    kNaN);
       }
     }
     const int64_t row = int64_t{c.num_heads} * c.head_dim;
@@ -417,7 +424,8 @@ TEST(ContiguousAttentionTest, MatchesPagedBitForBit) {
   ContiguousAttention(batch, kv, c.num_kv_heads, d, c.num_heads, q.data(), row, contiguous.data(),
                       row, sc.scale());
   ASSERT_EQ(std::memcmp(paged.data(), contiguous.data(), paged.size() * sizeof(float)), 0);
-  ExpectNear(paged, ReferencePagedAttention(batch, pool, layer, c.num_heads, q.data(), row, sc.scale()));
+  ExpectNear(paged,
+             ReferencePagedAttention(batch, pool, layer, c.num_heads, q.data(), row, sc.scale()));
 }
 
 TEST(PagedAttentionLayoutTest, EmptyBatchWritesNothing) {
