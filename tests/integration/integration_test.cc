@@ -93,6 +93,19 @@ void ExpectCompleteStream(const StreamResult& r, int32_t max_tokens) {
   EXPECT_EQ(static_cast<int32_t>(r.tokens.size()), max_tokens);
 }
 
+// Each stream of a concurrent run is complete and has the same tokens as the request run alone.
+void ExpectEqualToSoloRuns(v1::Generation::Stub& stub, const std::vector<StreamResult>& together,
+                           const std::vector<v1::GenerateRequest>& requests, int32_t max_tokens) {
+  ASSERT_EQ(together.size(), requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    SCOPED_TRACE(i);
+    ExpectCompleteStream(together[i], max_tokens);
+    const StreamResult alone = RunGenerate(stub, requests[i]);
+    ExpectCompleteStream(alone, max_tokens);
+    EXPECT_EQ(together[i].tokens, alone.tokens);
+  }
+}
+
 TEST_F(KvserveTest, TinyModelStreamArrivesIncrementally) {
   StartDaemon({});  // every default: the tiny model, a 1 GiB cache
   const v1::GenerateRequest request = TextRequest("Hello", 48);
@@ -184,13 +197,7 @@ TEST_F(KvserveTest, ConcurrentGreedyStreamsEqualSoloRuns) {
         TextRequest(absl::StrCat("prompt ", i, ": ", std::string(i % 7, '*')), kMaxTokens));
   }
   const std::vector<StreamResult> together = RunConcurrently(*stub_, requests);
-  for (int i = 0; i < kStreams; ++i) {
-    SCOPED_TRACE(i);
-    ExpectCompleteStream(together[i], kMaxTokens);
-    const StreamResult alone = RunGenerate(*stub_, requests[i]);
-    ExpectCompleteStream(alone, kMaxTokens);
-    EXPECT_EQ(together[i].tokens, alone.tokens);
-  }
+  ExpectEqualToSoloRuns(*stub_, together, requests, kMaxTokens);
   v1::ServerInfo info;
   EXPECT_TRUE(WaitForIdleCache(*stub_, absl::Seconds(5), &info)) << info.DebugString();
   EXPECT_EQ(info.requests_finished(), 2 * kStreams);
@@ -207,13 +214,7 @@ TEST_F(KvserveTest, PreemptionUnderATinyCacheKeepsOutputsEqual) {
   const std::vector<StreamResult> together = RunConcurrently(*stub_, requests);
   const v1::ServerInfo after = GetInfo(*stub_);
   EXPECT_GT(after.preemptions(), 0);
-  for (size_t i = 0; i < requests.size(); ++i) {
-    SCOPED_TRACE(i);
-    ExpectCompleteStream(together[i], kMaxTokens);
-    const StreamResult alone = RunGenerate(*stub_, requests[i]);
-    ExpectCompleteStream(alone, kMaxTokens);
-    EXPECT_EQ(together[i].tokens, alone.tokens);
-  }
+  ExpectEqualToSoloRuns(*stub_, together, requests, kMaxTokens);
   v1::ServerInfo info;
   EXPECT_TRUE(WaitForIdleCache(*stub_, absl::Seconds(5), &info)) << info.DebugString();
 }
