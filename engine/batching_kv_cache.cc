@@ -21,7 +21,42 @@ std::vector<int64_t> AttentionBatch::VisibleSlots(int32_t row) const {
   return slots;
 }
 
-BatchingKvCache::BatchingKvCache(std::unique_ptr<PagePool> pool) : pool_(std::move(pool)) {}
+BatchingKvCache::BatchingKvCache(std::unique_ptr<PagePool> pool, bool enable_prefix_caching)
+    : pool_(std::move(pool)) {
+  if (enable_prefix_caching) {
+    prefix_ = std::make_unique<PrefixCache>(page_size(), pool_->total_pages());
+  }
+}
+
+absl::StatusOr<BatchingKvCache::Sequence*> BatchingKvCache::Find(RequestId id) {
+  auto it = sequences_.find(id);
+  if (it == sequences_.end()) {
+    return absl::NotFoundError(absl::StrCat("request ", id, " is not in the KV cache"));
+  }
+  return &it->second;
+}
+
+PageId BatchingKvCache::AllocatePage() {
+  const PageId page = *pool_->Allocate();
+  if (prefix_ != nullptr && prefix_->IsRegistered(page)) {
+    prefix_->Forget(page);  // the least recently freed cached page, evicted for a live request
+    --cached_free_pages_;
+  }
+  return page;
+}
+
+void BatchingKvCache::ReleasePage(PageId page) {
+  if (prefix_ != nullptr && prefix_->IsRegistered(page)) {
+    pool_->Release(page, PagePool::ReleaseOrder::kReuseLast);
+    if (pool_->RefCount(page) == 0) ++cached_free_pages_;
+  } else {
+    pool_->Release(page);
+  }
+}
+
+bool BatchingKvCache::ReadOnly(PageId page) const {
+  return pool_->RefCount(page) > 1 || (prefix_ != nullptr && prefix_->IsRegistered(page));
+}
 
 absl::Status BatchingKvCache::AddRequest(RequestId id) {
   if (!sequences_.try_emplace(id).second) {
@@ -35,13 +70,15 @@ absl::Status BatchingKvCache::RemoveRequest(RequestId id) {
   if (it == sequences_.end()) {
     return absl::NotFoundError(absl::StrCat("request ", id, " is not in the KV cache"));
   }
-  for (PageId page : it->second.pages) pool_->Release(page);
+  // Last page first: with prefix caching, the deepest pages of a prefix are evicted first.
+  const std::vector<PageId>& pages = it->second.pages;
+  for (auto page = pages.rbegin(); page != pages.rend(); ++page) ReleasePage(*page);
   sequences_.erase(it);
   return absl::OkStatus();
 }
 
 bool BatchingKvCache::LastPageShared(const Sequence& seq) const {
-  return seq.length % page_size() != 0 && pool_->RefCount(seq.pages.back()) > 1;
+  return seq.length % page_size() != 0 && ReadOnly(seq.pages.back());
 }
 
 absl::StatusOr<int64_t> BatchingKvCache::PagesNeeded(RequestId id, int32_t num_tokens) const {
@@ -74,14 +111,14 @@ absl::Status BatchingKvCache::Extend(RequestId id, int32_t num_tokens) {
   Sequence& seq = sequences_.find(id)->second;
   // Enough pages are free, so none of the allocations below can fail.
   if (LastPageShared(seq)) {
-    PageId copy = *pool_->Allocate();
+    const PageId copy = AllocatePage();
     pool_->CopyPage(seq.pages.back(), copy);
-    pool_->Release(seq.pages.back());
+    ReleasePage(seq.pages.back());
     seq.pages.back() = copy;
   }
   seq.length += num_tokens;
   while (static_cast<int64_t>(seq.pages.size()) < PagesFor(seq.length)) {
-    seq.pages.push_back(*pool_->Allocate());
+    seq.pages.push_back(AllocatePage());
   }
   return absl::OkStatus();
 }
@@ -105,9 +142,10 @@ absl::Status BatchingKvCache::Append(RequestId id, int32_t layer,
                                                 " is outside its claimed length ", seq.length,
                                                 " (call Extend first)"));
     }
-    if (pool_->RefCount(seq.pages[pos / g.page_size]) > 1) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "position ", pos, " of request ", id, " lies in a shared page; only Extend may copy it"));
+    if (ReadOnly(seq.pages[pos / g.page_size])) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("position ", pos, " of request ", id,
+                       " lies in a shared or cached page; only Extend may copy it"));
     }
   }
   const int64_t row = int64_t{g.num_kv_heads} * g.head_dim;
@@ -123,6 +161,58 @@ absl::Status BatchingKvCache::Append(RequestId id, int32_t layer,
       std::memcpy(pool_->value_block(page, layer, h) + slot_offset,
                   v + i * row_stride + h * g.head_dim, head_bytes);
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int32_t> BatchingKvCache::MatchPrefix(RequestId id,
+                                                     absl::Span<const int32_t> tokens) {
+  absl::StatusOr<Sequence*> found = Find(id);
+  if (!found.ok()) return found.status();
+  Sequence& seq = **found;
+  if (seq.length != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("request ", id, " already holds ", seq.length, " tokens; match prefixes first"));
+  }
+  if (prefix_ == nullptr || tokens.empty()) return 0;
+  const int32_t ps = page_size();
+  const int64_t full_pages = static_cast<int64_t>(tokens.size()) / ps;
+  while (static_cast<int64_t>(seq.pages.size()) < full_pages) {
+    const absl::Span<const int32_t> page_tokens = tokens.subspan(seq.pages.size() * ps, ps);
+    const std::optional<PageId> page = prefix_->Lookup(seq.last_hash, page_tokens);
+    if (!page.has_value()) break;
+    if (pool_->RefCount(*page) == 0) {
+      if (absl::Status s = pool_->Revive(*page); !s.ok()) return s;
+      --cached_free_pages_;
+    } else {
+      pool_->AddRef(*page);
+    }
+    seq.pages.push_back(*page);
+    seq.last_hash = PrefixCache::Hash(seq.last_hash, page_tokens);
+  }
+  seq.hashed_pages = static_cast<int32_t>(seq.pages.size());
+  seq.length = seq.hashed_pages * ps;
+  if (seq.length == static_cast<int64_t>(tokens.size())) --seq.length;  // keep one to compute
+  return seq.length;
+}
+
+absl::Status BatchingKvCache::CommitTokens(RequestId id, absl::Span<const int32_t> tokens) {
+  absl::StatusOr<Sequence*> found = Find(id);
+  if (!found.ok()) return found.status();
+  Sequence& seq = **found;
+  if (static_cast<int64_t>(tokens.size()) > seq.length) {
+    return absl::OutOfRangeError(absl::StrCat("request ", id, " has ", seq.length,
+                                              " tokens; cannot commit ", tokens.size()));
+  }
+  if (prefix_ == nullptr) return absl::OkStatus();
+  const int32_t ps = page_size();
+  while (int64_t{seq.hashed_pages + 1} * ps <= static_cast<int64_t>(tokens.size())) {
+    const absl::Span<const int32_t> page_tokens = tokens.subspan(int64_t{seq.hashed_pages} * ps, ps);
+    // If another page already holds this prefix (two requests computed it at once), this one
+    // stays unregistered and is simply freed with its request.
+    prefix_->Register(seq.pages[seq.hashed_pages], seq.last_hash, page_tokens);
+    seq.last_hash = PrefixCache::Hash(seq.last_hash, page_tokens);
+    ++seq.hashed_pages;
   }
   return absl::OkStatus();
 }

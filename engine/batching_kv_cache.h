@@ -11,9 +11,16 @@
 //      the positions of its new tokens and what each may see (the per-request mask).
 //   3. Append(id, layer, positions, k, v) writes the new tokens' K/V, layer by layer.
 //
+// Prefix caching (optional, see prefix_cache.h): once a full page's K/V are written
+// (CommitTokens), the page is registered under the hash of its tokens and all tokens before it.
+// When its last holder leaves, it stays on the free list, registered, behind every other free page
+// (so it is overwritten only when no other page is free, least recently freed first). A new request
+// starts with MatchPrefix: it shares the longest run of registered pages that matches its tokens.
+//
 // Invariants:
 //   * free_pages + Σ distinct pages held by requests == total_pages (pages are ref-counted, so a
-//     page shared by a fork counts once).
+//     page shared by a fork or a prefix counts once; free pages include cached ones).
+//   * A registered page is never written: Extend copies it first if a request must write into it.
 //   * A request never reads another request's slots: its page table holds only pages it allocated
 //     or shares through Fork, and shared pages are never written (Extend copies them first).
 //   * RemoveRequest returns every page the request holds.
@@ -32,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "engine/page_pool.h"
+#include "engine/prefix_cache.h"
 
 namespace kvserve {
 
@@ -70,7 +78,7 @@ struct AttentionBatch {
 
 class BatchingKvCache {
  public:
-  explicit BatchingKvCache(std::unique_ptr<PagePool> pool);
+  explicit BatchingKvCache(std::unique_ptr<PagePool> pool, bool enable_prefix_caching = false);
 
   // A new request with no tokens. ALREADY_EXISTS if the id is live.
   absl::Status AddRequest(RequestId id);
@@ -86,6 +94,16 @@ class BatchingKvCache {
   // (0 = packed). FAILED_PRECONDITION if a target page is shared (Extend copies shared pages).
   absl::Status Append(RequestId id, int32_t layer, absl::Span<const int32_t> positions,
                       const float* k, const float* v, int64_t row_stride = 0);
+  // Prefix caching: for a request just added (length 0), shares the longest run of cached pages
+  // whose tokens match the start of `tokens` and returns how many leading tokens are thereby
+  // computed. At least one token is always left to compute (the last one's logits are needed):
+  // when every page matches, the request's length stops one short of `tokens` and its last page is
+  // copied on the next Extend. Returns 0 when prefix caching is off.
+  absl::StatusOr<int32_t> MatchPrefix(RequestId id, absl::Span<const int32_t> tokens);
+  // Prefix caching: `tokens` are the request's leading tokens whose K/V are now written (at most
+  // its length); registers every page they fill that is not registered yet. No-op when off.
+  absl::Status CommitTokens(RequestId id, absl::Span<const int32_t> tokens);
+
   // `child` starts as a copy of `parent`: same length, sharing all of parent's pages by ref count.
   absl::Status Fork(RequestId parent, RequestId child);
   // Describes a step over requests whose chunks were claimed by Extend. INVALID_ARGUMENT for an
@@ -97,6 +115,9 @@ class BatchingKvCache {
   int32_t Length(RequestId id) const;
   absl::Span<const PageId> PageTable(RequestId id) const;
   int64_t num_requests() const { return static_cast<int64_t>(sequences_.size()); }
+  // Free pages that still hold a reusable prefix.
+  int64_t cached_pages() const { return cached_free_pages_; }
+  bool prefix_caching() const { return prefix_ != nullptr; }
 
   PagePool& pool() { return *pool_; }
   const PagePool& pool() const { return *pool_; }
@@ -106,11 +127,20 @@ class BatchingKvCache {
   struct Sequence {
     std::vector<PageId> pages;
     int32_t length = 0;
+    int32_t hashed_pages = 0;                    // leading pages whose chain hash is known
+    uint64_t last_hash = PrefixCache::kRootHash;  // chain hash of page hashed_pages - 1
   };
   int64_t PagesFor(int32_t tokens) const { return (int64_t{tokens} + page_size() - 1) / page_size(); }
+  // True if the request may not write into `page` (shared, or holding a cached prefix).
+  bool ReadOnly(PageId page) const;
   bool LastPageShared(const Sequence& seq) const;
+  PageId AllocatePage();            // the pool must have a free page
+  void ReleasePage(PageId page);    // one holder fewer; cached pages go to the back
+  absl::StatusOr<Sequence*> Find(RequestId id);
 
   std::unique_ptr<PagePool> pool_;
+  std::unique_ptr<PrefixCache> prefix_;  // null when prefix caching is off
+  int64_t cached_free_pages_ = 0;
   absl::flat_hash_map<RequestId, Sequence> sequences_;
 };
 

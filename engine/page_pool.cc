@@ -48,29 +48,61 @@ PagePool::PagePool(const PageGeometry& geometry, int64_t num_pages, float* data)
       block_floats_(geometry.block_floats()),
       page_floats_(geometry.page_floats()),
       data_(data),
-      ref_counts_(num_pages, 0) {
-  free_list_.reserve(num_pages);
-  // Lowest ids on top of the stack, so a fresh pool hands out pages 0, 1, 2, ...
-  for (int64_t p = num_pages - 1; p >= 0; --p) free_list_.push_back(static_cast<PageId>(p));
+      ref_counts_(num_pages, 0),
+      prev_(num_pages, kNone),
+      next_(num_pages, kNone) {
+  // In id order, so a fresh pool hands out pages 0, 1, 2, ...
+  for (int64_t p = num_pages - 1; p >= 0; --p) {
+    ref_counts_[p] = 1;
+    Release(static_cast<PageId>(p));
+  }
 }
 
 PagePool::~PagePool() { std::free(data_); }
 
+void PagePool::Unlink(PageId page) {
+  const PageId prev = prev_[page];
+  const PageId next = next_[page];
+  (prev == kNone ? front_ : next_[prev]) = next;
+  (next == kNone ? back_ : prev_[next]) = prev;
+  prev_[page] = next_[page] = kNone;
+  --num_free_;
+}
+
 absl::StatusOr<PageId> PagePool::Allocate() {
-  if (free_list_.empty()) {
+  if (front_ == kNone) {
     return absl::ResourceExhaustedError(
         absl::StrCat("KV page pool exhausted: all ", total_pages(), " pages in use"));
   }
-  PageId page = free_list_.back();
-  free_list_.pop_back();
+  const PageId page = front_;
+  Unlink(page);
   ref_counts_[page] = 1;
   return page;
 }
 
+absl::Status PagePool::Revive(PageId page) {
+  if (page < 0 || page >= total_pages() || ref_counts_[page] != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("page ", page, " is not free"));
+  }
+  Unlink(page);
+  ref_counts_[page] = 1;
+  return absl::OkStatus();
+}
+
 void PagePool::AddRef(PageId page) { ++ref_counts_[page]; }
 
-void PagePool::Release(PageId page) {
-  if (--ref_counts_[page] == 0) free_list_.push_back(page);
+void PagePool::Release(PageId page, ReleaseOrder order) {
+  if (--ref_counts_[page] != 0) return;
+  if (order == ReleaseOrder::kReuseFirst) {
+    next_[page] = front_;
+    (front_ == kNone ? back_ : prev_[front_]) = page;
+    front_ = page;
+  } else {
+    prev_[page] = back_;
+    (back_ == kNone ? front_ : next_[back_]) = page;
+    back_ = page;
+  }
+  ++num_free_;
 }
 
 void PagePool::CopyPage(PageId src, PageId dst) {

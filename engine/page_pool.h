@@ -4,10 +4,15 @@
 // (floats): [layer][kv_head][K then V][slot][head_dim]. For one (layer, kv_head), a page's K block
 // and V block are adjacent, so decode attention streams each page through memory exactly once.
 //
+// The free list is ordered: Allocate() takes from its front. A released page goes to the front
+// (reused first) unless released with kReuseLast, which puts it at the back: the prefix cache
+// releases pages that still hold a reusable prefix that way, so they are reused only when no other
+// page is free, oldest first (LRU). Revive() takes such a page back out of the middle of the list.
+//
 // Invariants:
 //   * free_pages() + used_pages() == total_pages(), always.
 //   * A page is on the free list iff its ref count is 0.
-//   * Allocate/AddRef/Release are O(1); memory is never grown after Create().
+//   * Allocate/AddRef/Release/Revive are O(1); memory is never grown after Create().
 //   * Page memory is 64-byte aligned; page_floats() is a multiple of 16.
 //
 // Threads: not thread-safe. The scheduler thread owns the pool (through BatchingKvCache); attention
@@ -56,14 +61,18 @@ class PagePool {
   absl::StatusOr<PageId> Allocate();
   // Another holder of an allocated page.
   void AddRef(PageId page);
-  // Drops one holder; at zero the page returns to the free list.
-  void Release(PageId page);
+  enum class ReleaseOrder { kReuseFirst, kReuseLast };
+  // Drops one holder; at zero the page returns to the free list, at its front or its back.
+  void Release(PageId page, ReleaseOrder order = ReleaseOrder::kReuseFirst);
+  // Takes a free page (ref count 0) off the free list with ref count 1, keeping its contents.
+  // FAILED_PRECONDITION if the page is in use.
+  absl::Status Revive(PageId page);
   int32_t RefCount(PageId page) const { return ref_counts_[page]; }
   // Copies all K/V of `src` into `dst` (copy-on-write).
   void CopyPage(PageId src, PageId dst);
 
   int64_t total_pages() const { return static_cast<int64_t>(ref_counts_.size()); }
-  int64_t free_pages() const { return static_cast<int64_t>(free_list_.size()); }
+  int64_t free_pages() const { return num_free_; }
   int64_t used_pages() const { return total_pages() - free_pages(); }
   const PageGeometry& geometry() const { return geometry_; }
 
@@ -90,8 +99,16 @@ class PagePool {
   int64_t block_floats_;
   int64_t page_floats_;
   float* data_;                      // owned; num_pages * page_floats_, 64-byte aligned
+  void Unlink(PageId page);
+
   std::vector<int32_t> ref_counts_;  // per page
-  std::vector<PageId> free_list_;    // stack of free pages
+  // The free list: doubly linked through prev_/next_ (kNone ends it), front_ first to be reused.
+  static constexpr PageId kNone = -1;
+  std::vector<PageId> prev_;
+  std::vector<PageId> next_;
+  PageId front_ = kNone;
+  PageId back_ = kNone;
+  int64_t num_free_ = 0;
 };
 
 }  // namespace kvserve

@@ -30,6 +30,7 @@ struct Scheduler::Request {
   int32_t prompt_len = 0;
   int32_t num_computed = 0;     // leading tokens whose K/V are in the cache
   int32_t chunk = 0;            // tokens planned for the current step
+  int32_t cached_prompt_tokens = 0;  // prompt tokens found in the prefix cache at first admission
   absl::Time deadline = absl::InfiniteFuture();
   std::shared_ptr<TokenSink> sink;
   std::shared_ptr<RequestHandle> handle;
@@ -73,7 +74,7 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(std::unique_ptr<Ste
   }
   absl::StatusOr<std::unique_ptr<PagePool>> pool = PagePool::Create(geometry, options.num_pages);
   if (!pool.ok()) return pool.status();
-  auto cache = std::make_unique<BatchingKvCache>(*std::move(pool));
+  auto cache = std::make_unique<BatchingKvCache>(*std::move(pool), options.enable_prefix_caching);
   return std::unique_ptr<Scheduler>(
       new Scheduler(std::move(engine), std::move(cache), options, std::move(clock)));
 }
@@ -285,19 +286,27 @@ bool Scheduler::PlanBatch() {
   }
   // Then admit waiting requests in order while there is room. A request is admitted only if its
   // whole remaining prefill fits in the free pages, so chunked prefill does not thrash.
-  while (!waiting_.empty() && budget > 0 &&
+  const bool may_admit = !options_.static_batching || running_.empty();
+  while (may_admit && !waiting_.empty() && budget > 0 &&
          static_cast<int32_t>(running_.size()) < options_.max_num_seqs) {
     Request& r = *waiting_.front();
     if (!cache_->AddRequest(r.id).ok()) break;
+    const absl::StatusOr<int32_t> cached = cache_->MatchPrefix(r.id, r.tokens);
+    r.num_computed = cached.ok() ? *cached : 0;
     const absl::StatusOr<int64_t> needed = cache_->PagesNeeded(r.id, r.pending());
     const int32_t n = std::min(r.pending(), budget);
-    if (!needed.ok() || *needed > cache_->pool().free_pages() || !ClaimChunk(r, n)) {
+    if (!cached.ok() || !needed.ok() || *needed > cache_->pool().free_pages() ||
+        !ClaimChunk(r, n)) {
       (void)cache_->RemoveRequest(r.id);
+      r.num_computed = 0;
       break;
     }
     budget -= n;
     if (!r.admitted) {
       r.admitted = true;
+      r.cached_prompt_tokens = std::min(r.num_computed, r.prompt_len);
+      counters_.cached_prompt_tokens += r.cached_prompt_tokens;
+      step_stats_.num_cached_prompt_tokens += r.cached_prompt_tokens;
       if (observer_ != nullptr) observer_->OnRequestAdmitted(Elapsed(r.submitted_at, now_));
     }
     running_.push_back(std::move(waiting_.front()));
@@ -340,6 +349,9 @@ void Scheduler::RunBatch() {
     }
     r.num_computed += r.chunk;
     r.chunk = 0;
+    if (cache_->prefix_caching()) {
+      (void)cache_->CommitTokens(r.id, absl::MakeConstSpan(r.tokens).first(r.num_computed));
+    }
     if (r.pending() > 0) continue;  // a prefill chunk short of the end: no token yet
     const int32_t token = SampleToken(logits->subspan(i * vocab, vocab), r.params.sampling,
                                       r.num_generated(), &sampler_scratch_);
@@ -368,7 +380,7 @@ void Scheduler::FinishRequest(Request& request, FinishReason reason) {
                              .reason = reason,
                              .usage = {.prompt_tokens = request.prompt_len,
                                        .completion_tokens = request.num_generated(),
-                                       .cached_prompt_tokens = 0}});
+                                       .cached_prompt_tokens = request.cached_prompt_tokens}});
 }
 
 void Scheduler::FailRequest(Request& request, const absl::Status& status) {
@@ -414,12 +426,22 @@ void Scheduler::PublishStats() {
   counters_.running = static_cast<int32_t>(running_.size());
   counters_.waiting = static_cast<int32_t>(waiting_.size());
   counters_.free_pages = cache_->pool().free_pages();
+  counters_.cached_pages = cache_->cached_pages();
+  counters_.kv_unused_slots = 0;
+  counters_.kv_tokens = 0;
+  for (const auto& r : running_) {  // O(running), like the step itself
+    const int32_t length = cache_->Length(r->id);
+    counters_.kv_tokens += length;
+    counters_.kv_unused_slots +=
+        static_cast<int64_t>(cache_->PageTable(r->id).size()) * cache_->page_size() - length;
+  }
   absl::MutexLock lock(&mu_);
   stats_ = counters_;
   stats_.waiting += static_cast<int32_t>(submitted_.size());
   step_stats_.running = stats_.running;
   step_stats_.waiting = stats_.waiting;
   step_stats_.free_pages = stats_.free_pages;
+  step_stats_.cached_pages = stats_.cached_pages;
   step_stats_.total_pages = stats_.total_pages;
 }
 

@@ -6,7 +6,9 @@
 //   3. plans a batch within `max_batched_tokens` and `max_num_seqs`: every running request gets
 //      its next chunk first (one token for a decode, up to the budget for a prefill), then waiting
 //      requests are admitted in order while the budget, the sequence limit and free pages allow
-//      (chunked prefill: a long prompt is spread over several steps);
+//      (chunked prefill: a long prompt is spread over several steps); with prefix caching, an
+//      admitted request first shares the cached pages matching the start of its tokens and
+//      computes only the rest (BatchingKvCache::MatchPrefix);
 //      when a running request needs a page and none is free, the most recently admitted running
 //      request is preempted: its pages are freed and it goes back to the front of the queue, to be
 //      recomputed (prompt + tokens so far) when pages free up;
@@ -55,6 +57,10 @@ struct SchedulerOptions {
   int32_t max_num_seqs = 64;             // sequences in one step
   int32_t max_batched_tokens = 512;      // tokens in one step (prefill chunks + decodes)
   int32_t max_waiting = 1024;            // queued requests beyond this are refused
+  bool enable_prefix_caching = true;     // reuse the K/V of full pages with identical prefixes
+  // Static batching, for comparison only: admit requests only when no request is running, so a
+  // batch runs until its last request finishes. Continuous batching (false) is what serves.
+  bool static_batching = false;
   // Told about steps and requests on the scheduler thread; nullptr: nobody. Shared so that it
   // outlives the scheduler's last call (Shutdown()).
   std::shared_ptr<SchedulerObserver> observer;
@@ -66,12 +72,18 @@ struct SchedulerStats {
   int32_t waiting = 0;
   int64_t total_pages = 0;
   int64_t free_pages = 0;
+  int64_t cached_pages = 0;       // free pages still holding a reusable prefix
   int64_t preemptions = 0;
   int64_t steps = 0;
   int64_t requests_finished = 0;  // ended with OnFinish
   int64_t requests_failed = 0;    // ended with OnError (cancelled, expired, shut down, engine error)
   int64_t prompt_tokens = 0;      // prompt tokens prefilled (recomputation after preemption excluded)
   int64_t generated_tokens = 0;   // tokens streamed
+  int64_t cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache (first admission)
+  // KV slots of running requests' pages that hold no token yet, and the tokens they hold; the
+  // difference is at most page_size - 1 per request by construction.
+  int64_t kv_unused_slots = 0;
+  int64_t kv_tokens = 0;
 };
 
 class Scheduler {

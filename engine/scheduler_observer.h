@@ -43,6 +43,8 @@ struct StepStats {
                                      // excluded): SchedulerStats::prompt_tokens' increase
   int32_t num_generated_tokens = 0;  // tokens sampled and handed to sinks in this step:
                                      // SchedulerStats::generated_tokens' increase
+  int32_t num_cached_prompt_tokens = 0;  // prompt tokens of requests first admitted in this step
+                                         // that were found in the prefix cache
   // From the start of the step (after taking submissions) until its logits were ready: admission,
   // planning, batch building and the engine step. Zero when no batch ran.
   absl::Duration duration = absl::ZeroDuration();
@@ -51,6 +53,7 @@ struct StepStats {
   int32_t running = 0;
   int32_t waiting = 0;  // queued, including submissions not yet taken
   int64_t free_pages = 0;
+  int64_t cached_pages = 0;  // free pages still holding a reusable prefix
   int64_t total_pages = 0;
 };
 

@@ -41,6 +41,8 @@ ABSL_FLAG(int32_t, max_batched_tokens, 512,
           "Most tokens in one batch step (prefill chunks + decodes).");
 ABSL_FLAG(int32_t, max_waiting, 1024,
           "Most queued requests; more are refused with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(bool, enable_prefix_caching, true,
+          "Reuse the KV pages of prompts that share a prefix with earlier requests.");
 ABSL_FLAG(int32_t, threads, 0, "OpenMP threads for the model step; 0 = all cores.");
 ABSL_FLAG(int32_t, drain_seconds, 30,
           "On SIGTERM/SIGINT, how long in-flight streams may take to finish.");
@@ -80,6 +82,7 @@ absl::Status Run() {
   options.max_num_seqs = absl::GetFlag(FLAGS_max_num_seqs);
   options.max_batched_tokens = absl::GetFlag(FLAGS_max_batched_tokens);
   options.max_waiting = absl::GetFlag(FLAGS_max_waiting);
+  options.enable_prefix_caching = absl::GetFlag(FLAGS_enable_prefix_caching);
   if (options.num_pages < 0) return absl::InvalidArgumentError("--num_pages must be >= 0");
   const int32_t metrics_port = absl::GetFlag(FLAGS_metrics_port);
   if (metrics_port < -1) return absl::InvalidArgumentError("--metrics_port must be >= -1");
@@ -118,10 +121,12 @@ absl::Status Run() {
   if (!server.ok()) return server.status();
 
   Log("listening on %s; model %s (%d layers, hidden %d, vocab %d, context %d); KV cache %d pages "
-      "x %d tokens = %.1f MiB; max_num_seqs %d, max_batched_tokens %d, max_waiting %d, threads %d",
+      "x %d tokens = %.1f MiB; prefix caching %s; max_num_seqs %d, max_batched_tokens %d, "
+      "max_waiting %d, threads %d",
       (*server)->address(), config.name, config.num_layers, config.hidden_size, config.vocab_size,
       config.max_context, pages, actual.page_size,
-      static_cast<double>(pages * page_bytes) / (1 << 20), actual.max_num_seqs,
+      static_cast<double>(pages * page_bytes) / (1 << 20),
+      actual.enable_prefix_caching ? "on" : "off", actual.max_num_seqs,
       actual.max_batched_tokens, actual.max_waiting, threads > 0 ? threads : omp_get_max_threads());
 
   if ((*server)->metrics_port() >= 0) {

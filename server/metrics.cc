@@ -155,6 +155,8 @@ Metrics::Metrics()
                               "Running requests preempted (pages freed, recomputed later).")),
       prefix_cache_hits_(AddCounter(*registry_, "kvserve_prefix_cache_hits_total",
                                     "Prompt tokens served from the prefix cache.")),
+      pages_cached_(AddGauge(*registry_, "kvserve_kv_pages_cached",
+                             "Free KV cache pages still holding a reusable prefix.")),
       batch_size_(AddHistogram(*registry_, "kvserve_batch_size",
                                "Sequences in each step that ran a batch.", PowersOfTwo(1024))),
       batch_tokens_(AddHistogram(*registry_, "kvserve_batch_tokens",
@@ -186,6 +188,8 @@ void Metrics::OnStep(const StepStats& step) {
   pages_used_.Set(static_cast<double>(step.total_pages - step.free_pages));
   pages_free_.Set(static_cast<double>(step.free_pages));
   pages_total_.Set(static_cast<double>(step.total_pages));
+  pages_cached_.Set(static_cast<double>(step.cached_pages));
+  if (step.num_cached_prompt_tokens > 0) prefix_cache_hits_.Increment(step.num_cached_prompt_tokens);
   if (step.num_prompt_tokens > 0) prompt_tokens_.Increment(step.num_prompt_tokens);
   if (step.num_generated_tokens > 0) generation_tokens_.Increment(step.num_generated_tokens);
   if (step.num_seqs > 0) {

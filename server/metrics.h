@@ -23,9 +23,9 @@
 //   kvserve_num_requests_running             gauge, requests in the batch after the last step
 //   kvserve_num_requests_waiting             gauge, requests queued after the last step
 //   kvserve_kv_pages_used / _free / _total   gauges, KV cache pages (used = total − free)
+//   kvserve_kv_pages_cached                  gauge, free pages still holding a reusable prefix
 //   kvserve_preemptions_total                counter, requests preempted for want of pages
 //   kvserve_prefix_cache_hits_total          counter, prompt tokens served from the prefix cache
-//                                            (always 0 until there is a prefix cache)
 //   kvserve_batch_size                       histogram, sequences per step that ran a batch
 //   kvserve_batch_tokens                     histogram, tokens per step (prefill + decode)
 //   kvserve_step_duration_seconds            histogram, step start → logits ready
@@ -103,6 +103,7 @@ class Metrics final : public SchedulerObserver {
   prometheus::Gauge& pages_total_;
   prometheus::Counter& preemptions_;
   prometheus::Counter& prefix_cache_hits_;
+  prometheus::Gauge& pages_cached_;
   prometheus::Histogram& batch_size_;
   prometheus::Histogram& batch_tokens_;
   prometheus::Histogram& step_duration_;

@@ -123,7 +123,7 @@ void FillServerInfo(const ModelConfig& config, const SchedulerOptions& options,
   info->set_page_size(options.page_size);
   info->set_total_pages(stats.total_pages);
   info->set_free_pages(stats.free_pages);
-  info->set_cached_pages(0);
+  info->set_cached_pages(stats.cached_pages);
 
   info->set_running(stats.running);
   info->set_waiting(stats.waiting);

@@ -17,13 +17,13 @@ constexpr int32_t kHeads = 2;
 constexpr int32_t kDim = 4;  // kPageSize * kDim == 16 floats, one cache line
 constexpr int32_t kRow = kHeads * kDim;
 
-inline BatchingKvCache NewCache(int64_t num_pages) {
+inline BatchingKvCache NewCache(int64_t num_pages, bool prefix_caching = false) {
   auto pool = PagePool::Create(
       PageGeometry{
           .page_size = kPageSize, .num_layers = kLayers, .num_kv_heads = kHeads, .head_dim = kDim},
       num_pages);
   EXPECT_TRUE(pool.ok()) << pool.status();
-  return BatchingKvCache(std::move(*pool));
+  return BatchingKvCache(std::move(*pool), prefix_caching);
 }
 
 // The float written for element (h, d) of K (is_value = 0) or V (1) by write number `stamp`.

@@ -95,6 +95,45 @@ TEST(PagePoolTest, CopyPageCopiesEveryFloat) {
   for (int64_t i = 0; i < n; ++i) ASSERT_EQ(pool.page_data(b)[i], static_cast<float>(i) * 0.5f);
 }
 
+TEST(PagePoolTest, ReleaseOrderDecidesWhichFreePageIsReusedFirst) {
+  auto pool_or = PagePool::Create(SmallGeometry(), 4);
+  ASSERT_TRUE(pool_or.ok());
+  PagePool& pool = **pool_or;
+  std::vector<PageId> pages;
+  for (int i = 0; i < 4; ++i) pages.push_back(*pool.Allocate());
+  EXPECT_EQ(pages, (std::vector<PageId>{0, 1, 2, 3}));
+  pool.Release(1, PagePool::ReleaseOrder::kReuseLast);
+  pool.Release(3, PagePool::ReleaseOrder::kReuseLast);
+  pool.Release(0);
+  pool.Release(2);
+  EXPECT_EQ(pool.free_pages(), 4);
+  // Front first (2, 0: most recently released first), then the back in release order (1, 3).
+  std::vector<PageId> order;
+  for (int i = 0; i < 4; ++i) order.push_back(*pool.Allocate());
+  EXPECT_EQ(order, (std::vector<PageId>{2, 0, 1, 3}));
+  EXPECT_EQ(pool.Allocate().status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(PagePoolTest, ReviveTakesAFreePageOutOfTheMiddleOfTheList) {
+  auto pool_or = PagePool::Create(SmallGeometry(), 3);
+  ASSERT_TRUE(pool_or.ok());
+  PagePool& pool = **pool_or;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pool.Allocate().ok());
+  pool.page_data(1)[0] = 42.0f;
+  for (PageId p : {0, 1, 2}) pool.Release(p, PagePool::ReleaseOrder::kReuseLast);
+  ASSERT_TRUE(pool.Revive(1).ok());
+  EXPECT_EQ(pool.RefCount(1), 1);
+  EXPECT_EQ(pool.free_pages(), 2);
+  EXPECT_EQ(pool.page_data(1)[0], 42.0f) << "a revived page keeps its contents";
+  EXPECT_EQ(pool.Revive(1).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(pool.Revive(7).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*pool.Allocate(), 0);
+  EXPECT_EQ(*pool.Allocate(), 2);
+  EXPECT_FALSE(pool.Allocate().ok());
+  pool.Release(1);
+  EXPECT_EQ(*pool.Allocate(), 1);
+}
+
 TEST(PagePoolTest, PagesForBytes) {
   const PageGeometry g = SmallGeometry();
   EXPECT_EQ(PagePool::PagesForBytes(g, g.page_bytes() * 7 + 5), 7);

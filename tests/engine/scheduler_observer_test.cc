@@ -77,7 +77,8 @@ GenerationParams Params(int prompt_len, int max_tokens) {
 }
 
 struct Fixture {
-  explicit Fixture(int64_t pages = 256, int32_t budget = 64, int32_t seqs = 8) {
+  explicit Fixture(int64_t pages = 256, int32_t budget = 64, int32_t seqs = 8,
+                   bool prefix_caching = true) {
     observer = std::make_shared<RecordingObserver>();
     auto owned = std::make_unique<TimedEngine>(&now);
     engine = owned.get();
@@ -85,7 +86,8 @@ struct Fixture {
                              .num_pages = pages,
                              .max_num_seqs = seqs,
                              .max_batched_tokens = budget,
-                             .max_waiting = 100};
+                             .max_waiting = 100,
+                             .enable_prefix_caching = prefix_caching};
     options.observer = observer;
     scheduler = *Scheduler::Create(std::move(owned), options, [this] { return now; });
   }
@@ -164,7 +166,8 @@ TEST(SchedulerObserverTest, OneTokenRequestHasNoTimePerOutputToken) {
 
 TEST(SchedulerObserverTest, StepFiguresAddUpToSchedulerStatsUnderPreemption) {
   // 6 requests of 6 + 14 tokens = 5 pages each; 12 pages hold two at the end: preemptions.
-  Fixture f(/*pages=*/12, /*budget=*/16);
+  // Prefix caching off, so that every preemption is recomputed from scratch.
+  Fixture f(/*pages=*/12, /*budget=*/16, /*seqs=*/8, /*prefix_caching=*/false);
   std::vector<std::shared_ptr<NullSink>> sinks;
   for (int i = 0; i < 6; ++i) sinks.push_back(f.Submit(Params(6, 14)));
   f.RunToIdle();

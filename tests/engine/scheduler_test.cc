@@ -17,7 +17,9 @@ namespace {
 
 constexpr int32_t kVocab = 259;
 
-// Records what it was asked to run; its "model" maps a request's full history to a next token.
+// Records what it was asked to run. Its "model" keeps each token in the KV cache (as the first
+// float of its key) and maps a request's whole history, read back from its pages, to a next token:
+// a wrong recomputation after preemption, or a wrong page shared through the prefix cache, shows.
 class FakeEngine : public StepEngine {
  public:
   struct StepRecord {
@@ -31,22 +33,30 @@ class FakeEngine : public StepEngine {
   }
   const ModelConfig& config() const override { return config_; }
   PageGeometry KvGeometry(int32_t page_size) const override {
-    return {.page_size = page_size, .num_layers = 1, .num_kv_heads = 1, .head_dim = 16};
+    return {.page_size = page_size, .num_layers = 1, .num_kv_heads = 1, .head_dim = kDim};
   }
-  absl::StatusOr<absl::Span<const float>> Step(BatchingKvCache&, const AttentionBatch& batch,
+  absl::StatusOr<absl::Span<const float>> Step(BatchingKvCache& cache, const AttentionBatch& batch,
                                                absl::Span<const int32_t> tokens) override {
     StepRecord record;
     record.total_tokens = batch.total_tokens;
     for (size_t s = 0; s < batch.sequences.size(); ++s) {
       const BatchSequence& seq = batch.sequences[s];
       record.chunks.push_back({seq.id, seq.q_len});
-      std::vector<int32_t>& history = histories_[seq.id];
-      if (seq.q_start == 0) history.clear();  // a (re)started prefill
-      EXPECT_EQ(static_cast<int32_t>(history.size()), seq.q_start) << "request " << seq.id;
-      history.insert(history.end(), tokens.begin() + seq.token_offset,
-                     tokens.begin() + seq.token_offset + seq.q_len);
+      std::vector<int32_t> positions;
+      std::vector<float> kv(seq.q_len * kDim, 0.0f);
+      for (int32_t i = 0; i < seq.q_len; ++i) {
+        positions.push_back(seq.q_start + i);
+        kv[i * kDim] = static_cast<float>(tokens[seq.token_offset + i]);
+      }
+      if (absl::Status st = cache.Append(seq.id, 0, positions, kv.data(), kv.data()); !st.ok()) {
+        return st;
+      }
       uint64_t h = 1469598103934665603ULL;
-      for (int32_t t : history) h = (h ^ static_cast<uint64_t>(t)) * 1099511628211ULL;
+      for (int32_t p = 0; p < seq.kv_len; ++p) {
+        const float* key = cache.pool().key_block(seq.page_table[p / batch.page_size], 0, 0);
+        const auto t = static_cast<int32_t>(key[(p % batch.page_size) * kDim]);
+        h = (h ^ static_cast<uint64_t>(t)) * 1099511628211ULL;
+      }
       float* row = logits_.data() + s * kVocab;
       for (int32_t v = 0; v < kVocab; ++v) row[v] = static_cast<float>((h >> (v % 48)) & 7);
       row[h % 250] = 20.0f;  // a clear argmax that is never EOS (257)
@@ -58,9 +68,9 @@ class FakeEngine : public StepEngine {
   std::vector<StepRecord> steps;
 
  private:
+  static constexpr int32_t kDim = 16;
   ModelConfig config_;
   std::vector<float> logits_;
-  std::map<RequestId, std::vector<int32_t>> histories_;
 };
 
 // Collects everything a request's sink receives.
@@ -316,6 +326,44 @@ TEST(SchedulerTest, ThreadedLoopServesConcurrentSubmissionsAndDrains) {
   }
   EXPECT_EQ(scheduler->stats().free_pages, 64);
   EXPECT_EQ(scheduler->stats().requests_finished, 40);
+}
+
+TEST(SchedulerTest, RepeatedPromptSkipsItsCachedPagesAndReportsThem) {
+  Fixture f(Options());  // page_size 4
+  auto first = f.Submit(Params(10, 3, 5));
+  f.RunToIdle();
+  EXPECT_EQ(first->usage.cached_prompt_tokens, 0);
+  EXPECT_EQ(f.scheduler->stats().cached_pages, 3) << "pages of tokens 0-3, 4-7, 8-11 (of 12 computed)";
+  const size_t steps_before = f.fake->steps.size();
+  auto second = f.Submit(Params(10, 3, 5));
+  f.RunToIdle();
+  // Its prefill computed only the 2 tokens after the two cached full pages.
+  ASSERT_GT(f.fake->steps.size(), steps_before);
+  EXPECT_EQ(f.fake->steps[steps_before].chunks[0].num_new_tokens, 2);
+  EXPECT_EQ(second->usage.cached_prompt_tokens, 8);
+  EXPECT_EQ(second->tokens, first->tokens);
+  EXPECT_EQ(f.scheduler->stats().cached_prompt_tokens, 8);
+  EXPECT_EQ(f.scheduler->stats().free_pages, f.scheduler->stats().total_pages);
+}
+
+TEST(SchedulerTest, StaticBatchingAdmitsOnlyWhenTheBatchHasDrained) {
+  SchedulerOptions options = Options(256, /*seqs=*/2, 64);
+  options.static_batching = true;
+  Fixture f(options);
+  auto a = f.Submit(Params(4, 2, 1));
+  auto b = f.Submit(Params(4, 8, 2));
+  auto c = f.Submit(Params(4, 2, 3));
+  f.RunToIdle();
+  // c waits until b, the longest of the first batch, has finished: no step mixes c with a or b.
+  for (const auto& step : f.fake->steps) {
+    for (const auto& chunk : step.chunks) {
+      if (chunk.id == 3) {
+        EXPECT_EQ(step.chunks.size(), 1u);
+      }
+    }
+  }
+  EXPECT_EQ(c->tokens.size(), 2u);
+  EXPECT_EQ(f.fake->steps.size(), 8u + 2u);
 }
 
 // The real model: greedy and seeded sampling give the same tokens with and without preemption.
