@@ -3,7 +3,6 @@
 #include <cstring>
 #include <limits>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 
 namespace kvserve {
@@ -234,19 +233,26 @@ absl::Status BatchingKvCache::Fork(RequestId parent, RequestId child) {
 absl::StatusOr<AttentionBatch> BatchingKvCache::BuildBatch(
     absl::Span<const SequenceChunk> chunks) const {
   AttentionBatch batch;
-  batch.page_size = page_size();
-  batch.sequences.reserve(chunks.size());
-  absl::flat_hash_set<RequestId> seen;
-  seen.reserve(chunks.size());
+  if (absl::Status s = BuildBatchInto(chunks, &batch); !s.ok()) return s;
+  return batch;
+}
+
+absl::Status BatchingKvCache::BuildBatchInto(absl::Span<const SequenceChunk> chunks,
+                                             AttentionBatch* batch) const {
+  batch->page_size = page_size();
+  batch->total_tokens = 0;
+  batch->sequences.clear();
+  const uint64_t stamp = ++batch_stamp_;
   for (const SequenceChunk& chunk : chunks) {
     auto it = sequences_.find(chunk.id);
     if (it == sequences_.end()) {
       return absl::InvalidArgumentError(absl::StrCat("request ", chunk.id, " is not in the KV cache"));
     }
-    if (!seen.insert(chunk.id).second) {
+    const Sequence& seq = it->second;
+    if (seq.batch_stamp == stamp) {
       return absl::InvalidArgumentError(absl::StrCat("request ", chunk.id, " appears twice in a batch"));
     }
-    const Sequence& seq = it->second;
+    seq.batch_stamp = stamp;
     if (chunk.num_new_tokens <= 0 || chunk.num_new_tokens > seq.length) {
       return absl::InvalidArgumentError(absl::StrCat("request ", chunk.id, " has a chunk of ",
                                                      chunk.num_new_tokens, " tokens but length ",
@@ -258,11 +264,11 @@ absl::StatusOr<AttentionBatch> BatchingKvCache::BuildBatch(
     s.kv_len = seq.length;
     s.q_len = chunk.num_new_tokens;
     s.q_start = seq.length - chunk.num_new_tokens;
-    s.token_offset = batch.total_tokens;
-    batch.total_tokens += s.q_len;
-    batch.sequences.push_back(s);
+    s.token_offset = batch->total_tokens;
+    batch->total_tokens += s.q_len;
+    batch->sequences.push_back(s);
   }
-  return batch;
+  return absl::OkStatus();
 }
 
 int32_t BatchingKvCache::Length(RequestId id) const {

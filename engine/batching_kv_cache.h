@@ -109,6 +109,9 @@ class BatchingKvCache {
   // Describes a step over requests whose chunks were claimed by Extend. INVALID_ARGUMENT for an
   // unknown or repeated id, or a chunk longer than the request.
   absl::StatusOr<AttentionBatch> BuildBatch(absl::Span<const SequenceChunk> chunks) const;
+  // As BuildBatch, into `*batch`, reusing its memory: no allocation once it has grown to the
+  // largest batch (the scheduler's per-step form). On error `*batch` is unspecified.
+  absl::Status BuildBatchInto(absl::Span<const SequenceChunk> chunks, AttentionBatch* batch) const;
 
   bool Contains(RequestId id) const { return sequences_.contains(id); }
   // Length and page table of a live request (0 / empty for unknown ids).
@@ -129,6 +132,7 @@ class BatchingKvCache {
     int32_t length = 0;
     int32_t hashed_pages = 0;                    // leading pages whose chain hash is known
     uint64_t last_hash = PrefixCache::kRootHash;  // chain hash of page hashed_pages - 1
+    mutable uint64_t batch_stamp = 0;  // the last BuildBatchInto call that included it
   };
   int64_t PagesFor(int32_t tokens) const { return (int64_t{tokens} + page_size() - 1) / page_size(); }
   // True if the request may not write into `page` (shared, or holding a cached prefix).
@@ -141,6 +145,7 @@ class BatchingKvCache {
   std::unique_ptr<PagePool> pool_;
   std::unique_ptr<PrefixCache> prefix_;  // null when prefix caching is off
   int64_t cached_free_pages_ = 0;
+  mutable uint64_t batch_stamp_ = 0;  // counts BuildBatchInto calls, to find repeated ids
   absl::flat_hash_map<RequestId, Sequence> sequences_;
 };
 

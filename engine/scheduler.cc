@@ -222,7 +222,10 @@ bool Scheduler::Step() {
 
 void Scheduler::TakeSubmissions() {
   absl::MutexLock lock(&mu_);
-  for (auto& r : submitted_) waiting_.push_back(std::move(r));
+  for (auto& r : submitted_) {
+    earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, r->deadline);
+    waiting_.push_back(std::move(r));
+  }
   submitted_.clear();
   queued_ = static_cast<int32_t>(waiting_.size());
 }
@@ -241,7 +244,14 @@ void Scheduler::EndCancelledAndExpired() {
     }
   };
   for (auto& r : running_) check(*r);
-  for (auto& r : waiting_) check(*r);
+  // The waiting queue is scanned only when something in it may have ended (a cancellation, or
+  // the earliest deadline passed), so a step costs O(batch), not O(queue).
+  if (!any_cancelled && now < earliest_waiting_deadline_) return;
+  earliest_waiting_deadline_ = absl::InfiniteFuture();
+  for (auto& r : waiting_) {
+    check(*r);
+    if (!r->ended) earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, r->deadline);
+  }
   std::erase_if(waiting_, [](const std::unique_ptr<Request>& r) { return r->ended; });
 }
 
@@ -261,6 +271,7 @@ void Scheduler::Preempt(Request& victim) {
   if (observer_ != nullptr) observer_->OnPreemption();
   auto it = std::find_if(running_.begin(), running_.end(),
                          [&](const std::unique_ptr<Request>& r) { return r.get() == &victim; });
+  earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, victim.deadline);
   waiting_.push_front(std::move(*it));
   running_.erase(it);
 }
@@ -286,7 +297,8 @@ bool Scheduler::PlanBatch() {
   }
   // Then admit waiting requests in order while there is room. A request is admitted only if its
   // whole remaining prefill fits in the free pages, so chunked prefill does not thrash.
-  const bool may_admit = !options_.static_batching || running_.empty();
+  if (options_.static_batching && running_.empty()) static_batch_open_ = true;
+  const bool may_admit = !options_.static_batching || static_batch_open_;
   while (may_admit && !waiting_.empty() && budget > 0 &&
          static_cast<int32_t>(running_.size()) < options_.max_num_seqs) {
     Request& r = *waiting_.front();
@@ -312,6 +324,13 @@ bool Scheduler::PlanBatch() {
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
   }
+  // A static batch keeps admitting over the next steps only while the token budget alone held it
+  // back; once it is full, out of pages or out of queued requests, it runs until it drains.
+  if (options_.static_batching &&
+      !(budget <= 0 && !waiting_.empty() &&
+        static_cast<int32_t>(running_.size()) < options_.max_num_seqs)) {
+    static_batch_open_ = false;
+  }
   return !chunks_.empty();
 }
 
@@ -327,10 +346,10 @@ void Scheduler::RunBatch() {
     }
   }
   step_stats_.num_seqs = static_cast<int32_t>(batch_requests_.size());
-  absl::StatusOr<AttentionBatch> batch = cache_->BuildBatch(chunks_);
+  const absl::Status built = cache_->BuildBatchInto(chunks_, &attention_batch_);
   absl::StatusOr<absl::Span<const float>> logits =
-      batch.ok() ? engine_->Step(*cache_, *batch, batch_tokens_)
-                 : absl::StatusOr<absl::Span<const float>>(batch.status());
+      built.ok() ? engine_->Step(*cache_, attention_batch_, batch_tokens_)
+                 : absl::StatusOr<absl::Span<const float>>(built);
   now_ = clock_();
   ++counters_.steps;
   if (!logits.ok()) {

@@ -58,8 +58,9 @@ struct SchedulerOptions {
   int32_t max_batched_tokens = 512;      // tokens in one step (prefill chunks + decodes)
   int32_t max_waiting = 1024;            // queued requests beyond this are refused
   bool enable_prefix_caching = true;     // reuse the K/V of full pages with identical prefixes
-  // Static batching, for comparison only: admit requests only when no request is running, so a
-  // batch runs until its last request finishes. Continuous batching (false) is what serves.
+  // Static batching, for comparison only: a batch of up to max_num_seqs requests is admitted
+  // (its prefill spread over steps by the token budget) once no request is running, and runs
+  // until its last request finishes. Continuous batching (false) is what serves.
   bool static_batching = false;
   // Told about steps and requests on the scheduler thread; nullptr: nobody. Shared so that it
   // outlives the scheduler's last call (Shutdown()).
@@ -158,6 +159,10 @@ class Scheduler {
   std::deque<std::unique_ptr<Request>> waiting_;
   std::vector<std::unique_ptr<Request>> running_;  // in admission order
   int64_t seen_cancel_epoch_ = 0;
+  bool static_batch_open_ = false;
+  // No waiting request's deadline is earlier (may be stale-early after admissions: then the next
+  // scan recomputes it).
+  absl::Time earliest_waiting_deadline_ = absl::InfiniteFuture();  // static batching: the current batch still admits
   SchedulerStats counters_;
   // The clock as of this step's start, then as of its logits (when tokens are sampled); the time
   // every request event of the step is stamped with.
@@ -176,6 +181,7 @@ class Scheduler {
   std::vector<SequenceChunk> chunks_;
   std::vector<Request*> batch_requests_;
   std::vector<int32_t> batch_tokens_;
+  AttentionBatch attention_batch_;
   SamplerScratch sampler_scratch_;
 };
 
