@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/kvload/channel_pool.h"
 #include "clients/kvload/load_runner.h"
@@ -63,6 +64,9 @@ ABSL_FLAG(double, drain_seconds, 30,
           "After --duration, how long streams in flight may take before they are cancelled.");
 ABSL_FLAG(double, max_seconds, 3600, "Hard bound on one run's length, in seconds.");
 ABSL_FLAG(double, connect_timeout, 10, "Seconds to wait for the target to accept connections.");
+ABSL_FLAG(bool, expect_idle, false,
+          "After the run, fail unless the server goes idle (nothing running or waiting) with every "
+          "KV page free within 10 s: a leak check for runs that are the server's only load.");
 ABSL_FLAG(bool, progress, true, "Show a live progress line on stderr when it is a terminal.");
 
 namespace kvserve::load {
@@ -144,6 +148,37 @@ nlohmann::json ServerInfoJson(ChannelPool& pool) {
           {"max_waiting", info.max_waiting()},     {"version", info.version()}};
 }
 
+// After a run: waits up to `timeout` for the server to report nothing running or waiting, then
+// prints its page figures. With --expect_idle, an error if it did not go idle or holds pages.
+absl::Status CheckServerAfterRun(ChannelPool& pool, absl::Duration timeout) {
+  const absl::Time give_up = absl::Now() + timeout;
+  kvserve::v1::ServerInfo info;
+  for (;;) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    const grpc::Status status =
+        pool.stub(0)->GetServerInfo(&context, kvserve::v1::GetServerInfoRequest(), &info);
+    if (!status.ok()) {
+      return absl::UnavailableError(absl::StrCat("GetServerInfo after the run: ", status.error_message()));
+    }
+    if ((info.running() == 0 && info.waiting() == 0) || absl::Now() >= give_up) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  const int64_t held = info.total_pages() - info.free_pages();
+  std::printf("server after run: running %d, waiting %d, KV pages free %lld of %lld (%lld held, "
+              "%lld cached for prefix reuse)\n",
+              info.running(), info.waiting(), static_cast<long long>(info.free_pages()),
+              static_cast<long long>(info.total_pages()), static_cast<long long>(held),
+              static_cast<long long>(info.cached_pages()));
+  if (absl::GetFlag(FLAGS_expect_idle) &&
+      (info.running() != 0 || info.waiting() != 0 || held != 0)) {
+    return absl::InternalError(absl::StrCat("server not idle after the run: ", info.running(),
+                                            " running, ", info.waiting(), " waiting, ", held,
+                                            " KV pages held"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Main() {
   absl::StatusOr<LoadOptions> options = OptionsFromFlags();
   if (!options.ok()) return options.status();
@@ -197,6 +232,7 @@ absl::Status Main() {
   } else {
     std::fputs(FormatSweepTable(runs).c_str(), stdout);
   }
+  const absl::Status after = CheckServerAfterRun(pool, absl::Seconds(10));
   std::fflush(stdout);
 
   if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {
@@ -209,7 +245,7 @@ absl::Status Main() {
         sweep.empty() ? RunPlotSvg(runs.front(), title) : SweepPlotSvg(runs, title);
     if (absl::Status s = WriteTextFile(path, svg); !s.ok()) return s;
   }
-  return absl::OkStatus();
+  return after;
 }
 
 }  // namespace

@@ -76,11 +76,10 @@ double OfflineResult::TtftPercentile(double p) const {
   return Percentile(std::move(ttfts), p);
 }
 
-absl::StatusOr<OfflineResult> RunOffline(Scheduler& scheduler, const load::WorkloadOptions& workload,
+absl::StatusOr<OfflineResult> RunOffline(Scheduler& scheduler,
+                                         const std::vector<load::RequestPlan>& plans,
                                          int32_t concurrency) {
-  if (absl::Status s = load::ValidateWorkload(workload); !s.ok()) return s;
-  if (workload.num_requests <= 0) return absl::InvalidArgumentError("give num_requests > 0");
-  const std::vector<load::RequestPlan> plans = load::GenerateWorkload(workload);
+  if (plans.empty()) return absl::InvalidArgumentError("no requests to run");
   OfflineResult result;
   result.requests.resize(plans.size());
   absl::Mutex mu;

@@ -49,7 +49,9 @@ struct OfflineResult {
   double TtftPercentile(double p) const;
 };
 
-absl::StatusOr<OfflineResult> RunOffline(Scheduler& scheduler, const load::WorkloadOptions& workload,
+// Runs `plans` (from load::GenerateWorkload, possibly edited) in order of arrival_s.
+absl::StatusOr<OfflineResult> RunOffline(Scheduler& scheduler,
+                                         const std::vector<load::RequestPlan>& plans,
                                          int32_t concurrency);
 
 // Nearest-rank percentile of `values` (0..100); 0 for none.

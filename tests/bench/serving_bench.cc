@@ -8,9 +8,11 @@
 //                           (kvload's client) vs straight into the scheduler in-process
 //
 // Workloads come from kvload's WorkloadGenerator (same seed → same requests), see offline_load.h.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -66,6 +68,8 @@ absl::StatusOr<Setup> MakeSetup() {
   w.max_tokens = *output;
   if (absl::GetFlag(FLAGS_serve_rate) > 0) w.rate = absl::GetFlag(FLAGS_serve_rate);
   w.seed = absl::GetFlag(FLAGS_serve_seed);
+  if (absl::Status s = load::ValidateWorkload(w); !s.ok()) return s;
+  if (w.num_requests <= 0) return absl::InvalidArgumentError("--serve_requests must be > 0");
   return setup;
 }
 
@@ -79,19 +83,49 @@ absl::StatusOr<std::unique_ptr<Scheduler>> MakeScheduler(const Setup& setup,
   return Scheduler::Create(*std::move(runner), options);
 }
 
-// Runs the workload in-process with `options`; prints its figures under `prefix`.
-absl::StatusOr<OfflineResult> RunAndReport(const Setup& setup, const SchedulerOptions& options,
-                                           int32_t concurrency, const std::string& prefix,
-                                           KeyValuePrinter& out) {
+// Static batching as a static-shape runner (Hugging Face generate, FasterTransformer) does it:
+// requests grouped in arrival order into batches of `batch` requests, every prompt left-padded
+// to its batch's longest and every request decoding until its batch's longest output. Only the
+// requested tokens are useful; the padding is computed and thrown away.
+std::vector<load::RequestPlan> PadToStaticBatches(std::vector<load::RequestPlan> plans,
+                                                  int32_t batch, int32_t pad_token) {
+  for (size_t begin = 0; begin < plans.size(); begin += batch) {
+    const size_t end = std::min(plans.size(), begin + batch);
+    int32_t longest_prompt = 0, longest_output = 0;
+    for (size_t i = begin; i < end; ++i) {
+      longest_prompt = std::max(longest_prompt, plans[i].prompt_len);
+      longest_output = std::max(longest_output, plans[i].max_tokens);
+    }
+    for (size_t i = begin; i < end; ++i) {
+      plans[i].prompt_ids.insert(plans[i].prompt_ids.begin(), longest_prompt - plans[i].prompt_len,
+                                 pad_token);
+      plans[i].prompt_len = longest_prompt;
+      plans[i].max_tokens = longest_output;
+    }
+  }
+  return plans;
+}
+
+int64_t RequestedTokens(const std::vector<load::RequestPlan>& plans) {
+  int64_t n = 0;
+  for (const load::RequestPlan& p : plans) n += p.max_tokens;
+  return n;
+}
+
+// Runs the plans in-process with `options`; prints its figures under `prefix`.
+absl::StatusOr<OfflineResult> RunAndReport(const Setup& setup,
+                                           const std::vector<load::RequestPlan>& plans,
+                                           const SchedulerOptions& options, int32_t concurrency,
+                                           const std::string& prefix, KeyValuePrinter& out) {
   auto scheduler = MakeScheduler(setup, options);
   if (!scheduler.ok()) return scheduler.status();
   (*scheduler)->Start();
-  auto result = RunOffline(**scheduler, setup.workload, concurrency);
+  auto result = RunOffline(**scheduler, plans, concurrency);
   (*scheduler)->Shutdown(absl::Seconds(5));
   if (!result.ok()) return result.status();
   const SchedulerStats stats = (*scheduler)->stats();
   out.Add(prefix + "_seconds", result->duration_s);
-  out.Add(prefix + "_tok_s", result->tokens_per_second());
+  out.Add(prefix + "_tok_s", result->tokens_per_second());  // every token generated
   out.Add(prefix + "_ttft_p50_ms", 1e3 * result->TtftPercentile(50));
   out.Add(prefix + "_ttft_p99_ms", 1e3 * result->TtftPercentile(99));
   out.Add(prefix + "_failures", result->failures());
@@ -127,13 +161,26 @@ int RunServeCompare(int, char**) {
   const int32_t concurrency = absl::GetFlag(FLAGS_serve_concurrency);
   SchedulerOptions static_options = setup->options;
   static_options.static_batching = true;
-  auto continuous = RunAndReport(*setup, setup->options, concurrency, "continuous", out);
+  const std::vector<load::RequestPlan> plans = load::GenerateWorkload(setup->workload);
+  auto continuous = RunAndReport(*setup, plans, setup->options, concurrency, "continuous", out);
   if (!continuous.ok()) return Fail(continuous.status());
-  auto batched = RunAndReport(*setup, static_options, concurrency, "static", out);
+  auto batched = RunAndReport(*setup, plans, static_options, concurrency, "static", out);
   if (!batched.ok()) return Fail(batched.status());
+  // Padded static batches; prefix caching off, or the shared padding would be served from it.
+  const std::vector<load::RequestPlan> padded = PadToStaticBatches(
+      plans, setup->options.max_num_seqs, setup->weights->config.pad_token_id);
+  static_options.enable_prefix_caching = false;
+  auto padded_run = RunAndReport(*setup, padded, static_options, concurrency, "padded_static", out);
+  if (!padded_run.ok()) return Fail(padded_run.status());
+  const double padded_useful_tok_s = RequestedTokens(plans) / padded_run->duration_s;
+  out.Add("padded_static_useful_tok_s", padded_useful_tok_s);
   out.Add("continuous_vs_static_throughput",
           continuous->tokens_per_second() / batched->tokens_per_second());
   out.Add("static_vs_continuous_ttft_p99", batched->TtftPercentile(99) / continuous->TtftPercentile(99));
+  out.Add("continuous_vs_padded_static_throughput",
+          continuous->tokens_per_second() / padded_useful_tok_s);
+  out.Add("padded_static_vs_continuous_ttft_p99",
+          padded_run->TtftPercentile(99) / continuous->TtftPercentile(99));
   // KV waste at saturation, from the continuous run.
   out.Add("saturated_samples", continuous->saturated_samples);
   out.Add("max_running", continuous->max_running);
@@ -153,9 +200,10 @@ int RunPrefixCache(int, char**) {
   const int32_t concurrency = absl::GetFlag(FLAGS_serve_concurrency);
   SchedulerOptions off = setup->options;
   off.enable_prefix_caching = false;
-  auto without = RunAndReport(*setup, off, concurrency, "without_cache", out);
+  const std::vector<load::RequestPlan> plans = load::GenerateWorkload(setup->workload);
+  auto without = RunAndReport(*setup, plans, off, concurrency, "without_cache", out);
   if (!without.ok()) return Fail(without.status());
-  auto with = RunAndReport(*setup, setup->options, concurrency, "with_cache", out);
+  auto with = RunAndReport(*setup, plans, setup->options, concurrency, "with_cache", out);
   if (!with.ok()) return Fail(with.status());
   out.Add("ttft_p50_with_over_without", with->TtftPercentile(50) / without->TtftPercentile(50));
   out.Add("ttft_p99_with_over_without", with->TtftPercentile(99) / without->TtftPercentile(99));
@@ -170,7 +218,8 @@ int RunServerOverhead(int, char**) {
   KeyValuePrinter out;
   PrintWorkload(*setup, out);
   out.Add("streams", concurrency);
-  auto offline = RunAndReport(*setup, setup->options, concurrency, "offline", out);
+  auto offline = RunAndReport(*setup, load::GenerateWorkload(setup->workload), setup->options,
+                              concurrency, "offline", out);
   if (!offline.ok()) return Fail(offline.status());
 
   // The daemon's serving path: the gRPC server with metrics (as the daemon runs it), driven by
