@@ -136,6 +136,22 @@ TEST_F(KvserveTest, TinyModelStreamArrivesIncrementally) {
   EXPECT_EQ(info.requests_finished(), 1);
 }
 
+TEST_F(KvserveTest, RepeatedPromptIsServedFromThePrefixCacheWithTheSameTokens) {
+  StartDaemon({"--model=micro", "--num_pages=64", "--page_size=16"});
+  const std::string prompt(100, 'x');  // 6 full pages of 16, and 4 tokens more
+  const StreamResult first = RunGenerate(*stub_, TextRequest(prompt, 12));
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  EXPECT_EQ(first.messages.back().usage().cached_prompt_tokens(), 0);
+  v1::ServerInfo info;
+  ASSERT_TRUE(WaitForIdleCache(*stub_, absl::Seconds(5), &info)) << info.DebugString();
+  EXPECT_GE(info.cached_pages(), 6);
+  const StreamResult second = RunGenerate(*stub_, TextRequest(prompt, 12));
+  ASSERT_TRUE(second.status.ok()) << second.status.error_message();
+  EXPECT_EQ(second.messages.back().usage().cached_prompt_tokens(), 96);
+  EXPECT_EQ(second.tokens, first.tokens);
+  EXPECT_TRUE(WaitForIdleCache(*stub_, absl::Seconds(5), &info)) << info.DebugString();
+}
+
 TEST_F(KvserveTest, HealthCheckIsServing) {
   StartDaemon({"--model=micro", "--num_pages=64"});
   HealthCheckResponse response;

@@ -59,7 +59,8 @@ TEST_F(MetricsTest, EverySeriesIsThereFromTheStart) {
   }
   for (const char* name :
        {"kvserve_num_requests_running", "kvserve_num_requests_waiting", "kvserve_kv_pages_used",
-        "kvserve_kv_pages_free", "kvserve_kv_pages_total", "kvserve_preemptions_total",
+        "kvserve_kv_pages_free", "kvserve_kv_pages_total", "kvserve_kv_pages_cached",
+        "kvserve_preemptions_total",
         "kvserve_prefix_cache_hits_total", "kvserve_prompt_tokens_total",
         "kvserve_generation_tokens_total", "kvserve_time_to_first_token_seconds_count",
         "kvserve_time_per_output_token_seconds_count", "kvserve_e2e_request_latency_seconds_count",
@@ -77,12 +78,15 @@ TEST_F(MetricsTest, HooksMoveExactlyTheirSeries) {
                    .num_decode_tokens = 2,
                    .num_prompt_tokens = 20,
                    .num_generated_tokens = 3,
+                   .num_cached_prompt_tokens = 16,
                    .duration = absl::Milliseconds(4),
                    .running = 2,
                    .waiting = 5,
                    .free_pages = 90,
+                   .cached_pages = 7,
                    .total_pages = 100});
-  metrics_.OnStep({.running = 0, .waiting = 0, .free_pages = 100, .total_pages = 100});  // no batch
+  metrics_.OnStep({.running = 0, .waiting = 0, .free_pages = 100, .cached_pages = 9,
+                   .total_pages = 100});  // no batch
   metrics_.OnPreemption();
   metrics_.OnRequestAdmitted(absl::Milliseconds(2));
   metrics_.OnFirstToken(absl::Milliseconds(30));
@@ -153,7 +157,8 @@ TEST_F(MetricsTest, HooksMoveExactlyTheirSeries) {
   EXPECT_EQ(Sample(s, "kvserve_requests_rejected_total{code=\"RESOURCE_EXHAUSTED\"}"), 1);
   EXPECT_EQ(Sample(s, "kvserve_requests_rejected_total{code=\"UNAVAILABLE\"}"), 0);
   EXPECT_EQ(Sample(s, "kvserve_requests_rejected_total{code=\"ABORTED\"}"), 1);
-  EXPECT_EQ(Sample(s, "kvserve_prefix_cache_hits_total"), 0);
+  EXPECT_EQ(Sample(s, "kvserve_prefix_cache_hits_total"), 16);
+  EXPECT_EQ(Sample(s, "kvserve_kv_pages_cached"), 9);
 }
 
 TEST(RequestOutcomeTest, NamesEveryEnding) {
