@@ -10,7 +10,9 @@ definitions (RMSNorm, rotate-half RoPE with rope_theta, GQA, SwiGLU, optional q/
 untied LM head) and computed from the weights exactly as stored (after F16/BF16 rounding).
 
 Good checkpoints:
-  llama_f32        llama, GQA 4/2, untied, F32, one model.safetensors
+  llama_f32        llama, GQA 4/2, untied, F32, one model.safetensors; its LM head rows are zero
+                   except for printable ASCII, the merged tokens and "[NS]", so greedy text is
+                   plain ASCII that a test can decode by hand
   qwen2_bf16       qwen2 (q/k/v biases), GQA 4/1, tied, BF16, two shards + index, eos list
   llama_f16_tied   llama, MHA, tied, F16, head_dim given (q_size != hidden)
 Broken ones (each should be refused with a message naming the file and tensor):
@@ -131,7 +133,11 @@ def safetensors_bytes(entries, header_edit=None):
 # ---------------------------------------------------------------- model
 
 
-def make_weights(cfg, rng, dtype):
+def printable_ids():
+    return set(range(32, 127)) | set(range(256, 256 + len(MERGES))) | {EOS_ID + 3}
+
+
+def make_weights(cfg, rng, dtype, printable_head=False):
     """HF-named tensors: name -> (dtype, shape, raw bytes), and name -> float64 values."""
     h, ff, v = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
     heads, kv_heads = cfg["num_attention_heads"], cfg["num_key_value_heads"]
@@ -160,6 +166,9 @@ def make_weights(cfg, rng, dtype):
     raw, values = {}, {}
     for name, (shape, std) in shapes.items():
         x = rng.normal(0.0, std, shape) if std is not None else 1.0 + rng.normal(0.0, 0.1, shape)
+        if name == "lm_head.weight" and printable_head:
+            keep = printable_ids()
+            x[[i for i in range(shape[0]) if i not in keep]] = 0.0
         raw[name] = (dtype, shape, stored(x, dtype)[0])
         values[name] = stored(x, dtype)[1]
     return raw, values
@@ -235,10 +244,10 @@ def base_config(model_type, **overrides):
 REFERENCE_TOKENS = [259, 262, 108, 100, 33, EOS_ID - 1, IM_END_ID, 7, 200, TOKENIZER_SIZE + 1, 104, 256]
 
 
-def write_checkpoint(out, name, cfg, dtype, seed, shards=1):
+def write_checkpoint(out, name, cfg, dtype, seed, shards=1, printable_head=False):
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
-    raw, values = make_weights(cfg, np.random.default_rng(seed), dtype)
+    raw, values = make_weights(cfg, np.random.default_rng(seed), dtype, printable_head)
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     with open(os.path.join(d, "tokenizer.json"), "w") as f:
@@ -280,7 +289,8 @@ def broken(out, name, good):
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    llama, raw = write_checkpoint(out, "llama_f32", base_config("llama"), "F32", seed=1)
+    llama, raw = write_checkpoint(out, "llama_f32", base_config("llama"), "F32", seed=1,
+                                  printable_head=True)
     write_checkpoint(out, "qwen2_bf16", base_config(
         "qwen2", num_key_value_heads=1, tie_word_embeddings=True, rope_theta=1000000.0,
         rms_norm_eps=1e-6, eos_token_id=[EOS_ID, IM_END_ID], bos_token_id=EOS_ID,
