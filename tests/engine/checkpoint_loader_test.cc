@@ -8,7 +8,6 @@
 // tensor layout exactly. Broken checkpoints must be refused naming the file and the tensor.
 #include "engine/checkpoint_loader.h"
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -24,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/checkpoint/test_checkpoints.h"
 
 namespace kvserve {
 namespace {
@@ -59,15 +59,11 @@ double RelativeError(const std::vector<double>& want, absl::Span<const float> go
 class CheckpointLoaderTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char pattern[] = "/tmp/kvserve_checkpoints_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = new std::string(pattern);
-    const std::string command =
-        absl::StrCat(KVSERVE_PYTHON, " '", KVSERVE_MAKE_CHECKPOINTS, "' '", *dir_, "'");
-    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    dir_ = new std::string(testing::WriteTestCheckpoints(KVSERVE_MAKE_CHECKPOINTS));
+    ASSERT_FALSE(dir_->empty()) << "running " << KVSERVE_MAKE_CHECKPOINTS << " failed";
   }
   static void TearDownTestSuite() {
-    std::filesystem::remove_all(*dir_);
+    testing::RemoveTestCheckpoints(*dir_);
     delete dir_;
     dir_ = nullptr;
   }

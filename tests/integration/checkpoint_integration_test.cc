@@ -7,7 +7,6 @@
 // 266..268 special tokens, 269 the non-special added token "[NS]"; the model has 272 ids. The
 // llama_f32 checkpoint's LM head can only pick printable ASCII, merged tokens and "[NS]", so its
 // greedy output is plain ASCII and the expected text follows from the token ids by hand.
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -18,6 +17,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
+#include "tests/checkpoint/test_checkpoints.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/server/generate_client.h"
 
@@ -47,15 +47,12 @@ std::string DecodeByHand(const std::vector<int32_t>& ids) {
 class CheckpointDaemonTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char pattern[] = "/tmp/kvserve_daemon_checkpoints_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = new std::string(pattern);
-    const std::string command = absl::StrCat("/usr/bin/python3 '", KVSERVE_SOURCE_DIR,
-                                             "/tests/checkpoint/make_checkpoints.py' '", *dir_, "'");
-    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    dir_ = new std::string(WriteTestCheckpoints(
+        absl::StrCat(KVSERVE_SOURCE_DIR, "/tests/checkpoint/make_checkpoints.py")));
+    ASSERT_FALSE(dir_->empty()) << "make_checkpoints.py failed";
   }
   static void TearDownTestSuite() {
-    std::filesystem::remove_all(*dir_);
+    RemoveTestCheckpoints(*dir_);
     delete dir_;
     dir_ = nullptr;
   }
