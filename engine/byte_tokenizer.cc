@@ -32,12 +32,6 @@ absl::StatusOr<ByteTokenizer> ByteTokenizer::Create(const ByteVocab& vocab) {
 
 ByteTokenizer::ByteTokenizer() : vocab_(ByteVocab{}) {}
 
-std::vector<int32_t> ByteTokenizer::Encode(absl::string_view text, bool add_bos) const {
-  std::vector<int32_t> ids;
-  EncodeTo(text, add_bos, &ids);
-  return ids;
-}
-
 void ByteTokenizer::EncodeTo(absl::string_view text, bool add_bos,
                              std::vector<int32_t>* ids) const {
   ids->reserve(ids->size() + text.size() + (add_bos ? 1 : 0));
@@ -45,17 +39,8 @@ void ByteTokenizer::EncodeTo(absl::string_view text, bool add_bos,
   for (char c : text) ids->push_back(static_cast<int32_t>(static_cast<unsigned char>(c)));
 }
 
-std::string ByteTokenizer::Decode(absl::Span<const int32_t> ids) const {
-  std::string text;
-  DecodeTo(ids, &text);
-  return text;
-}
-
-void ByteTokenizer::DecodeTo(absl::Span<const int32_t> ids, std::string* text) const {
-  text->reserve(text->size() + ids.size());
-  for (int32_t id : ids) {
-    if (IsByte(id)) text->push_back(static_cast<char>(static_cast<unsigned char>(id)));
-  }
+std::string ByteTokenizer::Describe() const {
+  return absl::StrCat("byte-level, ", vocab_.vocab_size, " ids");
 }
 
 }  // namespace kvserve

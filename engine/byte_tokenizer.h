@@ -12,6 +12,9 @@
 // The special ids come from a ByteVocab, not from ModelConfig, so the tokenizer can be built and
 // tested without a model; the server fills a ByteVocab from the loaded model's config.
 //
+// Implements the Tokenizer interface (engine/tokenizer.h), so the server treats it like any other
+// vocabulary.
+//
 // Threads: immutable after construction; every method is const and safe to call from any thread.
 #ifndef KVSERVE_ENGINE_BYTE_TOKENIZER_H_
 #define KVSERVE_ENGINE_BYTE_TOKENIZER_H_
@@ -23,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "engine/tokenizer.h"
 
 namespace kvserve {
 
@@ -37,34 +41,33 @@ struct ByteVocab {
   int32_t vocab_size = 259;
 };
 
-class ByteTokenizer {
+class ByteTokenizer final : public Tokenizer {
  public:
   // INVALID_ARGUMENT unless every special id is distinct and inside [256, vocab_size).
   static absl::StatusOr<ByteTokenizer> Create(const ByteVocab& vocab);
   // The embedded presets' vocabulary (ByteVocab{}).
   ByteTokenizer();
 
-  // One id per byte of `text`, preceded by BOS if `add_bos`.
-  std::vector<int32_t> Encode(absl::string_view text, bool add_bos = false) const;
-  // As Encode, appending to `*ids` (reuses its capacity).
-  void EncodeTo(absl::string_view text, bool add_bos, std::vector<int32_t>* ids) const;
-
-  // The bytes of the byte ids in `ids`; every other id produces nothing.
-  std::string Decode(absl::Span<const int32_t> ids) const;
-  // As Decode, appending to `*text`.
-  void DecodeTo(absl::Span<const int32_t> ids, std::string* text) const;
+  // One id per byte of `text` (Tokenizer::Encode), preceded by BOS if `add_bos`. Appends to `*ids`
+  // (reuses its capacity).
+  void EncodeTo(absl::string_view text, bool add_bos, std::vector<int32_t>* ids) const override;
+  // The byte of a byte id; every other id produces nothing (Tokenizer::Decode uses this).
+  void AppendTokenBytes(int32_t id, std::string* bytes) const override {
+    if (IsByte(id)) bytes->push_back(static_cast<char>(static_cast<unsigned char>(id)));
+  }
 
   // True for ids 0..255.
   static bool IsByte(int32_t id) { return id >= 0 && id < ByteVocab::kNumByteTokens; }
   // True for ids inside the vocabulary that are not bytes (BOS, EOS, PAD, any reserved id).
-  bool IsSpecial(int32_t id) const {
+  bool IsSpecial(int32_t id) const override {
     return id >= ByteVocab::kNumByteTokens && id < vocab_.vocab_size;
   }
 
-  int32_t bos_token_id() const { return vocab_.bos_token_id; }
-  int32_t eos_token_id() const { return vocab_.eos_token_id; }
+  int32_t bos_token_id() const override { return vocab_.bos_token_id; }
+  int32_t eos_token_id() const override { return vocab_.eos_token_id; }
   int32_t pad_token_id() const { return vocab_.pad_token_id; }
-  int32_t vocab_size() const { return vocab_.vocab_size; }
+  int32_t vocab_size() const override { return vocab_.vocab_size; }
+  std::string Describe() const override;
   const ByteVocab& vocab() const { return vocab_; }
 
  private:

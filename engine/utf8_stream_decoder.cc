@@ -47,6 +47,10 @@ void Utf8StreamDecoder::FeedTo(absl::Span<const int32_t> ids, std::string* text)
   }
 }
 
+void Utf8StreamDecoder::FeedBytesTo(absl::string_view bytes, std::string* text) {
+  for (char c : bytes) PushByte(static_cast<uint8_t>(c), text);
+}
+
 std::string Utf8StreamDecoder::Flush() {
   std::string text;
   FlushTo(&text);

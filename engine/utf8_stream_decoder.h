@@ -1,7 +1,9 @@
 // Utf8StreamDecoder: turns the token ids of a streamed response into text, one step at a time,
 // never splitting a UTF-8 character across two pieces.
 //
-// Ids 0..255 are bytes (the byte-level vocabulary, see ByteTokenizer); every other id produces no
+// Two ways in: FeedBytes() takes the bytes of the step's tokens (Tokenizer::AppendTokenBytes, any
+// vocabulary: a byte-level BPE token may end in the middle of a character); Feed() takes ids of the
+// byte vocabulary, where ids 0..255 are bytes (see ByteTokenizer) and every other id produces no
 // text and is transparent (a special token between two bytes of a character does not break it).
 // What it promises:
 //   * Feed() returns the text that is complete so far. It holds back only a trailing sequence that
@@ -25,6 +27,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace kvserve {
@@ -45,6 +48,8 @@ class Utf8StreamDecoder {
   std::string Feed(absl::Span<const int32_t> ids);
   // As Feed, appending to `*text`.
   void FeedTo(absl::Span<const int32_t> ids, std::string* text);
+  // Feeds raw bytes (e.g. the bytes of a step's tokens); appends the text completed by them.
+  void FeedBytesTo(absl::string_view bytes, std::string* text);
   // Ends the stream: returns the held-back bytes (treated as invalid: they never completed) and
   // resets the decoder for a new stream.
   std::string Flush();

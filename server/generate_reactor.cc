@@ -22,18 +22,22 @@ class GenerateReactor::Sink final : public TokenSink {
   const std::shared_ptr<GenerateReactor> reactor_;
 };
 
-GenerateReactor::GenerateReactor(std::string request_id) : request_id_(std::move(request_id)) {}
+GenerateReactor::GenerateReactor(std::string request_id,
+                                 std::shared_ptr<const Tokenizer> tokenizer)
+    : request_id_(std::move(request_id)), tokenizer_(std::move(tokenizer)) {}
 
 GenerateReactor* GenerateReactor::Start(grpc::CallbackServerContext* context,
                                         const v1::GenerateRequest& request, std::string request_id,
-                                        Scheduler* scheduler, const ByteTokenizer& tokenizer,
+                                        Scheduler* scheduler,
+                                        std::shared_ptr<const Tokenizer> tokenizer,
                                         const absl::Status& admission, Metrics* metrics) {
-  std::shared_ptr<GenerateReactor> reactor(new GenerateReactor(std::move(request_id)));
+  std::shared_ptr<GenerateReactor> reactor(
+      new GenerateReactor(std::move(request_id), std::move(tokenizer)));
   reactor->self_ = reactor;
   GenerateReactor* raw = reactor.get();
 
   absl::StatusOr<std::shared_ptr<RequestHandle>> handle =
-      admission.ok() ? scheduler->Submit(ToGenerationParams(request, tokenizer),
+      admission.ok() ? scheduler->Submit(ToGenerationParams(request, *raw->tokenizer_),
                                          std::make_shared<Sink>(reactor),
                                          FromGrpcDeadline(context->deadline()))
                      : absl::StatusOr<std::shared_ptr<RequestHandle>>(admission);
@@ -168,7 +172,9 @@ void GenerateReactor::FillResponseLocked(bool last) {
   response_.set_request_id(request_id_);
   response_.mutable_token_ids()->Add(pending_.begin(), pending_.end());
   std::string* text = response_.mutable_text();
-  decoder_.FeedTo(pending_, text);
+  pending_bytes_.clear();
+  tokenizer_->DecodeTo(pending_, &pending_bytes_);
+  decoder_.FeedBytesTo(pending_bytes_, text);
   pending_.clear();
   if (last) {
     decoder_.FlushTo(text);

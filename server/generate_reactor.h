@@ -36,7 +36,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
-#include "engine/byte_tokenizer.h"
+#include "engine/tokenizer.h"
 #include "engine/finish_reason.h"
 #include "engine/scheduler.h"
 #include "engine/token_sink.h"
@@ -56,7 +56,8 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   // for the service method to return; gRPC's reference to it lasts until OnDone.
   static GenerateReactor* Start(grpc::CallbackServerContext* context,
                                 const v1::GenerateRequest& request, std::string request_id,
-                                Scheduler* scheduler, const ByteTokenizer& tokenizer,
+                                Scheduler* scheduler,
+                                std::shared_ptr<const Tokenizer> tokenizer,
                                 const absl::Status& admission, Metrics* metrics = nullptr);
 
   GenerateReactor(const GenerateReactor&) = delete;
@@ -73,7 +74,7 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   enum class Terminal : int8_t { kNone, kFinished, kFailed };
   enum class Action : int8_t { kNone, kWrite, kWriteAndFinish, kFinish };
 
-  explicit GenerateReactor(std::string request_id);
+  GenerateReactor(std::string request_id, std::shared_ptr<const Tokenizer> tokenizer);
 
   // From the sink (scheduler thread).
   void AddTokens(absl::Span<const int32_t> tokens);
@@ -88,6 +89,9 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   void FillResponseLocked(bool last) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string request_id_;
+  // Turns tokens into text for `response_.text`: each token's bytes go through `decoder_`, which
+  // holds back a UTF-8 character split across tokens (or messages).
+  const std::shared_ptr<const Tokenizer> tokenizer_;
   std::shared_ptr<GenerateReactor> self_;  // gRPC's reference; reset in OnDone
 
   absl::Mutex mu_;
@@ -96,6 +100,7 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<int32_t> pending_ ABSL_GUARDED_BY(mu_);  // tokens not yet in a message
+  std::string pending_bytes_ ABSL_GUARDED_BY(mu_);     // scratch: their bytes
   Utf8StreamDecoder decoder_ ABSL_GUARDED_BY(mu_);
   Terminal terminal_ ABSL_GUARDED_BY(mu_) = Terminal::kNone;
   FinishReason finish_reason_ ABSL_GUARDED_BY(mu_) = FinishReason::kNone;

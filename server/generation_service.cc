@@ -23,14 +23,23 @@ absl::StatusOr<ByteTokenizer> TokenizerForModel(const ModelConfig& config) {
   return tokenizer;
 }
 
-absl::StatusOr<std::unique_ptr<GenerationService>> GenerationService::Create(Scheduler* scheduler,
-                                                                             Metrics* metrics) {
+absl::StatusOr<std::unique_ptr<GenerationService>> GenerationService::Create(
+    Scheduler* scheduler, Metrics* metrics, std::shared_ptr<const Tokenizer> tokenizer) {
   if (scheduler == nullptr)
     return absl::InvalidArgumentError("GenerationService needs a scheduler");
-  absl::StatusOr<ByteTokenizer> tokenizer = TokenizerForModel(scheduler->model_config());
-  if (!tokenizer.ok()) return tokenizer.status();
+  const ModelConfig& config = scheduler->model_config();
+  if (tokenizer == nullptr) {
+    absl::StatusOr<ByteTokenizer> bytes = TokenizerForModel(config);
+    if (!bytes.ok()) return bytes.status();
+    tokenizer = std::make_shared<const ByteTokenizer>(*std::move(bytes));
+  }
+  if (tokenizer->vocab_size() > config.vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the tokenizer has ", tokenizer->vocab_size(), " ids but model '", config.name,
+        "' only ", config.vocab_size));
+  }
   return std::unique_ptr<GenerationService>(
-      new GenerationService(scheduler, metrics, *std::move(tokenizer)));
+      new GenerationService(scheduler, metrics, std::move(tokenizer)));
 }
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* GenerationService::Generate(

@@ -1,7 +1,8 @@
 // GenerationService: the kvserve.v1.Generation gRPC service on the callback API.
 //
-//   Generate       one GenerateReactor per stream (see generate_reactor.h); requests without an id
-//                  get "req-<n>". After StopAccepting(), new streams end at once with UNAVAILABLE
+//   Generate       one GenerateReactor per stream (see generate_reactor.h); text goes through the
+//                  model's tokenizer (ByteTokenizer for the presets, BpeTokenizer for checkpoints).
+//                  Requests without an id get "req-<n>". After StopAccepting(), new streams end at once with UNAVAILABLE
 //                  "server is shutting down". Refused streams are counted in the metrics, if any.
 //   GetServerInfo  model shapes, cache and scheduler figures (unary, answered inline).
 //
@@ -19,6 +20,7 @@
 #include "engine/byte_tokenizer.h"
 #include "engine/model_config.h"
 #include "engine/scheduler.h"
+#include "engine/tokenizer.h"
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
 
@@ -32,9 +34,13 @@ absl::StatusOr<ByteTokenizer> TokenizerForModel(const ModelConfig& config);
 
 class GenerationService final : public v1::Generation::CallbackService {
  public:
-  // `metrics` (not owned, may be null) must outlive every call, like the scheduler.
-  static absl::StatusOr<std::unique_ptr<GenerationService>> Create(Scheduler* scheduler,
-                                                                    Metrics* metrics = nullptr);
+  // `metrics` (not owned, may be null) must outlive every call, like the scheduler. `tokenizer`
+  // encodes text prompts and decodes streamed tokens; null means the byte-level tokenizer of the
+  // scheduler's model (TokenizerForModel). INVALID_ARGUMENT if its ids exceed the model's
+  // vocabulary.
+  static absl::StatusOr<std::unique_ptr<GenerationService>> Create(
+      Scheduler* scheduler, Metrics* metrics = nullptr,
+      std::shared_ptr<const Tokenizer> tokenizer = nullptr);
 
   grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
       grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override;
@@ -47,12 +53,13 @@ class GenerationService final : public v1::Generation::CallbackService {
   bool accepting() const { return accepting_.load(std::memory_order_acquire); }
 
  private:
-  GenerationService(Scheduler* scheduler, Metrics* metrics, ByteTokenizer tokenizer)
+  GenerationService(Scheduler* scheduler, Metrics* metrics,
+                    std::shared_ptr<const Tokenizer> tokenizer)
       : scheduler_(scheduler), metrics_(metrics), tokenizer_(std::move(tokenizer)) {}
 
   Scheduler* const scheduler_;
   Metrics* const metrics_;
-  const ByteTokenizer tokenizer_;
+  const std::shared_ptr<const Tokenizer> tokenizer_;
   std::atomic<bool> accepting_{true};
   std::atomic<int64_t> next_request_number_{1};
 };

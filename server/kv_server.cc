@@ -34,7 +34,7 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(std::unique_ptr<Schedu
   server->metrics_ = options.metrics;
   server->scheduler_ = std::move(scheduler);
   absl::StatusOr<std::unique_ptr<GenerationService>> service =
-      GenerationService::Create(server->scheduler_.get(), server->metrics_.get());
+      GenerationService::Create(server->scheduler_.get(), server->metrics_.get(), options.tokenizer);
   if (!service.ok()) return service.status();
   server->service_ = *std::move(service);
   if (options.metrics_port >= 0) {

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "engine/scheduler.h"
+#include "engine/tokenizer.h"
 #include "grpcpp/grpcpp.h"
 #include "server/generation_service.h"
 #include "server/metrics.h"
@@ -38,6 +39,9 @@ struct KvServerOptions {
   // 0: any free port (see KvServer::metrics_port()). An empty metrics_host means `host`.
   int32_t metrics_port = -1;
   std::string metrics_host;
+  // Encodes text prompts and decodes streamed tokens; nullptr: the byte-level tokenizer of the
+  // scheduler's model (the embedded presets).
+  std::shared_ptr<const Tokenizer> tokenizer;
 };
 
 class KvServer {

@@ -31,7 +31,9 @@ ABSL_FLAG(int32_t, port, 50051, "Port to listen on; 0 picks a free port (see --p
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written to this file (atomically) once the server is up.");
 ABSL_FLAG(std::string, model, "tiny",
-          "Model to serve: an embedded preset (tiny, tiny-mha, micro) with synthetic weights.");
+          "Model to serve: a Hugging Face Llama/Qwen2 checkpoint directory (config.json, "
+          "*.safetensors, tokenizer.json), or an embedded preset (tiny, tiny-mha, micro) with "
+          "synthetic weights and a byte-level vocabulary.");
 ABSL_FLAG(int32_t, page_size, 16, "KV cache page size in tokens.");
 ABSL_FLAG(int64_t, kv_cache_bytes, int64_t{1} << 30,
           "KV cache memory in bytes, allocated once at start-up.");
@@ -71,9 +73,10 @@ absl::Status Run() {
   }
 
   const std::string model = absl::GetFlag(FLAGS_model);
-  absl::StatusOr<std::shared_ptr<const ModelWeights>> weights = LoadModelWeights(model);
-  if (!weights.ok()) return weights.status();
-  const ModelConfig config = (*weights)->config;
+  absl::StatusOr<LoadedModel> loaded = LoadModel(model);
+  if (!loaded.ok()) return loaded.status();
+  Log("model: %s", loaded->description);
+  const ModelConfig config = loaded->weights->config;
 
   SchedulerOptions options;
   options.page_size = absl::GetFlag(FLAGS_page_size);
@@ -100,7 +103,7 @@ absl::Status Run() {
   runner_options.max_batched_tokens = options.max_batched_tokens;
   runner_options.max_num_seqs = options.max_num_seqs;
   absl::StatusOr<std::unique_ptr<StepEngine>> engine =
-      MakeModelEngine(*std::move(weights), runner_options, threads);
+      MakeModelEngine(loaded->weights, runner_options, threads);
   if (!engine.ok()) return engine.status();
   const int64_t page_bytes = (*engine)->KvGeometry(options.page_size).page_bytes();
   absl::StatusOr<std::unique_ptr<Scheduler>> scheduler =
@@ -114,6 +117,7 @@ absl::Status Run() {
   server_options.port = absl::GetFlag(FLAGS_port);
   server_options.metrics = metrics;
   server_options.metrics_port = metrics_port;
+  server_options.tokenizer = loaded->tokenizer;
   server_options.metrics_host = absl::GetFlag(FLAGS_metrics_host);
   if (server_options.metrics_host.empty()) server_options.metrics_host = server_options.host;
   absl::StatusOr<std::unique_ptr<KvServer>> server =
@@ -174,7 +178,7 @@ absl::Status Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "serves streaming token generation over gRPC (kvserve.v1.Generation).\n"
-      "Usage: kvserve [--host 127.0.0.1] [--port 50051] [--model tiny] [--kv_cache_bytes N | "
+      "Usage: kvserve [--host 127.0.0.1] [--port 50051] [--model tiny|DIR] [--kv_cache_bytes N | "
       "--num_pages N] [--metrics_port -1|0|N] ...\nStops gracefully on SIGTERM/SIGINT.");
   absl::ParseCommandLine(argc, argv);
   if (absl::Status s = kvserve::Run(); !s.ok()) {

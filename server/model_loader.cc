@@ -7,7 +7,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/bpe_tokenizer.h"
+#include "engine/checkpoint_loader.h"
+#include "engine/mapped_file.h"
 #include "engine/model_config.h"
+#include "server/generation_service.h"
 
 namespace kvserve {
 namespace {
@@ -17,26 +21,79 @@ bool IsDirectory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-}  // namespace
+absl::StatusOr<LoadedModel> LoadCheckpointDir(const std::string& dir) {
+  absl::StatusOr<LoadedCheckpoint> checkpoint = LoadCheckpoint(dir);
+  if (!checkpoint.ok()) return checkpoint.status();
+  const ModelConfig& config = checkpoint->weights.config;
 
-absl::StatusOr<std::shared_ptr<const ModelWeights>> LoadModelWeights(absl::string_view model) {
-  const std::string name(model);
-  const std::string presets = absl::StrJoin(PresetNames(), ", ");
-  if (IsDirectory(name) || name.find('/') != std::string::npos) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--model ", name,
-                     ": loading a model from a directory is not supported yet; use one of the "
-                     "embedded presets: ",
-                     presets));
+  const std::string tokenizer_path = absl::StrCat(dir, "/tokenizer.json");
+  absl::StatusOr<std::string> tokenizer_json = ReadFileToString(tokenizer_path);
+  if (!tokenizer_json.ok()) return tokenizer_json.status();
+  absl::StatusOr<std::unique_ptr<BpeTokenizer>> tokenizer = BpeTokenizer::Create(
+      *tokenizer_json, tokenizer_path,
+      {.bos_token_id = config.bos_token_id, .eos_token_id = config.eos_token_id});
+  if (!tokenizer.ok()) return tokenizer.status();
+  if ((*tokenizer)->vocab_size() > config.vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        tokenizer_path, ": has ids up to ", (*tokenizer)->vocab_size() - 1,
+        ", outside the model's vocab_size of ", config.vocab_size, " (config.json)"));
   }
+
+  LoadedModel model;
+  model.description = absl::StrCat(
+      "checkpoint ", dir, " (", checkpoint->hf_config.model_type, "; ",
+      absl::StrJoin(checkpoint->dtypes, "+"), " weights as f32 from ", checkpoint->files.size(),
+      " safetensors file(s); ", config.num_layers, " layers, hidden ", config.hidden_size, ", ",
+      config.num_heads, " heads / ", config.num_kv_heads, " KV heads, vocab ", config.vocab_size,
+      ", context ", config.max_context, "; tokenizer: ", (*tokenizer)->Describe(), ")");
+  model.weights = std::make_shared<const ModelWeights>(std::move(checkpoint->weights));
+  model.tokenizer = *std::move(tokenizer);
+  return model;
+}
+
+absl::StatusOr<LoadedModel> LoadPreset(const std::string& name) {
   absl::StatusOr<ModelConfig> config = PresetConfig(name);
   if (!config.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--model ", name, ": ", config.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--model ", name, ": ", config.status().message(), ", nor a checkpoint directory"));
   }
   absl::StatusOr<ModelWeights> weights = MakeSyntheticWeights(*config);
   if (!weights.ok()) return weights.status();
-  return std::make_shared<const ModelWeights>(*std::move(weights));
+  absl::StatusOr<ByteTokenizer> tokenizer = TokenizerForModel(*config);
+  if (!tokenizer.ok()) return tokenizer.status();
+  LoadedModel model;
+  model.description = absl::StrCat("preset ", name, " (synthetic weights; ", config->num_layers,
+                                   " layers, hidden ", config->hidden_size, ", vocab ",
+                                   config->vocab_size, ", context ", config->max_context,
+                                   "; tokenizer: ", tokenizer->Describe(), ")");
+  model.weights = std::make_shared<const ModelWeights>(*std::move(weights));
+  model.tokenizer = std::make_shared<const ByteTokenizer>(*std::move(tokenizer));
+  return model;
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedModel> LoadModel(absl::string_view model) {
+  const std::string name(model);
+  if (IsDirectory(name)) {
+    absl::StatusOr<LoadedModel> loaded = LoadCheckpointDir(name);
+    if (!loaded.ok()) {
+      return absl::Status(loaded.status().code(),
+                          absl::StrCat("--model ", name, ": ", loaded.status().message()));
+    }
+    return loaded;
+  }
+  if (name.find('/') != std::string::npos) {
+    return absl::NotFoundError(absl::StrCat("--model ", name, ": no such directory (presets: ",
+                                            absl::StrJoin(PresetNames(), ", "), ")"));
+  }
+  return LoadPreset(name);
+}
+
+absl::StatusOr<std::shared_ptr<const ModelWeights>> LoadModelWeights(absl::string_view model) {
+  absl::StatusOr<LoadedModel> loaded = LoadModel(model);
+  if (!loaded.ok()) return loaded.status();
+  return std::move(loaded->weights);
 }
 
 absl::StatusOr<std::unique_ptr<StepEngine>> MakeModelEngine(

@@ -5,7 +5,7 @@
 namespace kvserve {
 
 GenerationParams ToGenerationParams(const v1::GenerateRequest& request,
-                                    const ByteTokenizer& tokenizer) {
+                                    const Tokenizer& tokenizer) {
   GenerationParams params;
   switch (request.prompt_case()) {
     case v1::GenerateRequest::kText:

@@ -15,7 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "engine/byte_tokenizer.h"
+#include "engine/tokenizer.h"
 #include "engine/finish_reason.h"
 #include "engine/model_config.h"
 #include "engine/request_validation.h"
@@ -29,11 +29,12 @@ namespace kvserve {
 // The server's version string, reported in ServerInfo.version.
 inline constexpr char kServerVersion[] = "kvserve 0.1.0";
 
-// Fills GenerationParams from a request. A text prompt becomes one id per byte (no BOS);
+// Fills GenerationParams from a request. A text prompt is encoded by `tokenizer` (no BOS: a prompt
+// that wants one spells it, e.g. "<|begin_of_text|>", or sends token_ids);
 // token_ids are copied as given; an unset prompt oneof gives has_prompt = false. Sampling fields
 // are copied unchanged (seed 0 stays 0: the scheduler picks a seed for it).
 GenerationParams ToGenerationParams(const v1::GenerateRequest& request,
-                                    const ByteTokenizer& tokenizer);
+                                    const Tokenizer& tokenizer);
 
 // The inverse for token-id prompts (text prompts come back as token_ids): for tests and clients.
 v1::GenerateRequest ToGenerateRequest(const GenerationParams& params);

@@ -184,10 +184,11 @@ TEST_F(KvserveTest, ReflectionListsTheGenerationService) {
 }
 
 TEST(KvserveBinaryTest, RefusesUnknownModelsAndDirectoriesAndHasHelp) {
+  // A directory is a checkpoint; one without config.json is refused naming the file.
   const CommandResult directory =
-      RunCommand(KVSERVE_BINARY, {"--model=/tmp", "--port=0"}, absl::Seconds(30));
+      RunCommand(KVSERVE_BINARY, {"--model=/proc/self", "--port=0"}, absl::Seconds(30));
   EXPECT_EQ(directory.exit_code, 1);
-  EXPECT_THAT(directory.err, HasSubstr("directory is not supported yet"));
+  EXPECT_THAT(directory.err, HasSubstr("/proc/self/config.json: no such file"));
   const CommandResult unknown =
       RunCommand(KVSERVE_BINARY, {"--model=no-such-model", "--port=0"}, absl::Seconds(30));
   EXPECT_EQ(unknown.exit_code, 1);

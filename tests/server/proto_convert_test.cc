@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "engine/byte_tokenizer.h"
 #include "engine/model_config.h"
+#include "engine/tokenizer.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -24,6 +26,30 @@ TEST(ProtoConvertTest, TextPromptIsOneIdPerByteWithoutBos) {
   EXPECT_TRUE(params.has_prompt);
   EXPECT_THAT(params.prompt_ids, ElementsAre('h', 'i', 0xC3, 0xA9));
   EXPECT_EQ(params.max_tokens, 7);
+}
+
+// A vocabulary with one id per word (space-separated), to show text goes through the tokenizer.
+class WordTokenizer final : public Tokenizer {
+ public:
+  void EncodeTo(absl::string_view text, bool add_bos, std::vector<int32_t>* ids) const override {
+    if (add_bos) ids->push_back(bos_token_id());
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] != ' ' && (i == 0 || text[i - 1] == ' ')) ids->push_back(100 + ids->size());
+    }
+  }
+  void AppendTokenBytes(int32_t, std::string*) const override {}
+  bool IsSpecial(int32_t id) const override { return id == 0; }
+  int32_t vocab_size() const override { return 1000; }
+  int32_t bos_token_id() const override { return 0; }
+  int32_t eos_token_id() const override { return 0; }
+  std::string Describe() const override { return "words"; }
+};
+
+TEST(ProtoConvertTest, TextPromptGoesThroughTheModelsTokenizerWithoutBos) {
+  v1::GenerateRequest request;
+  request.set_text("three short words");
+  const GenerationParams params = ToGenerationParams(request, WordTokenizer());
+  EXPECT_THAT(params.prompt_ids, ElementsAre(100, 101, 102));
 }
 
 TEST(ProtoConvertTest, EmptyTextIsAPresentButEmptyPrompt) {
