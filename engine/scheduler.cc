@@ -208,6 +208,7 @@ bool Scheduler::Step() {
   const absl::Time start = now_;
   step_stats_ = StepStats();
   EndCancelledAndExpired();
+  RemoveEnded();  // so that planning never picks an ended request (e.g. as a preemption victim)
   const bool planned = PlanBatch();
   if (planned) {
     RunBatch();  // moves now_ to when the logits were ready

@@ -236,6 +236,25 @@ TEST(SchedulerTest, CancelledRequestEndsAtNextStepAndFreesPages) {
   EXPECT_EQ(f.scheduler->stats().free_pages, 256);
 }
 
+// Regression (found by the 10k-request soak): a request cancelled in the step in which the pool
+// runs short must not be picked as the preemption victim and readmitted, or its pages leak.
+TEST(SchedulerTest, CancelledNewestRequestIsNeverPreemptedAndReadmitted) {
+  for (int cancel_step = 0; cancel_step < 40; ++cancel_step) {
+    SCOPED_TRACE(cancel_step);
+    Fixture f(Options(/*pages=*/7, 8, 64));
+    std::vector<std::shared_ptr<RecordingSink>> sinks;
+    for (int i = 0; i < 3; ++i) sinks.push_back(f.Submit(Params(4, 14, i)));
+    for (int step = 0; step < 2000; ++step) {
+      if (step == cancel_step) f.handles[2]->Cancel();
+      if (!f.scheduler->Step() && step > cancel_step) break;
+    }
+    for (auto& sink : sinks) EXPECT_EQ(sink->terminal_calls, 1);
+    const SchedulerStats stats = f.scheduler->stats();
+    EXPECT_EQ(stats.free_pages, stats.total_pages);
+    EXPECT_EQ(stats.running + stats.waiting, 0);
+  }
+}
+
 TEST(SchedulerTest, CancelWhileWaitingEndsTheRequest) {
   Fixture f(Options(256, /*seqs=*/1, 64));
   auto running = f.Submit(Params(3, 50, 1));

@@ -9,6 +9,7 @@ Usage (ctest does this): deploy_files_test.py SOURCE_DIR KVSERVE_BINARY KVCTL_BI
 import os
 import re
 import shlex
+import functools
 import subprocess
 import sys
 import unittest
@@ -57,6 +58,7 @@ def systemd_settings(text):
     return settings
 
 
+@functools.lru_cache(maxsize=None)
 def owning_package(path):
     """Debian package that ships `path` (usrmerge: dpkg may know it under /lib or /usr/lib)."""
     real = os.path.realpath(path)
