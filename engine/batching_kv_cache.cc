@@ -178,7 +178,8 @@ absl::StatusOr<int32_t> BatchingKvCache::MatchPrefix(RequestId id,
   const int64_t full_pages = static_cast<int64_t>(tokens.size()) / ps;
   while (static_cast<int64_t>(seq.pages.size()) < full_pages) {
     const absl::Span<const int32_t> page_tokens = tokens.subspan(seq.pages.size() * ps, ps);
-    const std::optional<PageId> page = prefix_->Lookup(seq.last_hash, page_tokens);
+    const uint64_t hash = PrefixCache::Hash(seq.last_hash, page_tokens);
+    const std::optional<PageId> page = prefix_->Lookup(hash, seq.last_hash, page_tokens);
     if (!page.has_value()) break;
     if (pool_->RefCount(*page) == 0) {
       if (absl::Status s = pool_->Revive(*page); !s.ok()) return s;
@@ -187,7 +188,7 @@ absl::StatusOr<int32_t> BatchingKvCache::MatchPrefix(RequestId id,
       pool_->AddRef(*page);
     }
     seq.pages.push_back(*page);
-    seq.last_hash = PrefixCache::Hash(seq.last_hash, page_tokens);
+    seq.last_hash = hash;
   }
   seq.hashed_pages = static_cast<int32_t>(seq.pages.size());
   seq.length = seq.hashed_pages * ps;
@@ -209,8 +210,9 @@ absl::Status BatchingKvCache::CommitTokens(RequestId id, absl::Span<const int32_
     const absl::Span<const int32_t> page_tokens = tokens.subspan(int64_t{seq.hashed_pages} * ps, ps);
     // If another page already holds this prefix (two requests computed it at once), this one
     // stays unregistered and is simply freed with its request.
-    prefix_->Register(seq.pages[seq.hashed_pages], seq.last_hash, page_tokens);
-    seq.last_hash = PrefixCache::Hash(seq.last_hash, page_tokens);
+    const uint64_t hash = PrefixCache::Hash(seq.last_hash, page_tokens);
+    prefix_->Register(seq.pages[seq.hashed_pages], hash, seq.last_hash, page_tokens);
+    seq.last_hash = hash;
     ++seq.hashed_pages;
   }
   return absl::OkStatus();

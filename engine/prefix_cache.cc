@@ -17,8 +17,9 @@ uint64_t PrefixCache::Hash(uint64_t parent, absl::Span<const int32_t> tokens) {
   return h;
 }
 
-std::optional<PageId> PrefixCache::Lookup(uint64_t parent, absl::Span<const int32_t> tokens) const {
-  auto it = by_hash_.find(Hash(parent, tokens));
+std::optional<PageId> PrefixCache::Lookup(uint64_t hash, uint64_t parent,
+                                          absl::Span<const int32_t> tokens) const {
+  auto it = by_hash_.find(hash);
   if (it == by_hash_.end()) return std::nullopt;
   const PageId page = it->second;
   if (entries_[page].parent != parent || !std::equal(tokens.begin(), tokens.end(),
@@ -28,10 +29,10 @@ std::optional<PageId> PrefixCache::Lookup(uint64_t parent, absl::Span<const int3
   return page;
 }
 
-bool PrefixCache::Register(PageId page, uint64_t parent, absl::Span<const int32_t> tokens) {
+bool PrefixCache::Register(PageId page, uint64_t hash, uint64_t parent,
+                           absl::Span<const int32_t> tokens) {
   Entry& entry = entries_[page];
   if (entry.registered || static_cast<int32_t>(tokens.size()) != page_size_) return false;
-  const uint64_t hash = Hash(parent, tokens);
   if (!by_hash_.try_emplace(hash, page).second) return false;
   entry = Entry{.registered = true, .hash = hash, .parent = parent};
   std::copy(tokens.begin(), tokens.end(), tokens_.begin() + int64_t{page} * page_size_);

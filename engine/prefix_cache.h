@@ -39,11 +39,14 @@ class PrefixCache {
   // The chain hash of a page holding `tokens` (page_size of them) after a page hashed `parent`.
   static uint64_t Hash(uint64_t parent, absl::Span<const int32_t> tokens);
 
-  // The page registered for (parent, tokens), verified token by token; nullopt if none.
-  std::optional<PageId> Lookup(uint64_t parent, absl::Span<const int32_t> tokens) const;
-  // Registers `page` as holding `tokens` after `parent`. Returns false (and changes nothing) if
-  // another page already holds that prefix or `page` is registered already.
-  bool Register(PageId page, uint64_t parent, absl::Span<const int32_t> tokens);
+  // The page registered for (parent, tokens), verified token by token; nullopt if none. `hash`
+  // must be Hash(parent, tokens) (callers walking a chain need it anyway).
+  std::optional<PageId> Lookup(uint64_t hash, uint64_t parent,
+                               absl::Span<const int32_t> tokens) const;
+  // Registers `page` as holding `tokens` after `parent`, under `hash` = Hash(parent, tokens).
+  // Returns false (and changes nothing) if another page already holds that prefix or `page` is
+  // registered already.
+  bool Register(PageId page, uint64_t hash, uint64_t parent, absl::Span<const int32_t> tokens);
   // Unregisters `page` if it is registered (its contents are about to be overwritten).
   void Forget(PageId page);
 

@@ -282,9 +282,9 @@ bool Scheduler::PlanBatch() {
   batch_requests_.clear();
   int32_t budget = options_.max_batched_tokens;
   // Running requests first, oldest first; the newest are the ones preempted to make room.
+  // (Step() has removed ended requests, so every one here is live.)
   for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
     Request& r = *running_[i];
-    if (r.ended) continue;
     const int32_t n = std::min(r.pending(), budget);
     bool claimed = ClaimChunk(r, n);
     while (!claimed) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <memory>
 #include <thread>
 
@@ -61,19 +60,12 @@ int64_t OfflineResult::failures() const {
   });
 }
 
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * values.size()));
-  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
-}
-
-double OfflineResult::TtftPercentile(double p) const {
+load::LatencySummary OfflineResult::Ttft() const {
   std::vector<double> ttfts;
   for (const OfflineRecord& r : requests) {
     if (r.ttft_s >= 0) ttfts.push_back(r.ttft_s);
   }
-  return Percentile(std::move(ttfts), p);
+  return load::Summarize(ttfts);
 }
 
 absl::StatusOr<OfflineResult> RunOffline(Scheduler& scheduler,

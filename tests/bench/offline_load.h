@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "clients/kvload/latency_stats.h"
 #include "clients/kvload/workload.h"
 #include "engine/scheduler.h"
 
@@ -45,17 +46,14 @@ struct OfflineResult {
   int64_t total_tokens() const;
   int64_t failures() const;
   double tokens_per_second() const { return duration_s > 0 ? total_tokens() / duration_s : 0; }
-  // Percentile (0..100) of the TTFTs of requests that got a token, in seconds.
-  double TtftPercentile(double p) const;
+  // TTFTs of the requests that got a token, in seconds (kvload's percentile method).
+  load::LatencySummary Ttft() const;
 };
 
 // Runs `plans` (from load::GenerateWorkload, possibly edited) in order of arrival_s.
 absl::StatusOr<OfflineResult> RunOffline(Scheduler& scheduler,
                                          const std::vector<load::RequestPlan>& plans,
                                          int32_t concurrency);
-
-// Nearest-rank percentile of `values` (0..100); 0 for none.
-double Percentile(std::vector<double> values, double p);
 
 }  // namespace kvserve::bench
 

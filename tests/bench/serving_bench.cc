@@ -126,8 +126,8 @@ absl::StatusOr<OfflineResult> RunAndReport(const Setup& setup,
   const SchedulerStats stats = (*scheduler)->stats();
   out.Add(prefix + "_seconds", result->duration_s);
   out.Add(prefix + "_tok_s", result->tokens_per_second());  // every token generated
-  out.Add(prefix + "_ttft_p50_ms", 1e3 * result->TtftPercentile(50));
-  out.Add(prefix + "_ttft_p99_ms", 1e3 * result->TtftPercentile(99));
+  out.Add(prefix + "_ttft_p50_ms", 1e3 * result->Ttft().p50);
+  out.Add(prefix + "_ttft_p99_ms", 1e3 * result->Ttft().p99);
   out.Add(prefix + "_failures", result->failures());
   out.Add(prefix + "_preemptions", stats.preemptions);
   out.Add(prefix + "_cached_prompt_tokens", stats.cached_prompt_tokens);
@@ -176,11 +176,11 @@ int RunServeCompare(int, char**) {
   out.Add("padded_static_useful_tok_s", padded_useful_tok_s);
   out.Add("continuous_vs_static_throughput",
           continuous->tokens_per_second() / batched->tokens_per_second());
-  out.Add("static_vs_continuous_ttft_p99", batched->TtftPercentile(99) / continuous->TtftPercentile(99));
+  out.Add("static_vs_continuous_ttft_p99", batched->Ttft().p99 / continuous->Ttft().p99);
   out.Add("continuous_vs_padded_static_throughput",
           continuous->tokens_per_second() / padded_useful_tok_s);
   out.Add("padded_static_vs_continuous_ttft_p99",
-          padded_run->TtftPercentile(99) / continuous->TtftPercentile(99));
+          padded_run->Ttft().p99 / continuous->Ttft().p99);
   // KV waste at saturation, from the continuous run.
   out.Add("saturated_samples", continuous->saturated_samples);
   out.Add("max_running", continuous->max_running);
@@ -205,8 +205,8 @@ int RunPrefixCache(int, char**) {
   if (!without.ok()) return Fail(without.status());
   auto with = RunAndReport(*setup, plans, setup->options, concurrency, "with_cache", out);
   if (!with.ok()) return Fail(with.status());
-  out.Add("ttft_p50_with_over_without", with->TtftPercentile(50) / without->TtftPercentile(50));
-  out.Add("ttft_p99_with_over_without", with->TtftPercentile(99) / without->TtftPercentile(99));
+  out.Add("ttft_p50_with_over_without", with->Ttft().p50 / without->Ttft().p50);
+  out.Add("ttft_p99_with_over_without", with->Ttft().p99 / without->Ttft().p99);
   return FinishReport(out);
 }
 
@@ -251,8 +251,9 @@ int RunServerOverhead(int, char**) {
   const double server_tok_s = tokens / run->duration_s;
   out.Add("server_seconds", run->duration_s);
   out.Add("server_tok_s", server_tok_s);
-  out.Add("server_ttft_p50_ms", 1e3 * Percentile(ttfts, 50));
-  out.Add("server_ttft_p99_ms", 1e3 * Percentile(ttfts, 99));
+  const load::LatencySummary server_ttft = load::Summarize(ttfts);
+  out.Add("server_ttft_p50_ms", 1e3 * server_ttft.p50);
+  out.Add("server_ttft_p99_ms", 1e3 * server_ttft.p99);
   out.Add("server_failures", failures);
   out.Add("server_pages_leaked", stats.total_pages - stats.free_pages);
   out.Add("server_vs_offline", server_tok_s / offline->tokens_per_second());

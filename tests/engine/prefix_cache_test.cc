@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <vector>
@@ -18,36 +19,45 @@ namespace {
 
 using namespace ::kvserve::testing_util;  // NOLINT: test helpers
 
+// Lookup and Register with the chain hash computed here, as BatchingKvCache does.
+std::optional<PageId> Lookup(const PrefixCache& cache, uint64_t parent,
+                             absl::Span<const int32_t> tokens) {
+  return cache.Lookup(PrefixCache::Hash(parent, tokens), parent, tokens);
+}
+bool Register(PrefixCache& cache, PageId page, uint64_t parent, absl::Span<const int32_t> tokens) {
+  return cache.Register(page, PrefixCache::Hash(parent, tokens), parent, tokens);
+}
+
 TEST(PrefixCacheTest, LookupFindsOnlyTheSameTokensAfterTheSameParent) {
   PrefixCache cache(/*page_size=*/4, /*num_pages=*/8);
   const std::vector<int32_t> a = {1, 2, 3, 4}, b = {1, 2, 3, 5};
-  EXPECT_FALSE(cache.Lookup(PrefixCache::kRootHash, a).has_value());
-  ASSERT_TRUE(cache.Register(3, PrefixCache::kRootHash, a));
-  EXPECT_EQ(cache.Lookup(PrefixCache::kRootHash, a), 3);
-  EXPECT_FALSE(cache.Lookup(PrefixCache::kRootHash, b).has_value());
-  EXPECT_FALSE(cache.Lookup(/*parent=*/12345, a).has_value()) << "same tokens, other prefix";
+  EXPECT_FALSE(Lookup(cache, PrefixCache::kRootHash, a).has_value());
+  ASSERT_TRUE(Register(cache, 3, PrefixCache::kRootHash, a));
+  EXPECT_EQ(Lookup(cache, PrefixCache::kRootHash, a), 3);
+  EXPECT_FALSE(Lookup(cache, PrefixCache::kRootHash, b).has_value());
+  EXPECT_FALSE(Lookup(cache, /*parent=*/12345, a).has_value()) << "same tokens, other prefix";
   // The chain: a child page is found only under its parent's hash.
   const uint64_t ha = PrefixCache::Hash(PrefixCache::kRootHash, a);
-  ASSERT_TRUE(cache.Register(5, ha, b));
-  EXPECT_EQ(cache.Lookup(ha, b), 5);
+  ASSERT_TRUE(Register(cache, 5, ha, b));
+  EXPECT_EQ(Lookup(cache, ha, b), 5);
   EXPECT_EQ(cache.num_registered(), 2);
 }
 
 TEST(PrefixCacheTest, RegisterRefusesDuplicatesAndForgetUnregisters) {
   PrefixCache cache(4, 8);
   const std::vector<int32_t> a = {9, 9, 9, 9};
-  ASSERT_TRUE(cache.Register(1, PrefixCache::kRootHash, a));
-  EXPECT_FALSE(cache.Register(2, PrefixCache::kRootHash, a)) << "prefix already held by page 1";
-  EXPECT_FALSE(cache.Register(1, 77, a)) << "page 1 is registered already";
-  EXPECT_FALSE(cache.Register(4, PrefixCache::kRootHash, std::vector<int32_t>{1, 2}))
+  ASSERT_TRUE(Register(cache, 1, PrefixCache::kRootHash, a));
+  EXPECT_FALSE(Register(cache, 2, PrefixCache::kRootHash, a)) << "prefix already held by page 1";
+  EXPECT_FALSE(Register(cache, 1, 77, a)) << "page 1 is registered already";
+  EXPECT_FALSE(Register(cache, 4, PrefixCache::kRootHash, std::vector<int32_t>{1, 2}))
       << "only full pages";
   EXPECT_FALSE(cache.IsRegistered(2));
   cache.Forget(1);
   EXPECT_FALSE(cache.IsRegistered(1));
-  EXPECT_FALSE(cache.Lookup(PrefixCache::kRootHash, a).has_value());
+  EXPECT_FALSE(Lookup(cache, PrefixCache::kRootHash, a).has_value());
   cache.Forget(1);  // idempotent
-  EXPECT_TRUE(cache.Register(2, PrefixCache::kRootHash, a));
-  EXPECT_EQ(cache.Lookup(PrefixCache::kRootHash, a), 2);
+  EXPECT_TRUE(Register(cache, 2, PrefixCache::kRootHash, a));
+  EXPECT_EQ(Lookup(cache, PrefixCache::kRootHash, a), 2);
 }
 
 TEST(PrefixCacheTest, HashDependsOnEveryTokenAndTheParent) {
