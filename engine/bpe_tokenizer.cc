@@ -179,17 +179,16 @@ class BpeTokenizer::Builder {
       } else {
         return Error(field, "is neither \"a b\" nor [\"a\", \"b\"]");
       }
-      const std::string left_bytes = RawBytes(left), right_bytes = RawBytes(right);
+      // Each side and their concatenation must be vocabulary entries (looked up by their bytes).
+      const std::pair<std::string, std::string> parts[3] = {
+          {left, RawBytes(left)}, {right, RawBytes(right)}, {left + right, ""}};
       int32_t ids[3];
-      const std::string* parts[3] = {&left_bytes, &right_bytes, nullptr};
-      const std::string merged = left_bytes + right_bytes;
-      parts[2] = &merged;
       for (int k = 0; k < 3; ++k) {
-        const auto it = out_->by_bytes_.find(*parts[k]);
+        const std::string bytes = k < 2 ? parts[k].second : parts[0].second + parts[1].second;
+        const auto it = out_->by_bytes_.find(bytes);
         if (it == out_->by_bytes_.end()) {
           return Error(field, absl::StrCat("(\"", left, "\", \"", right, "\") uses \"",
-                                           k == 0 ? left : k == 1 ? right : left + right,
-                                           "\", which is not in model.vocab"));
+                                           parts[k].first, "\", which is not in model.vocab"));
         }
         ids[k] = it->second;
       }

@@ -165,7 +165,9 @@ absl::StatusOr<HfConfig> ParseHfConfig(absl::string_view json_text, absl::string
       }
     }
     *dst = ids->empty() ? -1 : ids->front();
-    if (dst == &c.eos_token_id) out.eos_token_ids = *ids;
+    if (dst == &c.eos_token_id && ids->size() > 1) {
+      c.more_eos_token_ids.assign(ids->begin() + 1, ids->end());
+    }
   }
 
   // What the engine does not compute: refuse rather than serve wrong logits.

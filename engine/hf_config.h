@@ -4,7 +4,8 @@
 // num_hidden_layers, num_attention_heads, num_key_value_heads (= heads), head_dim
 // (= hidden_size / heads), max_position_embeddings (llama 2048, qwen2 32768), rope_theta (10000),
 // rms_norm_eps (1e-6), tie_word_embeddings (false), bos/eos/pad_token_id (an integer, null, or a
-// list: the first entry is used), hidden_act (must be "silu").
+// list: the first entry is used; for eos, the others go to more_eos_token_ids), hidden_act (must be
+// "silu").
 // Refused, because the engine would compute something else: rope_scaling other than null,
 // Llama's attention_bias / mlp_bias, Qwen2's use_sliding_window.
 // Qwen2 always has q/k/v biases (HF hard-codes them); Llama has none.
@@ -29,7 +30,6 @@ struct HfConfig {
   ModelConfig model;             // validated (ModelConfig::Validate)
   std::string model_type;        // "llama" or "qwen2"
   bool qkv_bias = false;         // the checkpoint has q/k/v_proj.bias tensors
-  std::vector<int32_t> eos_token_ids;  // all of them when config.json lists several
 };
 
 // `json_text` is the contents of config.json; `file_name` names it in errors. The ModelConfig's

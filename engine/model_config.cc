@@ -32,6 +32,12 @@ absl::Status ModelConfig::Validate() const {
           absl::StrCat(field, " ", id, " is outside the vocabulary of ", vocab_size));
     }
   }
+  for (int32_t id : more_eos_token_ids) {
+    if (id < 0 || id >= vocab_size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("more_eos_token_ids has ", id, ", outside the vocabulary of ", vocab_size));
+    }
+  }
   return absl::OkStatus();
 }
 

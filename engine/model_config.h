@@ -31,6 +31,9 @@ struct ModelConfig {
   int32_t bos_token_id = -1;
   int32_t eos_token_id = -1;
   int32_t pad_token_id = -1;
+  // Further ids that end generation like EOS (a checkpoint's config.json may list several, e.g.
+  // Llama-3-Instruct's <|eot_id|>); ignore_eos ignores them too.
+  std::vector<int32_t> more_eos_token_ids;
 
   int32_t q_size() const { return num_heads * head_dim; }
   int32_t kv_size() const { return num_kv_heads * head_dim; }

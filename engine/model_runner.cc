@@ -58,17 +58,18 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Create(
   std::unique_ptr<ModelRunner> runner(new ModelRunner(weights, options));
   const ModelConfig& c = weights->config;
   const int64_t qkv_rows = c.q_size() + 2 * c.kv_size();
+  const OneDnnLinear::Options plain{.bf16 = options.bf16_matmul};
   for (const LayerWeights& lw : weights->layers) {
     Layer layer;
-    OneDnnLinear::Options qkv_options;
+    OneDnnLinear::Options qkv_options{.bf16 = options.bf16_matmul};
     qkv_options.bias = lw.qkv_bias.empty() ? nullptr : lw.qkv_bias.data();
-    OneDnnLinear::Options residual{.accumulate = true};
+    const OneDnnLinear::Options residual{.accumulate = true, .bf16 = options.bf16_matmul};
     auto qkv = OneDnnLinear::Create(runner->engine_, lw.qkv.data(), c.hidden_size, qkv_rows,
                                     qkv_options);
     auto o = OneDnnLinear::Create(runner->engine_, lw.o_proj.data(), c.q_size(), c.hidden_size,
                                   residual);
     auto gu = OneDnnLinear::Create(runner->engine_, lw.gate_up.data(), c.hidden_size,
-                                   2 * int64_t{c.intermediate_size});
+                                   2 * int64_t{c.intermediate_size}, plain);
     auto down = OneDnnLinear::Create(runner->engine_, lw.down_proj.data(), c.intermediate_size,
                                      c.hidden_size, residual);
     for (const auto* s : {&qkv, &o, &gu, &down}) {
@@ -81,7 +82,7 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Create(
     runner->layers_.push_back(std::move(layer));
   }
   auto lm = OneDnnLinear::Create(runner->engine_, weights->lm_head_data(), c.hidden_size,
-                                 c.vocab_size);
+                                 c.vocab_size, plain);
   if (!lm.ok()) return lm.status();
   runner->lm_head_ = *std::move(lm);
 

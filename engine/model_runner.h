@@ -36,6 +36,9 @@ class ModelRunner final : public StepEngine {
     // OpenMP threads for a step (oneDNN and the attention kernel share them); 0 = OpenMP's default.
     // Applied on whichever thread calls Step(): omp_set_num_threads is per calling thread.
     int32_t threads = 0;
+    // Run the linear layers (projections, MLP, LM head) in bfloat16 with fp32 accumulation
+    // (OneDnnLinear::Options::bf16); attention, norms and the KV cache stay fp32.
+    bool bf16_matmul = false;
   };
 
   static absl::StatusOr<std::unique_ptr<ModelRunner>> Create(

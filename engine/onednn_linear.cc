@@ -22,10 +22,12 @@ absl::StatusOr<OneDnnLinear> OneDnnLinear::Create(const dnnl::engine& engine, co
     layer.in_ = in;
     layer.out_ = out;
     layer.engine_ = engine;
+    layer.bf16_ = options.bf16;
+    const Dt compute = options.bf16 ? Dt::bf16 : Dt::f32;
     const memory::dim runtime = DNNL_RUNTIME_DIM_VAL;
-    memory::desc src_md({runtime, in}, Dt::f32, Tag::ab);
+    memory::desc src_md({runtime, in}, compute, Tag::ab);
     memory::desc dst_md({runtime, out}, Dt::f32, Tag::ab);
-    memory::desc weights_any({in, out}, Dt::f32, Tag::any);
+    memory::desc weights_any({in, out}, compute, Tag::any);
     memory::desc bias_md = options.bias ? memory::desc({1, out}, Dt::f32, Tag::ab) : memory::desc();
 
     dnnl::primitive_attr attr;
@@ -57,7 +59,21 @@ absl::StatusOr<OneDnnLinear> OneDnnLinear::Create(const dnnl::engine& engine, co
 }
 
 void OneDnnLinear::Run(dnnl::stream& stream, const float* x, int64_t m, float* y) const {
-  memory src({{m, in_}, Dt::f32, Tag::ab}, engine_, const_cast<float*>(x));
+  memory src;
+  if (bf16_) {
+    const int64_t n = m * in_;
+    if (static_cast<int64_t>(x_bf16_.size()) < n) x_bf16_.resize(n);
+    uint16_t* dst = x_bf16_.data();
+#pragma omp parallel for schedule(static) if (n > (int64_t{1} << 16))
+    for (int64_t i = 0; i < n; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, &x[i], sizeof(bits));
+      dst[i] = static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+    }
+    src = memory({{m, in_}, Dt::bf16, Tag::ab}, engine_, dst);
+  } else {
+    src = memory({{m, in_}, Dt::f32, Tag::ab}, engine_, const_cast<float*>(x));
+  }
   memory dst({{m, out_}, Dt::f32, Tag::ab}, engine_, y);
   std::unordered_map<int, memory> args = {
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};

@@ -80,6 +80,7 @@ StopCriteria MakeStopCriteria(const GenerationParams& params, const ModelConfig&
   criteria.ignore_eos = params.ignore_eos;
   criteria.stop_token_ids = params.stop_token_ids;
   criteria.max_tokens = params.max_tokens;
+  criteria.more_eos_token_ids = config.more_eos_token_ids;
   return criteria;
 }
 

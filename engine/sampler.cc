@@ -350,8 +350,11 @@ int32_t SampleToken(absl::Span<const float> logits, const SamplingParams& params
 }
 
 FinishReason CheckStop(int32_t token, int32_t num_output_tokens, const StopCriteria& criteria) {
-  if (!criteria.ignore_eos && criteria.eos_token_id >= 0 && token == criteria.eos_token_id) {
-    return FinishReason::kStop;
+  if (!criteria.ignore_eos) {
+    if (criteria.eos_token_id >= 0 && token == criteria.eos_token_id) return FinishReason::kStop;
+    for (int32_t eos : criteria.more_eos_token_ids) {
+      if (token == eos) return FinishReason::kStop;
+    }
   }
   for (int32_t stop : criteria.stop_token_ids) {
     if (token == stop) return FinishReason::kStop;

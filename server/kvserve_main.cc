@@ -46,6 +46,10 @@ ABSL_FLAG(int32_t, max_waiting, 1024,
 ABSL_FLAG(bool, enable_prefix_caching, true,
           "Reuse the KV pages of prompts that share a prefix with earlier requests.");
 ABSL_FLAG(int32_t, threads, 0, "OpenMP threads for the model step; 0 = all cores.");
+ABSL_FLAG(std::string, matmul_dtype, "f32",
+          "Data type of the linear layers' matmuls: f32, or bf16 (bfloat16 weights and inputs, "
+          "fp32 accumulation: about twice as fast on CPUs with AVX512-BF16, ~3 significant "
+          "digits).");
 ABSL_FLAG(int32_t, drain_seconds, 30,
           "On SIGTERM/SIGINT, how long in-flight streams may take to finish.");
 ABSL_FLAG(
@@ -70,6 +74,11 @@ absl::Status Run() {
   if (threads > 0) omp_set_num_threads(threads);  // this thread; the engine applies it on its own
   if (absl::GetFlag(FLAGS_drain_seconds) < 0) {
     return absl::InvalidArgumentError("--drain_seconds must be >= 0");
+  }
+  const std::string matmul_dtype = absl::GetFlag(FLAGS_matmul_dtype);
+  if (matmul_dtype != "f32" && matmul_dtype != "bf16") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--matmul_dtype must be f32 or bf16, got '", matmul_dtype, "'"));
   }
 
   const std::string model = absl::GetFlag(FLAGS_model);
@@ -102,6 +111,7 @@ absl::Status Run() {
   ModelRunner::Options runner_options;
   runner_options.max_batched_tokens = options.max_batched_tokens;
   runner_options.max_num_seqs = options.max_num_seqs;
+  runner_options.bf16_matmul = matmul_dtype == "bf16";
   absl::StatusOr<std::unique_ptr<StepEngine>> engine =
       MakeModelEngine(loaded->weights, runner_options, threads);
   if (!engine.ok()) return engine.status();
@@ -126,12 +136,13 @@ absl::Status Run() {
 
   Log("listening on %s; model %s (%d layers, hidden %d, vocab %d, context %d); KV cache %d pages "
       "x %d tokens = %.1f MiB; prefix caching %s; max_num_seqs %d, max_batched_tokens %d, "
-      "max_waiting %d, threads %d",
+      "max_waiting %d, threads %d, matmul %s",
       (*server)->address(), config.name, config.num_layers, config.hidden_size, config.vocab_size,
       config.max_context, pages, actual.page_size,
       static_cast<double>(pages * page_bytes) / (1 << 20),
       actual.enable_prefix_caching ? "on" : "off", actual.max_num_seqs,
-      actual.max_batched_tokens, actual.max_waiting, threads > 0 ? threads : omp_get_max_threads());
+      actual.max_batched_tokens, actual.max_waiting, threads > 0 ? threads : omp_get_max_threads(),
+      matmul_dtype);
 
   if ((*server)->metrics_port() >= 0) {
     Log("metrics at http://%s/metrics",

@@ -74,8 +74,9 @@ absl::StatusOr<LoadedModel> LoadPreset(const std::string& name) {
 }  // namespace
 
 absl::StatusOr<LoadedModel> LoadModel(absl::string_view model) {
-  const std::string name(model);
+  std::string name(model);
   if (IsDirectory(name)) {
+    while (name.size() > 1 && name.back() == '/') name.pop_back();  // "dir/" names files as "dir"
     absl::StatusOr<LoadedModel> loaded = LoadCheckpointDir(name);
     if (!loaded.ok()) {
       return absl::Status(loaded.status().code(),

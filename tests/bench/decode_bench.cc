@@ -16,6 +16,7 @@
 
 ABSL_FLAG(int32_t, decode_new, 128, "kvbench decode: new tokens per sequence");
 ABSL_FLAG(std::string, decode_model, "tiny", "kvbench decode: embedded model preset");
+ABSL_FLAG(bool, decode_bf16, false, "kvbench decode: bfloat16 matmuls (ModelRunner bf16_matmul)");
 
 namespace kvserve::bench {
 namespace {
@@ -38,10 +39,12 @@ int RunDecode(int, char**) {
   out.Add("context", context);
   out.Add("new_tokens", steps);
   out.Add("threads", omp_get_max_threads());
+  const bool bf16 = absl::GetFlag(FLAGS_decode_bf16);
+  out.Add("matmul", bf16 ? "bf16" : "f32");
   for (int32_t batch : absl::GetFlag(FLAGS_batch).sizes) {
     const int64_t pages_per_seq = (context + steps + page_size - 1) / page_size;
     auto driver = EngineDriver::Create(shared, std::max(512, batch), std::max(batch, 1), page_size,
-                                       pages_per_seq * batch);
+                                       pages_per_seq * batch, bf16);
     if (!driver.ok()) return Fail(driver.status());
     std::vector<RequestId> ids(batch);
     std::vector<std::vector<int32_t>> prompts(batch);

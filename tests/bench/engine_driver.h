@@ -19,9 +19,11 @@ class EngineDriver {
  public:
   static absl::StatusOr<EngineDriver> Create(std::shared_ptr<const ModelWeights> weights,
                                              int32_t max_batched_tokens, int32_t max_num_seqs,
-                                             int32_t page_size, int64_t num_pages) {
-    auto runner = ModelRunner::Create(
-        weights, {.max_batched_tokens = max_batched_tokens, .max_num_seqs = max_num_seqs});
+                                             int32_t page_size, int64_t num_pages,
+                                             bool bf16_matmul = false) {
+    auto runner = ModelRunner::Create(weights, {.max_batched_tokens = max_batched_tokens,
+                                                .max_num_seqs = max_num_seqs,
+                                                .bf16_matmul = bf16_matmul});
     if (!runner.ok()) return runner.status();
     auto pool = PagePool::Create((*runner)->KvGeometry(page_size), num_pages);
     if (!pool.ok()) return pool.status();

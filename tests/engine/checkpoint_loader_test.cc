@@ -157,7 +157,7 @@ TEST_F(CheckpointLoaderTest, ReadsTheConfigAndReportsWhatItRead) {
   EXPECT_TRUE(qwen->weights.config.tie_word_embeddings);
   EXPECT_TRUE(qwen->weights.lm_head.empty());
   EXPECT_EQ(qwen->weights.config.eos_token_id, 266);  // the first of the list
-  EXPECT_EQ(qwen->hf_config.eos_token_ids, (std::vector<int32_t>{266, 268}));
+  EXPECT_EQ(qwen->weights.config.more_eos_token_ids, (std::vector<int32_t>{268}));
   EXPECT_EQ(qwen->files.size(), 2u);
   EXPECT_EQ(qwen->dtypes, std::vector<std::string>{"BF16"});
 

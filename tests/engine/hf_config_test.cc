@@ -64,7 +64,7 @@ TEST(HfConfigTest, ReadsALlama3Config) {
   EXPECT_TRUE(m.tie_word_embeddings);
   EXPECT_EQ(m.bos_token_id, 128000);
   EXPECT_EQ(m.eos_token_id, 128001);
-  EXPECT_THAT(c->eos_token_ids, ElementsAre(128001, 128008, 128009));
+  EXPECT_THAT(m.more_eos_token_ids, ElementsAre(128008, 128009));
   EXPECT_EQ(m.pad_token_id, -1);
 }
 
@@ -75,7 +75,7 @@ TEST(HfConfigTest, ReadsAQwen2ConfigWithBiases) {
   EXPECT_EQ(c->model.head_dim, 64);  // 896 / 14
   EXPECT_EQ(c->model.num_kv_heads, 2);
   EXPECT_EQ(c->model.eos_token_id, 151645);
-  EXPECT_THAT(c->eos_token_ids, ElementsAre(151645));
+  EXPECT_TRUE(c->model.more_eos_token_ids.empty());
 }
 
 TEST(HfConfigTest, DefaultsFollowHuggingFace) {

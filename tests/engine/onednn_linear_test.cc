@@ -49,6 +49,37 @@ TEST_P(OneDnnLinearTest, MatchesNaiveMatVecForAnyRowCount) {
   }
 }
 
+// bf16: x and W are rounded to 8-bit significands (relative error <= 2^-9 each), so every product
+// is within ~2^-8 of exact and the sum within 2^-8 * sum |w x| (plus fp32 rounding).
+TEST_P(OneDnnLinearTest, Bf16StaysWithinBfloat16RoundingOfTheExactProduct) {
+  const int64_t in = 96, out = 40, m = GetParam();
+  std::vector<float> w = Random(in * out, 4), bias = Random(out, 5), x = Random(m * in, 6);
+  auto bf16 = OneDnnLinear::Create(engine_, w.data(), in, out,
+                                   {.accumulate = true, .bias = bias.data(), .bf16 = true});
+  auto f32 = OneDnnLinear::Create(engine_, w.data(), in, out, {.bias = bias.data()});
+  ASSERT_TRUE(bf16.ok()) << bf16.status();
+  ASSERT_TRUE(f32.ok()) << f32.status();
+  EXPECT_TRUE(bf16->bf16());
+  std::vector<float> y(m * out, 0.5f), exact32(m * out);
+  bf16->Run(stream_, x.data(), m, y.data());
+  f32->Run(stream_, x.data(), m, exact32.data());
+  stream_.wait();
+  double largest_gap = 0;
+  for (int64_t r = 0; r < m; ++r) {
+    for (int64_t o = 0; o < out; ++o) {
+      double want = 0.5 + bias[o], magnitude = 0;
+      for (int64_t i = 0; i < in; ++i) {
+        want += static_cast<double>(w[o * in + i]) * x[r * in + i];
+        magnitude += std::abs(static_cast<double>(w[o * in + i]) * x[r * in + i]);
+      }
+      ASSERT_NEAR(y[r * out + o], want, std::ldexp(magnitude, -8) + 1e-5)
+          << "row " << r << " col " << o;
+      largest_gap = std::max(largest_gap, std::abs(y[r * out + o] - 0.5 - exact32[r * out + o]));
+    }
+  }
+  EXPECT_GT(largest_gap, 1e-5) << "bf16 result equals fp32's: bf16 not used?";
+}
+
 INSTANTIATE_TEST_SUITE_P(RowCounts, OneDnnLinearTest, ::testing::Values(1, 2, 7, 64, 129));
 
 TEST(OneDnnLinearCreateTest, RejectsEmptyShapes) {

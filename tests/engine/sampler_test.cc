@@ -381,6 +381,16 @@ TEST(StopCriteriaTest, StopsOnEosStopIdsAndLength) {
   EXPECT_EQ(CheckStop(10, 5, c), FinishReason::kStop);
 }
 
+TEST(StopCriteriaTest, MoreEosIdsStopLikeEos) {
+  StopCriteria c{.eos_token_id = 257, .ignore_eos = false, .stop_token_ids = {}, .max_tokens = 9};
+  c.more_eos_token_ids = {300, 301};
+  EXPECT_EQ(CheckStop(300, 1, c), FinishReason::kStop);
+  EXPECT_EQ(CheckStop(301, 1, c), FinishReason::kStop);
+  EXPECT_EQ(CheckStop(302, 1, c), FinishReason::kNone);
+  c.ignore_eos = true;
+  EXPECT_EQ(CheckStop(300, 1, c), FinishReason::kNone);
+}
+
 TEST(StopCriteriaTest, IgnoreEosKeepsGoingButStopIdsStillStop) {
   const StopCriteria c{
       .eos_token_id = 257, .ignore_eos = true, .stop_token_ids = {257 - 1}, .max_tokens = 3};
