@@ -149,8 +149,10 @@ int Main() {
   for (size_t i = 0; i < plans.size(); ++i) {
     const SoakObservation& seen = run.seen[i];
     tokens += seen.tokens;
-    const std::string status =
-        seen.done_calls == 0 ? "NO_STATUS" : load::StatusCodeName(seen.status_code);
+    const std::string status = !seen.started   ? "NOT_STARTED"
+                               : seen.aborted  ? "ABORTED_AT_TIMEOUT"
+                               : seen.done_calls == 0 ? "NO_STATUS"
+                                                      : load::StatusCodeName(seen.status_code);
     ++by_kind_status[absl::StrFormat("%-8s %s", SoakKindName(plans[i].kind), status)];
     for (const std::string& v : CheckRequest(plans[i], seen)) {
       if (violations++ < show) {
