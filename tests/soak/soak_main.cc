@@ -25,6 +25,7 @@
 #include "clients/kvload/run_result.h"
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
+#include "tests/server/generate_client.h"
 #include "tests/soak/soak_check.h"
 #include "tests/soak/soak_plan.h"
 #include "tests/soak/soak_runner.h"
@@ -55,22 +56,6 @@ grpc::Status GetInfo(kvserve::v1::Generation::Stub* stub, kvserve::v1::ServerInf
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   return stub->GetServerInfo(&context, kvserve::v1::GetServerInfoRequest(), info);
-}
-
-// Polls until nothing runs or waits and every page is free, or `timeout`; the last answer.
-kvserve::v1::ServerInfo WaitForIdle(kvserve::v1::Generation::Stub* stub, absl::Duration timeout) {
-  const absl::Time end = absl::Now() + timeout;
-  kvserve::v1::ServerInfo info;
-  while (true) {
-    info.Clear();
-    const bool ok = GetInfo(stub, &info).ok();
-    if (ok && info.running() == 0 && info.waiting() == 0 &&
-        info.free_pages() == info.total_pages()) {
-      return info;
-    }
-    if (absl::Now() >= end) return info;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
 }
 
 absl::StatusOr<SoakMix> MixFromFlags() {
@@ -171,8 +156,9 @@ int Main() {
   }
 
   // The server afterwards.
-  const kvserve::v1::ServerInfo after =
-      WaitForIdle(pool.stub(0), absl::Seconds(absl::GetFlag(FLAGS_idle_timeout_s)));
+  kvserve::v1::ServerInfo after;
+  kvserve::testing::WaitForIdleCache(*pool.stub(0),
+                                     absl::Seconds(absl::GetFlag(FLAGS_idle_timeout_s)), &after);
   if (after.running() != 0 || after.waiting() != 0) {
     ++violations;
     std::printf("VIOLATION server not idle after the run: running %d, waiting %d\n",
