@@ -42,6 +42,8 @@ void SoakCall::OnReadDone(bool ok) {
 }
 
 void SoakCall::OnDone(const grpc::Status& status) {
+  seen_.started = true;
+  seen_.aborted = aborted_.load(std::memory_order_relaxed);
   if (++seen_.done_calls == 1) {
     seen_.status_code = static_cast<int32_t>(status.error_code());
     seen_.status_message = status.error_message();

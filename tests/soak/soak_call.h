@@ -42,7 +42,10 @@ class SoakCall final : public grpc::ClientReadReactor<kvserve::v1::GenerateRespo
   // Starts the stream on `stub`; the deadline, if the plan has one, starts now.
   void Begin(kvserve::v1::Generation::Stub* stub);
   // Cancels the stream (a stuck one at the end of the run).
-  void Abort() { context_.TryCancel(); }
+  void Abort() {
+    aborted_.store(true, std::memory_order_relaxed);
+    context_.TryCancel();
+  }
 
   void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void Unref() {
@@ -63,6 +66,7 @@ class SoakCall final : public grpc::ClientReadReactor<kvserve::v1::GenerateRespo
   kvserve::v1::GenerateResponse response_;
   SoakObservation seen_;       // callback threads only
   std::atomic<int> refs_{1};   // the call's own, dropped in OnDone
+  std::atomic<bool> aborted_{false};  // set by Abort from any thread
 };
 
 }  // namespace kvserve::soak

@@ -59,6 +59,14 @@ void CheckOk(const SoakPlan& plan, const SoakObservation& seen, std::vector<std:
 
 std::vector<std::string> CheckRequest(const SoakPlan& plan, const SoakObservation& seen) {
   std::vector<std::string> out;
+  if (!seen.started) {
+    out.push_back("never started: the run timed out first");
+    return out;
+  }
+  if (seen.aborted) {
+    out.push_back("still running at the run's timeout (then cancelled by kvsoak)");
+    return out;
+  }
   if (seen.done_calls != 1) {
     out.push_back(absl::StrCat(seen.done_calls, " terminal statuses, expected exactly 1"));
     if (seen.done_calls == 0) return out;

@@ -1,6 +1,7 @@
 // What kvsoak observed of one request, and the rules that decide whether the server behaved.
 //
 // CheckRequest returns every violation for one request (empty = fine):
+//   * the request was started and ended before the run's timeout (not aborted);
 //   * exactly one terminal status (done_calls == 1);
 //   * the status is one the plan allows (see SoakKind in soak_plan.h); invalid requests name the
 //     expected field and get no message first;
@@ -29,6 +30,8 @@ struct SoakObservation {
   int64_t messages = 0;
   int64_t tokens = 0;
   bool cancel_sent = false;
+  bool started = false;      // the run reached this request before its timeout
+  bool aborted = false;      // still running at the run's timeout, so kvsoak cancelled it
   // Message protocol.
   int32_t finish_reason = 0;          // of the message that carried one, 0 if none
   bool has_usage = false;             // some message carried usage

@@ -35,6 +35,7 @@ SoakObservation OkStream(int32_t prompt_len, int64_t tokens, int32_t reason) {
                          .status_code = kOk,
                          .messages = tokens,
                          .tokens = tokens,
+                         .started = true,
                          .finish_reason = reason,
                          .has_usage = true,
                          .usage_prompt_tokens = prompt_len,
@@ -65,8 +66,17 @@ TEST(SoakCheckTest, TerminalStatusCountedExactlyOnce) {
   seen.done_calls = 2;
   EXPECT_THAT(CheckRequest(Plan(SoakKind::kNormal, 5, 8), seen),
               ElementsAre(HasSubstr("2 terminal statuses")));
-  EXPECT_THAT(CheckRequest(Plan(SoakKind::kNormal, 5, 8), SoakObservation{}),
+  EXPECT_THAT(CheckRequest(Plan(SoakKind::kNormal, 5, 8), SoakObservation{.started = true}),
               ElementsAre(HasSubstr("0 terminal statuses")));
+}
+
+TEST(SoakCheckTest, RequestsCutOffByTheRunTimeoutAreReportedAsSuch) {
+  EXPECT_THAT(CheckRequest(Plan(SoakKind::kNormal, 5, 8), SoakObservation{}),
+              ElementsAre(HasSubstr("never started")));
+  const SoakObservation aborted{
+      .done_calls = 1, .status_code = kCancelled, .started = true, .aborted = true};
+  EXPECT_THAT(CheckRequest(Plan(SoakKind::kNormal, 5, 8), aborted),
+              ElementsAre(HasSubstr("still running at the run's timeout")));
 }
 
 TEST(SoakCheckTest, OkStreamNeedsFinishReasonAndUsageOnTheLastMessageOnly) {
@@ -84,7 +94,7 @@ TEST(SoakCheckTest, OkStreamNeedsFinishReasonAndUsageOnTheLastMessageOnly) {
 
 TEST(SoakCheckTest, StatusMustFitTheKind) {
   SoakObservation cancelled{.done_calls = 1, .status_code = kCancelled, .tokens = 3,
-                            .cancel_sent = true};
+                            .cancel_sent = true, .started = true};
   EXPECT_THAT(CheckRequest(Plan(SoakKind::kCancel, 5, 8), cancelled), IsEmpty());
   EXPECT_THAT(CheckRequest(Plan(SoakKind::kCancel, 5, 8), OkStream(5, 8, 1)), IsEmpty());
   // CANCELLED that the client did not ask for, or on a request nobody cancels, is a server fault.
@@ -94,7 +104,8 @@ TEST(SoakCheckTest, StatusMustFitTheKind) {
   EXPECT_THAT(CheckRequest(Plan(SoakKind::kNormal, 5, 8), cancelled),
               ElementsAre(HasSubstr("not allowed for a normal request")));
 
-  const SoakObservation late{.done_calls = 1, .status_code = kDeadline, .tokens = 2};
+  const SoakObservation late{
+      .done_calls = 1, .status_code = kDeadline, .tokens = 2, .started = true};
   EXPECT_THAT(CheckRequest(Plan(SoakKind::kDeadline, 5, 8), late), IsEmpty());
   EXPECT_THAT(CheckRequest(Plan(SoakKind::kNormal, 5, 8), late), ElementsAre(HasSubstr("status 4")));
 }
@@ -103,7 +114,7 @@ TEST(SoakCheckTest, InvalidRequestMustNameItsFieldBeforeAnyMessage) {
   SoakPlan plan = Plan(SoakKind::kInvalid, 5, 0);
   plan.invalid = InvalidWay::kZeroMaxTokens;
   SoakObservation seen{.done_calls = 1, .status_code = kInvalid,
-                       .status_message = "max_tokens must be > 0, got 0"};
+                       .status_message = "max_tokens must be > 0, got 0", .started = true};
   EXPECT_THAT(CheckRequest(plan, seen), IsEmpty());
   seen.status_message = "bad request";
   EXPECT_THAT(CheckRequest(plan, seen), ElementsAre(HasSubstr("does not start with \"max_tokens\"")));
@@ -115,7 +126,7 @@ TEST(SoakCheckTest, InvalidRequestMustNameItsFieldBeforeAnyMessage) {
 
 TEST(SoakCheckTest, NoStreamGetsMoreThanMaxTokens) {
   const SoakObservation seen{.done_calls = 1, .status_code = kCancelled, .tokens = 9,
-                             .cancel_sent = true};
+                             .cancel_sent = true, .started = true};
   EXPECT_THAT(CheckRequest(Plan(SoakKind::kCancel, 5, 8), seen),
               ElementsAre(HasSubstr("more than max_tokens 8")));
 }

@@ -1,6 +1,6 @@
-// kvsoak against the real daemon: kvserve (micro model, a KV cache of 48 pages so long requests
-// get preempted) on 127.0.0.1 --port 0, a few hundred soak requests (cancellations, short
-// deadlines, invalid requests, lengths up to the whole context), kvsoak's verdict checked, and the
+// kvsoak against the real daemon: kvserve (micro model, a KV cache of 48 pages so requests get
+// preempted) on 127.0.0.1 --port 0, 500 short soak requests (cancellations, short deadlines,
+// invalid requests, 2% with lengths up to the whole context), kvsoak's verdict checked, and the
 // server's own figures afterwards: preemptions happened, every page free, nothing running.
 #include <chrono>
 #include <iostream>
@@ -27,8 +27,8 @@ TEST(SoakIntegrationTest, ShortSoakPassesAndLeavesTheCacheEmpty) {
 
   const CommandResult run = RunCommand(
       KVSOAK_BINARY,
-      {"--target=" + (*daemon)->target(), "--requests=400", "--concurrency=64", "--seed=7",
-       "--long_fraction=0.1", "--timeout_s=50"},
+      {"--target=" + (*daemon)->target(), "--requests=500", "--concurrency=64", "--seed=7",
+       "--prompt_len=1:32", "--max_tokens=1:32", "--long_fraction=0.02", "--timeout_s=50"},
       absl::Seconds(70));
   std::cout << run.out;  // the summary, for the test log
   EXPECT_EQ(run.exit_code, 0) << run.out << run.err;

@@ -25,6 +25,7 @@
 #include "clients/kvload/run_result.h"
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
+#include "tests/server/generate_client.h"
 #include "tests/soak/soak_check.h"
 #include "tests/soak/soak_plan.h"
 #include "tests/soak/soak_runner.h"
@@ -55,22 +56,6 @@ grpc::Status GetInfo(kvserve::v1::Generation::Stub* stub, kvserve::v1::ServerInf
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   return stub->GetServerInfo(&context, kvserve::v1::GetServerInfoRequest(), info);
-}
-
-// Polls until nothing runs or waits and every page is free, or `timeout`; the last answer.
-kvserve::v1::ServerInfo WaitForIdle(kvserve::v1::Generation::Stub* stub, absl::Duration timeout) {
-  const absl::Time end = absl::Now() + timeout;
-  kvserve::v1::ServerInfo info;
-  while (true) {
-    info.Clear();
-    const bool ok = GetInfo(stub, &info).ok();
-    if (ok && info.running() == 0 && info.waiting() == 0 &&
-        info.free_pages() == info.total_pages()) {
-      return info;
-    }
-    if (absl::Now() >= end) return info;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
 }
 
 absl::StatusOr<SoakMix> MixFromFlags() {
@@ -149,8 +134,10 @@ int Main() {
   for (size_t i = 0; i < plans.size(); ++i) {
     const SoakObservation& seen = run.seen[i];
     tokens += seen.tokens;
-    const std::string status =
-        seen.done_calls == 0 ? "NO_STATUS" : load::StatusCodeName(seen.status_code);
+    const std::string status = !seen.started   ? "NOT_STARTED"
+                               : seen.aborted  ? "ABORTED_AT_TIMEOUT"
+                               : seen.done_calls == 0 ? "NO_STATUS"
+                                                      : load::StatusCodeName(seen.status_code);
     ++by_kind_status[absl::StrFormat("%-8s %s", SoakKindName(plans[i].kind), status)];
     for (const std::string& v : CheckRequest(plans[i], seen)) {
       if (violations++ < show) {
@@ -169,8 +156,9 @@ int Main() {
   }
 
   // The server afterwards.
-  const kvserve::v1::ServerInfo after =
-      WaitForIdle(pool.stub(0), absl::Seconds(absl::GetFlag(FLAGS_idle_timeout_s)));
+  kvserve::v1::ServerInfo after;
+  kvserve::testing::WaitForIdleCache(*pool.stub(0),
+                                     absl::Seconds(absl::GetFlag(FLAGS_idle_timeout_s)), &after);
   if (after.running() != 0 || after.waiting() != 0) {
     ++violations;
     std::printf("VIOLATION server not idle after the run: running %d, waiting %d\n",

@@ -38,6 +38,7 @@ SoakRunResult SoakRunner::Run(absl::Duration timeout, int64_t progress_every) {
     {
       absl::MutexLock lock(&mu_);
       live_.emplace(call, channel);
+      seen_[static_cast<size_t>(plan.index)].started = true;
     }
     call->Begin(pool_->stub(channel));
   }
