@@ -9,7 +9,6 @@ Usage (ctest does this): deploy_files_test.py SOURCE_DIR KVSERVE_BINARY KVCTL_BI
 import os
 import re
 import shlex
-import functools
 import subprocess
 import sys
 import unittest
@@ -58,15 +57,22 @@ def systemd_settings(text):
     return settings
 
 
-@functools.lru_cache(maxsize=None)
-def owning_package(path):
-    """Debian package that ships `path` (usrmerge: dpkg may know it under /lib or /usr/lib)."""
-    real = os.path.realpath(path)
-    for candidate in (path, real, re.sub(r"^/usr", "", path), re.sub(r"^/usr", "", real)):
-        result = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
-        if result.returncode == 0:
-            return result.stdout.split(":", 1)[0]
-    return None
+def owning_packages(paths):
+    """{path: Debian package shipping it, or None}. One dpkg call: dpkg reads its whole database
+    each time. usrmerge: dpkg may know a library under /lib rather than /usr/lib, or by its
+    symlink's target."""
+    candidates = {}
+    for path in paths:
+        real = os.path.realpath(path)
+        for c in (path, real, re.sub(r"^/usr", "", path), re.sub(r"^/usr", "", real)):
+            candidates.setdefault(c, set()).add(path)
+    result = subprocess.run(["dpkg", "-S"] + sorted(candidates), capture_output=True, text=True)
+    owners = dict.fromkeys(paths)
+    for line in result.stdout.splitlines():  # "package[:arch]: /path"; not-found goes to stderr
+        package, _, found = line.partition(": ")
+        for path in candidates.get(found, ()):
+            owners[path] = package.split(":", 1)[0]
+    return owners
 
 
 class KubernetesTest(unittest.TestCase):
@@ -147,17 +153,19 @@ class DockerfileTest(unittest.TestCase):
 
     def test_runtime_packages_cover_every_shared_library(self):
         packages = self.runtime_packages()
+        needed = {}  # library path -> "binary (soname)"
         for binary in (KVSERVE, KVCTL):
             ldd = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True)
             for line in ldd.stdout.splitlines():
                 match = re.match(r"\s*(\S+) => (/\S+)", line)
-                if not match:
-                    continue  # linux-vdso, the dynamic loader
-                package = owning_package(match.group(2))
-                self.assertIsNotNone(package, "no package ships %s" % match.group(2))
-                self.assertIn(package, packages | self.BASE_IMAGE_PACKAGES,
-                              "%s needs %s (%s), missing from the Dockerfile's runtime stage" % (
-                                  os.path.basename(binary), match.group(1), package))
+                if match:  # not linux-vdso nor the dynamic loader
+                    needed[match.group(2)] = "%s (%s)" % (os.path.basename(binary), match.group(1))
+        self.assertGreater(len(needed), 10, "ldd found too few libraries")
+        for path, package in owning_packages(list(needed)).items():
+            self.assertIsNotNone(package, "no package ships %s" % path)
+            self.assertIn(package, packages | self.BASE_IMAGE_PACKAGES,
+                          "%s needs %s, missing from the Dockerfile's runtime stage" % (
+                              needed[path], package))
 
     def test_non_root_entrypoint_on_all_interfaces(self):
         dockerfile = read("docker", "Dockerfile")
