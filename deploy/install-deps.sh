@@ -8,7 +8,7 @@ PACKAGES=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libdnnl-dev ocl-icd-opencl-dev opencl-headers  # dnnl-config.cmake needs OpenCL
   libgtest-dev libgmock-dev libbenchmark-dev
-  prometheus-cpp-dev nlohmann-json3-dev
+  prometheus-cpp-dev nlohmann-json3-dev libssl-dev  # libssl-dev: TLS file checks, token digests
   python3 python3-grpcio python3-numpy python3-protobuf
   clang libclang-rt-14-dev openssl nginx-full
 )
