@@ -3,6 +3,7 @@
 //   kvctl generate --target HOST:PORT "prompt" [--max_tokens N --temperature T --top_p P
 //                  --top_k K --seed S --ignore_eos --stop_token_ids 1,2 --token_ids 1,2,3]
 //   kvctl info --target HOST:PORT
+// Both take --tls_ca [--tls_cert --tls_key] for TLS and --auth_token_file for a bearer token.
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -12,6 +13,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_join.h"
+#include "clients/client_channel.h"
 #include "clients/kvctl_commands.h"
 #include "grpcpp/grpcpp.h"
 
@@ -27,6 +29,12 @@ ABSL_FLAG(std::string, token_ids, "",
           "generate: the prompt as token ids, e.g. 1,2,3 (instead of a text prompt).");
 ABSL_FLAG(std::string, stop_token_ids, "", "generate: stop after any of these ids, e.g. 10,46.");
 ABSL_FLAG(std::string, request_id, "", "generate: request id; the server assigns one if empty.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificates to verify the server with; enables TLS (default: plaintext).");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate for mutual TLS (needs --tls_ca).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File holding the bearer token to send as 'authorization: Bearer <token>'.");
 
 namespace {
 
@@ -34,7 +42,8 @@ constexpr char kUsage[] =
     "command-line client for the kvserve daemon.\n"
     "  kvctl generate --target HOST:PORT \"prompt\" [--max_tokens N --temperature T --top_p P\n"
     "                 --top_k K --seed S --ignore_eos --stop_token_ids 1,2 --token_ids 1,2,3]\n"
-    "  kvctl info --target HOST:PORT";
+    "  kvctl info --target HOST:PORT\n"
+    "Security: --tls_ca CA.pem [--tls_cert C.pem --tls_key K.pem] --auth_token_file TOKEN";
 
 int Usage(const char* problem) {
   std::fprintf(stderr, "error: %s\n%s\n", problem, kUsage);
@@ -49,8 +58,16 @@ int main(int argc, char** argv) {
   if (args.size() < 2) return Usage("missing command (generate or info)");
   const std::string command = args[1];
   std::vector<std::string> rest(args.begin() + 2, args.end());
-  auto channel =
-      grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials());
+  absl::StatusOr<kvserve::ClientChannelFactory> channels = kvserve::ClientChannelFactory::Create(
+      {.tls_ca_file = absl::GetFlag(FLAGS_tls_ca),
+       .tls_cert_file = absl::GetFlag(FLAGS_tls_cert),
+       .tls_key_file = absl::GetFlag(FLAGS_tls_key),
+       .auth_token_file = absl::GetFlag(FLAGS_auth_token_file)});
+  if (!channels.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(channels.status().message()).c_str());
+    return 2;
+  }
+  auto channel = channels->NewChannel(absl::GetFlag(FLAGS_target));
 
   if (command == "info") {
     if (!rest.empty()) return Usage("info takes no arguments");

@@ -9,6 +9,7 @@ PACKAGES=(
   libabsl-dev libdnnl-dev ocl-icd-opencl-dev opencl-headers  # dnnl-config.cmake needs OpenCL
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus-cpp-dev nlohmann-json3-dev libpcre2-dev
+  libssl-dev  # TLS file checks, token digests
   python3 python3-grpcio python3-numpy python3-protobuf python3-yaml
   clang libclang-rt-14-dev openssl nginx-full
 )

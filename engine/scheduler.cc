@@ -54,6 +54,10 @@ absl::Status SchedulerOptions::Validate() const {
   if (num_pages < 0 || (num_pages == 0 && kv_cache_bytes <= 0)) {
     return absl::InvalidArgumentError("give num_pages > 0 or kv_cache_bytes > 0");
   }
+  if (max_prompt_tokens < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_prompt_tokens must be >= 0 (0 = the model's context); got ", max_prompt_tokens));
+  }
   return absl::OkStatus();
 }
 
@@ -62,6 +66,13 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(std::unique_ptr<Ste
                                                              Clock clock) {
   if (engine == nullptr) return absl::InvalidArgumentError("Scheduler needs an engine");
   if (absl::Status s = options.Validate(); !s.ok()) return s;
+  const int32_t context = engine->config().max_context;
+  if (options.max_prompt_tokens > context) {
+    return absl::InvalidArgumentError(absl::StrCat("max_prompt_tokens ", options.max_prompt_tokens,
+                                                   " is more than the model's context of ",
+                                                   context));
+  }
+  if (options.max_prompt_tokens == 0) options.max_prompt_tokens = context;
   const PageGeometry geometry = engine->KvGeometry(options.page_size);
   if (absl::Status s = geometry.Validate(); !s.ok()) return s;
   if (options.num_pages == 0) {
@@ -105,6 +116,11 @@ absl::StatusOr<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationParam
   if (sink == nullptr) return absl::InvalidArgumentError("a request needs a sink");
   const ModelConfig& config = engine_->config();
   if (absl::Status s = ValidateGenerationParams(params, config); !s.ok()) return s;
+  if (params.prompt_ids.size() > static_cast<size_t>(options_.max_prompt_tokens)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompt has ", params.prompt_ids.size(), " tokens, more than the server's ",
+                     "max_prompt_tokens of ", options_.max_prompt_tokens));
+  }
   // A request must fit the whole cache on its own, or it could never run.
   const int64_t tokens = static_cast<int64_t>(params.prompt_ids.size()) + params.max_tokens;
   const int64_t pages = (tokens + options_.page_size - 1) / options_.page_size;

@@ -62,6 +62,9 @@ struct SchedulerOptions {
   // (its prefill spread over steps by the token budget) once no request is running, and runs
   // until its last request finishes. Continuous batching (false) is what serves.
   bool static_batching = false;
+  // Longest prompt accepted, in tokens; longer ones are refused with INVALID_ARGUMENT. 0: the
+  // model's context (Create resolves it, so options() reports the effective bound).
+  int32_t max_prompt_tokens = 0;
   // Told about steps and requests on the scheduler thread; nullptr: nobody. Shared so that it
   // outlives the scheduler's last call (Shutdown()).
   std::shared_ptr<SchedulerObserver> observer;
@@ -97,9 +100,10 @@ class Scheduler {
                                                            Clock clock = absl::Now);
   ~Scheduler();  // Shutdown(absl::ZeroDuration()) if still running
 
-  // Validates and queues a request. INVALID_ARGUMENT (bad parameters, message names the field),
-  // RESOURCE_EXHAUSTED (waiting queue full), UNAVAILABLE (shutting down). On OK the sink will get
-  // exactly one terminal call; the returned handle cancels the request.
+  // Validates and queues a request. INVALID_ARGUMENT (bad parameters, message names the field;
+  // a prompt over max_prompt_tokens starts with "prompt"), RESOURCE_EXHAUSTED (waiting queue full),
+  // UNAVAILABLE (shutting down). On OK the sink will get exactly one terminal call; the returned
+  // handle cancels the request.
   absl::StatusOr<std::shared_ptr<RequestHandle>> Submit(GenerationParams params,
                                                         std::shared_ptr<TokenSink> sink,
                                                         absl::Time deadline = absl::InfiniteFuture());

@@ -2,9 +2,9 @@
 //
 // What a stream does:
 //   1. Start(): the request becomes GenerationParams and is submitted to the Scheduler with a
-//      TokenSink and the call's deadline. A refusal (INVALID_ARGUMENT naming the field,
-//      RESOURCE_EXHAUSTED, UNAVAILABLE) is counted in the metrics (if any) and ends the stream at
-//      once with that status, before any message.
+//      TokenSink and the call's deadline. A refusal (UNAUTHENTICATED, INVALID_ARGUMENT naming the
+//      field, RESOURCE_EXHAUSTED, UNAVAILABLE) is counted in the metrics (if any) and ends the
+//      stream at once with that status, before any message.
 //   2. The sink runs on the scheduler thread and never blocks: new tokens go into a
 //      mutex-protected pending buffer and, if no write is in flight, a write starts. Tokens that
 //      arrive while a write is in flight are coalesced into the next message, so there is at most

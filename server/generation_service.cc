@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/bearer_auth_interceptor.h"
 #include "server/generate_reactor.h"
 #include "server/proto_convert.h"
 
@@ -42,14 +43,28 @@ absl::StatusOr<std::unique_ptr<GenerationService>> GenerationService::Create(
       new GenerationService(scheduler, metrics, std::move(tokenizer)));
 }
 
+absl::Status GenerationService::Authenticate(const grpc::CallbackServerContext& context) const {
+  return auth_ == nullptr ? absl::OkStatus() : CheckBearerAuth(*auth_, context.client_metadata());
+}
+
+absl::Status GenerationService::Admit(const grpc::CallbackServerContext& context,
+                                      const v1::GenerateRequest& request) const {
+  if (absl::Status s = Authenticate(context); !s.ok()) return s;
+  if (!accepting()) return absl::UnavailableError("server is shutting down");
+  if (request.request_id().size() > kMaxRequestIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("request_id has ", request.request_id().size(),
+                                                   " bytes, more than ", kMaxRequestIdBytes));
+  }
+  return absl::OkStatus();
+}
+
 grpc::ServerWriteReactor<v1::GenerateResponse>* GenerationService::Generate(
     grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
+  const absl::Status admission = Admit(*context, *request);
   std::string request_id = request->request_id();
   if (request_id.empty()) {
     request_id = absl::StrCat("req-", next_request_number_.fetch_add(1, std::memory_order_relaxed));
   }
-  const absl::Status admission =
-      accepting() ? absl::OkStatus() : absl::UnavailableError("server is shutting down");
   return GenerateReactor::Start(context, *request, std::move(request_id), scheduler_, tokenizer_,
                                 admission, metrics_);
 }
@@ -57,8 +72,12 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* GenerationService::Generate(
 grpc::ServerUnaryReactor* GenerationService::GetServerInfo(
     grpc::CallbackServerContext* context, const v1::GetServerInfoRequest* /*request*/,
     v1::ServerInfo* response) {
-  FillServerInfo(scheduler_->model_config(), scheduler_->options(), scheduler_->stats(), response);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status s = Authenticate(*context); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+  FillServerInfo(scheduler_->model_config(), scheduler_->options(), scheduler_->stats(), response);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

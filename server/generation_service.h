@@ -6,6 +6,11 @@
 //                  "server is shutting down". Refused streams are counted in the metrics, if any.
 //   GetServerInfo  model shapes, cache and scheduler figures (unary, answered inline).
 //
+// Admission, in order, before a stream does any work: the bearer token if RequireBearerToken()
+// was called (UNAUTHENTICATED; see bearer_auth_interceptor.h), the server still accepting
+// (UNAVAILABLE), a request_id of at most kMaxRequestIdBytes (INVALID_ARGUMENT "request_id ...":
+// it is echoed in every message), then the scheduler's own checks.
+//
 // Threads: the methods run on gRPC's callback threads; StopAccepting() may be called from any
 // thread. The scheduler is not owned and must outlive every call (stop the scheduler, then the
 // gRPC server, then destroy this).
@@ -13,6 +18,7 @@
 #define KVSERVE_SERVER_GENERATION_SERVICE_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -23,10 +29,14 @@
 #include "engine/tokenizer.h"
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
+#include "security/bearer_token.h"
 
 namespace kvserve {
 
 class Metrics;
+
+// Longest request_id accepted, in bytes.
+inline constexpr size_t kMaxRequestIdBytes = 256;
 
 // The byte-level tokenizer for `config`'s special ids. INVALID_ARGUMENT if the model's
 // vocabulary is not byte-level (a model loaded from a checkpoint with its own tokenizer).
@@ -48,6 +58,12 @@ class GenerationService final : public v1::Generation::CallbackService {
                                           const v1::GetServerInfoRequest* request,
                                           v1::ServerInfo* response) override;
 
+  // From now on every call must carry a bearer token `verifier` accepts. Call it before the gRPC
+  // server starts (it is not synchronized with the handlers).
+  void RequireBearerToken(std::shared_ptr<const BearerTokenVerifier> verifier) {
+    auth_ = std::move(verifier);
+  }
+
   // From now on new Generate calls are refused with UNAVAILABLE. Idempotent.
   void StopAccepting() { accepting_.store(false, std::memory_order_release); }
   bool accepting() const { return accepting_.load(std::memory_order_acquire); }
@@ -57,9 +73,16 @@ class GenerationService final : public v1::Generation::CallbackService {
                     std::shared_ptr<const Tokenizer> tokenizer)
       : scheduler_(scheduler), metrics_(metrics), tokenizer_(std::move(tokenizer)) {}
 
+  // UNAUTHENTICATED unless the call carries an accepted token (OK when none is required).
+  absl::Status Authenticate(const grpc::CallbackServerContext& context) const;
+  // The checks of the file comment that come before the scheduler's.
+  absl::Status Admit(const grpc::CallbackServerContext& context,
+                     const v1::GenerateRequest& request) const;
+
   Scheduler* const scheduler_;
   Metrics* const metrics_;
   const std::shared_ptr<const Tokenizer> tokenizer_;
+  std::shared_ptr<const BearerTokenVerifier> auth_;  // null: no token required
   std::atomic<bool> accepting_{true};
   std::atomic<int64_t> next_request_number_{1};
 };

@@ -2,10 +2,16 @@
 
 #include <chrono>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/bearer_auth_interceptor.h"
 
 namespace kvserve {
 
@@ -14,6 +20,24 @@ std::string JoinHostPort(const std::string& host, int32_t port) {
     return absl::StrCat("[", host, "]:", port);
   }
   return absl::StrCat(host, ":", port);
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  absl::string_view h = host;
+  if (absl::ConsumePrefix(&h, "[")) {
+    if (!absl::ConsumeSuffix(&h, "]")) return false;
+  }
+  if (absl::EqualsIgnoreCase(h, "localhost") || h == "::1") return true;
+  // 127.a.b.c, each part a decimal byte.
+  std::vector<absl::string_view> parts = absl::StrSplit(h, '.');
+  if (parts.size() != 4 || parts[0] != "127") return false;
+  for (absl::string_view part : parts) {
+    int value = 0;
+    if (part.empty() || part.size() > 3 || !absl::SimpleAtoi(part, &value) || value > 255) {
+      return false;
+    }
+  }
+  return true;
 }
 
 absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(std::unique_ptr<Scheduler> scheduler,
@@ -29,6 +53,14 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(std::unique_ptr<Schedu
   if (options.metrics_port >= 0 && options.metrics == nullptr) {
     return absl::InvalidArgumentError("a metrics port needs metrics to serve");
   }
+  if (options.max_message_bytes <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_message_bytes must be > 0; got ", options.max_message_bytes));
+  }
+  if (options.max_streams_per_connection <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("max_streams_per_connection must be > 0; got ",
+                                                   options.max_streams_per_connection));
+  }
   std::unique_ptr<KvServer> server(new KvServer());
   server->shut_down_ = true;  // nothing to shut down (the scheduler's destructor stops it) until up
   server->metrics_ = options.metrics;
@@ -37,6 +69,7 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(std::unique_ptr<Schedu
       GenerationService::Create(server->scheduler_.get(), server->metrics_.get(), options.tokenizer);
   if (!service.ok()) return service.status();
   server->service_ = *std::move(service);
+  if (options.auth != nullptr) server->service_->RequireBearerToken(options.auth);
   if (options.metrics_port >= 0) {
     absl::StatusOr<std::unique_ptr<MetricsExposer>> exposer =
         MetricsExposer::Start(options.metrics_host.empty() ? options.host : options.metrics_host,
@@ -52,8 +85,18 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(std::unique_ptr<Schedu
   const std::string requested = JoinHostPort(options.host, options.port);
   int selected_port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(requested, grpc::InsecureServerCredentials(), &selected_port);
+  builder.AddListeningPort(
+      requested,
+      options.credentials != nullptr ? options.credentials : grpc::InsecureServerCredentials(),
+      &selected_port);
   builder.RegisterService(server->service_.get());
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_streams_per_connection);
+  if (options.auth != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
+    factories.push_back(std::make_unique<BearerAuthInterceptorFactory>(options.auth));
+    builder.experimental().SetInterceptorCreators(std::move(factories));
+  }
   server->scheduler_->Start();
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || selected_port == 0) {

@@ -3,6 +3,10 @@
 // reflection, and optionally Prometheus metrics over HTTP (see metrics.h). main.cc builds one
 // from flags; tests build one in-process on port 0.
 //
+// Security and bounds (KvServerOptions): plaintext or TLS/mTLS credentials, an optional bearer
+// token required on every RPC but health, the largest request message, and the streams one
+// HTTP/2 connection may carry at once.
+//
 // Lifecycle: Start() → serving (health SERVING) → Shutdown(drain): new Generate calls are refused
 // with UNAVAILABLE "server is shutting down" and health says NOT_SERVING; in-flight streams get
 // up to `drain` to finish (the scheduler ends the rest with UNAVAILABLE); then the gRPC server
@@ -24,6 +28,7 @@
 #include "engine/scheduler.h"
 #include "engine/tokenizer.h"
 #include "grpcpp/grpcpp.h"
+#include "security/bearer_token.h"
 #include "server/generation_service.h"
 #include "server/metrics.h"
 
@@ -42,6 +47,19 @@ struct KvServerOptions {
   // Encodes text prompts and decodes streamed tokens; nullptr: the byte-level tokenizer of the
   // scheduler's model (the embedded presets).
   std::shared_ptr<const Tokenizer> tokenizer;
+
+  // Transport security (see tls_server_credentials.h); nullptr: plaintext.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  // Bearer-token auth on every RPC but grpc.health.v1.Health (see bearer_auth_interceptor.h);
+  // nullptr: none.
+  std::shared_ptr<const BearerTokenVerifier> auth;
+  // Largest request message accepted, in bytes; gRPC refuses larger ones with RESOURCE_EXHAUSTED
+  // before any handler runs.
+  int32_t max_message_bytes = 4 << 20;
+  // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: streams one client connection may have open at once.
+  // A gRPC client queues further calls on that connection until a stream closes (they are not
+  // refused); their deadlines keep running meanwhile.
+  int32_t max_streams_per_connection = 100;
 };
 
 class KvServer {
@@ -81,6 +99,10 @@ class KvServer {
 
 // "host:port", with brackets around an IPv6 host.
 std::string JoinHostPort(const std::string& host, int32_t port);
+
+// True if `host` only accepts connections from this machine: 127.0.0.0/8, ::1 (bracketed or
+// not) or "localhost". 0.0.0.0, :: and every other address or name count as exposed.
+bool IsLoopbackHost(const std::string& host);
 
 }  // namespace kvserve
 

@@ -19,12 +19,14 @@
 #include "absl/time/time.h"
 #include "engine/model_runner.h"
 #include "engine/scheduler.h"
+#include "security/bearer_token.h"
 #include "server/kv_server.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/model_loader.h"
 #include "server/port_file.h"
 #include "server/shutdown_signal.h"
+#include "server/tls_server_credentials.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on.");
 ABSL_FLAG(int32_t, port, 50051, "Port to listen on; 0 picks a free port (see --port_file).");
@@ -58,6 +60,24 @@ ABSL_FLAG(
     "(see --metrics_port_file); -1 (the default) turns metrics off.");
 ABSL_FLAG(std::string, metrics_host, "",
           "IPv4 address for the metrics endpoint; empty means --host.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain (leaf first) to serve TLS with; needs --tls_key. Empty: "
+          "plaintext.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert (unencrypted).");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates; if set, every client must present a certificate signed by one "
+          "of them (mutual TLS). Needs --tls_cert and --tls_key.");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File holding a bearer token; if set, every RPC except grpc.health.v1.Health must "
+          "carry 'authorization: Bearer <token>' metadata, or it fails with UNAUTHENTICATED.");
+ABSL_FLAG(int32_t, max_prompt_tokens, 0,
+          "Longest prompt accepted, in tokens (INVALID_ARGUMENT beyond); 0 = the model's "
+          "context.");
+ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
+          "Largest request message accepted, in bytes (RESOURCE_EXHAUSTED beyond).");
+ABSL_FLAG(int32_t, max_streams_per_connection, 100,
+          "Concurrent streams per client HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS); "
+          "clients queue further calls until a stream closes.");
 ABSL_FLAG(std::string, metrics_port_file, "",
           "If set, the bound metrics port is written to this file (atomically), before "
           "--port_file.");
@@ -81,6 +101,21 @@ absl::Status Run() {
         absl::StrCat("--matmul_dtype must be f32 or bf16, got '", matmul_dtype, "'"));
   }
 
+  // Security first: a bad certificate or token file should fail before the model loads.
+  const ServerTlsFiles tls{.cert_file = absl::GetFlag(FLAGS_tls_cert),
+                           .key_file = absl::GetFlag(FLAGS_tls_key),
+                           .client_ca_file = absl::GetFlag(FLAGS_tls_client_ca)};
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = MakeServerCredentials(tls);
+  if (!credentials.ok()) return credentials.status();
+  std::shared_ptr<const BearerTokenVerifier> auth;
+  if (const std::string path = absl::GetFlag(FLAGS_auth_token_file); !path.empty()) {
+    absl::StatusOr<std::string> token = ReadBearerTokenFile(path);
+    if (!token.ok()) return token.status();
+    absl::StatusOr<BearerTokenVerifier> verifier = BearerTokenVerifier::Create(*token);
+    if (!verifier.ok()) return verifier.status();
+    auth = std::make_shared<const BearerTokenVerifier>(*std::move(verifier));
+  }
+
   const std::string model = absl::GetFlag(FLAGS_model);
   absl::StatusOr<LoadedModel> loaded = LoadModel(model);
   if (!loaded.ok()) return loaded.status();
@@ -95,6 +130,7 @@ absl::Status Run() {
   options.max_batched_tokens = absl::GetFlag(FLAGS_max_batched_tokens);
   options.max_waiting = absl::GetFlag(FLAGS_max_waiting);
   options.enable_prefix_caching = absl::GetFlag(FLAGS_enable_prefix_caching);
+  options.max_prompt_tokens = absl::GetFlag(FLAGS_max_prompt_tokens);
   if (options.num_pages < 0) return absl::InvalidArgumentError("--num_pages must be >= 0");
   const int32_t metrics_port = absl::GetFlag(FLAGS_metrics_port);
   if (metrics_port < -1) return absl::InvalidArgumentError("--metrics_port must be >= -1");
@@ -130,6 +166,10 @@ absl::Status Run() {
   server_options.tokenizer = loaded->tokenizer;
   server_options.metrics_host = absl::GetFlag(FLAGS_metrics_host);
   if (server_options.metrics_host.empty()) server_options.metrics_host = server_options.host;
+  server_options.credentials = *std::move(credentials);
+  server_options.auth = auth;
+  server_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  server_options.max_streams_per_connection = absl::GetFlag(FLAGS_max_streams_per_connection);
   absl::StatusOr<std::unique_ptr<KvServer>> server =
       KvServer::Start(*std::move(scheduler), server_options);
   if (!server.ok()) return server.status();
@@ -144,6 +184,17 @@ absl::Status Run() {
       actual.max_batched_tokens, actual.max_waiting, threads > 0 ? threads : omp_get_max_threads(),
       matmul_dtype);
 
+  const char* transport = "plaintext (no TLS)";
+  if (tls.tls()) transport = tls.mutual() ? "mutual TLS" : "TLS";
+  Log("security: %s; %s; limits: prompt %d tokens, message %d bytes, %d streams per connection",
+      transport, auth != nullptr ? "bearer token required" : "no auth token",
+      actual.max_prompt_tokens, server_options.max_message_bytes,
+      server_options.max_streams_per_connection);
+  if (!tls.tls() && !IsLoopbackHost(server_options.host)) {
+    Log("warning: listening on non-loopback address %s without TLS: prompts, generated text and "
+        "any bearer token cross the network in plaintext (set --tls_cert/--tls_key)",
+        server_options.host);
+  }
   if ((*server)->metrics_port() >= 0) {
     Log("metrics at http://%s/metrics",
         JoinHostPort(server_options.metrics_host, (*server)->metrics_port()));
@@ -190,7 +241,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "serves streaming token generation over gRPC (kvserve.v1.Generation).\n"
       "Usage: kvserve [--host 127.0.0.1] [--port 50051] [--model tiny|DIR] [--kv_cache_bytes N | "
-      "--num_pages N] [--metrics_port -1|0|N] ...\nStops gracefully on SIGTERM/SIGINT.");
+      "--num_pages N] [--metrics_port -1|0|N] [--tls_cert F --tls_key F [--tls_client_ca F]] "
+      "[--auth_token_file F] ...\nStops gracefully on SIGTERM/SIGINT.");
   absl::ParseCommandLine(argc, argv);
   if (absl::Status s = kvserve::Run(); !s.ok()) {
     kvserve::Log("error: %s", s.ToString());

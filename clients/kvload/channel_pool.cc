@@ -16,13 +16,15 @@ int ChannelPool::ChannelsFor(int max_streams) {
   return std::clamp((max_streams + kStreamsPerChannel - 1) / kStreamsPerChannel, 1, 64);
 }
 
-ChannelPool::ChannelPool(const std::string& target, int num_channels) : target_(target) {
+ChannelPool::ChannelPool(const std::string& target, int num_channels,
+                         const ClientChannelFactory& factory)
+    : target_(target) {
   for (int i = 0; i < std::max(1, num_channels); ++i) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("kvload.channel_index", i);  // distinct arguments: never one shared connection
     auto slot = std::make_unique<Slot>();
-    slot->channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    slot->channel = factory.NewChannel(target, args);
     slot->stub = kvserve::v1::Generation::NewStub(slot->channel);
     slots_.push_back(std::move(slot));
   }

@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "clients/client_channel.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
 
 namespace kvserve::load {
@@ -28,7 +29,9 @@ class ChannelPool {
   static constexpr int kStreamsPerChannel = 64;
   static int ChannelsFor(int max_streams);
 
-  ChannelPool(const std::string& target, int num_channels);
+  // The channels come from `factory` (TLS, bearer token: see clients/client_channel.h).
+  ChannelPool(const std::string& target, int num_channels,
+              const ClientChannelFactory& factory = ClientChannelFactory());
 
   // Waits until every channel is connected; UNAVAILABLE naming the target if one is not by
   // `timeout`.

@@ -30,7 +30,7 @@ std::string ReadFile(const std::string& path) {
   return buffer.str();
 }
 
-absl::StatusOr<std::string> MakeTempDir() {
+absl::StatusOr<std::string> NewTempDir() {
   const char* base = std::getenv("TMPDIR");
   std::string pattern =
       absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp", "/kvserve_test.XXXXXX");
@@ -103,6 +103,51 @@ absl::StatusOr<int> ReadPortFile(const std::string& path) {
 
 }  // namespace
 
+absl::StatusOr<std::string> BackgroundCommand::MakeTempDir() { return NewTempDir(); }
+
+absl::StatusOr<std::unique_ptr<BackgroundCommand>> BackgroundCommand::Start(
+    const std::string& binary, const std::vector<std::string>& args, const std::string& dir) {
+  std::unique_ptr<BackgroundCommand> command(new BackgroundCommand());
+  command->dir_ = dir;  // owned (removed) from here on, even if the spawn fails
+  absl::StatusOr<pid_t> pid = Spawn(binary, args, dir + "/stdout.log", dir + "/stderr.log");
+  if (!pid.ok()) return pid.status();
+  command->pid_ = *pid;
+  return command;
+}
+
+BackgroundCommand::~BackgroundCommand() {
+  if (pid_ > 0 && !reaped_) {
+    ::kill(pid_, SIGKILL);
+    WaitPid(pid_, absl::Seconds(10));
+  }
+  if (!dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+}
+
+bool BackgroundCommand::Signal(int signal_number) {
+  return pid_ > 0 && !reaped_ && ::kill(pid_, signal_number) == 0;
+}
+
+std::optional<int> BackgroundCommand::WaitForExit(absl::Duration timeout) {
+  if (pid_ <= 0) return std::nullopt;
+  if (reaped_) return status_;
+  std::optional<int> status = WaitPid(pid_, timeout);
+  if (status.has_value()) {
+    reaped_ = true;
+    status_ = status;
+  }
+  return status;
+}
+
+bool BackgroundCommand::Running() {
+  return pid_ > 0 && !WaitForExit(absl::ZeroDuration()).has_value();
+}
+
+std::string BackgroundCommand::Stdout() const { return ReadFile(dir_ + "/stdout.log"); }
+std::string BackgroundCommand::Stderr() const { return ReadFile(dir_ + "/stderr.log"); }
+
 absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     const std::string& binary, const std::vector<std::string>& flags,
     absl::Duration startup_timeout) {
@@ -118,22 +163,21 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::StartWithMetrics(
 absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::StartImpl(
     const std::string& binary, const std::vector<std::string>& flags,
     absl::Duration startup_timeout, bool with_metrics) {
-  absl::StatusOr<std::string> dir = MakeTempDir();
+  absl::StatusOr<std::string> dir = NewTempDir();
   if (!dir.ok()) return dir.status();
-  std::unique_ptr<DaemonProcess> daemon(new DaemonProcess());
-  daemon->dir_ = *dir;
-  const std::string port_file = daemon->dir_ + "/port";
-  const std::string metrics_port_file = daemon->dir_ + "/metrics_port";
+  const std::string port_file = *dir + "/port";
+  const std::string metrics_port_file = *dir + "/metrics_port";
   std::vector<std::string> args = {"--host=127.0.0.1", "--port=0", "--port_file=" + port_file};
   if (with_metrics) {
     args.push_back("--metrics_port=0");
     args.push_back("--metrics_port_file=" + metrics_port_file);
   }
   args.insert(args.end(), flags.begin(), flags.end());
-  absl::StatusOr<pid_t> pid =
-      Spawn(binary, args, daemon->dir_ + "/stdout.log", daemon->dir_ + "/stderr.log");
-  if (!pid.ok()) return pid.status();
-  daemon->pid_ = *pid;
+  absl::StatusOr<std::unique_ptr<BackgroundCommand>> process =
+      BackgroundCommand::Start(binary, args, *dir);
+  if (!process.ok()) return process.status();
+  std::unique_ptr<DaemonProcess> daemon(new DaemonProcess());
+  daemon->process_ = *std::move(process);
 
   const absl::Time end = absl::Now() + startup_timeout;
   while (absl::Now() < end) {
@@ -149,8 +193,7 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::StartImpl(
       }
       return daemon;
     }
-    if (std::optional<int> status = WaitPid(daemon->pid_, absl::ZeroDuration())) {
-      daemon->reaped_ = true;
+    if (std::optional<int> status = daemon->WaitForExit(absl::ZeroDuration())) {
       return absl::InternalError(absl::StrCat("kvserve exited during start-up (wait status ",
                                               *status, "):\n", daemon->Stderr()));
     }
@@ -160,34 +203,10 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::StartImpl(
       "no port file after ", absl::FormatDuration(startup_timeout), ":\n", daemon->Stderr()));
 }
 
-DaemonProcess::~DaemonProcess() {
-  if (pid_ > 0 && !reaped_) {
-    ::kill(pid_, SIGKILL);
-    WaitPid(pid_, absl::Seconds(10));
-  }
-  if (!dir_.empty()) {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-}
-
-bool DaemonProcess::Signal(int signal_number) {
-  return pid_ > 0 && !reaped_ && ::kill(pid_, signal_number) == 0;
-}
-
-std::optional<int> DaemonProcess::WaitForExit(absl::Duration timeout) {
-  if (pid_ <= 0 || reaped_) return std::nullopt;
-  std::optional<int> status = WaitPid(pid_, timeout);
-  if (status.has_value()) reaped_ = true;
-  return status;
-}
-
-std::string DaemonProcess::Stderr() const { return ReadFile(dir_ + "/stderr.log"); }
-
 CommandResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
                          absl::Duration timeout) {
   CommandResult result;
-  absl::StatusOr<std::string> dir = MakeTempDir();
+  absl::StatusOr<std::string> dir = NewTempDir();
   if (!dir.ok()) {
     result.err = std::string(dir.status().message());
     return result;

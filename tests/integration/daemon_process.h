@@ -1,4 +1,9 @@
-// Child processes for the end-to-end tests: the real kvserve daemon, and one-shot commands (kvctl).
+// Child processes for the end-to-end tests: the real kvserve daemon, commands left running in the
+// background (a kvctl stream to SIGKILL mid-way), and one-shot commands (kvctl).
+//
+// BackgroundCommand::Start spawns `binary args...` (posix_spawn, no shell) with stdout/stderr going
+// to files in a directory it then owns. The destructor SIGKILLs the command if it is still
+// running, reaps it, and removes the directory.
 //
 // DaemonProcess::Start spawns kvserve (posix_spawn, no shell) with the given flags plus
 // --port 0 --port_file <temp dir>/port, its stdout/stderr going to files in that temp dir, and
@@ -23,6 +28,39 @@
 
 namespace kvserve::testing {
 
+class BackgroundCommand {
+ public:
+  // `dir` must exist; it receives stdout.log and stderr.log and is removed with the object.
+  static absl::StatusOr<std::unique_ptr<BackgroundCommand>> Start(
+      const std::string& binary, const std::vector<std::string>& args, const std::string& dir);
+  // A new empty directory under $TMPDIR (or /tmp).
+  static absl::StatusOr<std::string> MakeTempDir();
+
+  BackgroundCommand(const BackgroundCommand&) = delete;
+  BackgroundCommand& operator=(const BackgroundCommand&) = delete;
+  ~BackgroundCommand();
+
+  pid_t pid() const { return pid_; }
+  const std::string& dir() const { return dir_; }
+  // kill(pid, signal) while the command has not been reaped; false otherwise.
+  bool Signal(int signal_number);
+  // Waits up to `timeout` for the command to exit; its waitpid status, or nullopt on timeout.
+  std::optional<int> WaitForExit(absl::Duration timeout);
+  // Whether it is still running (reaps it if it has exited).
+  bool Running();
+  // What it has written so far.
+  std::string Stdout() const;
+  std::string Stderr() const;
+
+ private:
+  BackgroundCommand() = default;
+
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  std::optional<int> status_;
+  std::string dir_;
+};
+
 class DaemonProcess {
  public:
   static absl::StatusOr<std::unique_ptr<DaemonProcess>> Start(
@@ -34,20 +72,17 @@ class DaemonProcess {
 
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
-  ~DaemonProcess();
 
   int port() const { return port_; }
   // The Prometheus endpoint's port (StartWithMetrics), or 0.
   int metrics_port() const { return metrics_port_; }
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_->pid(); }
 
-  // kill(pid, signal) while the daemon has not been reaped; false otherwise.
-  bool Signal(int signal_number);
-  // Waits up to `timeout` for the daemon to exit; its waitpid status, or nullopt on timeout.
-  std::optional<int> WaitForExit(absl::Duration timeout);
-  // What the daemon has written to stderr so far.
-  std::string Stderr() const;
+  // See BackgroundCommand.
+  bool Signal(int signal_number) { return process_->Signal(signal_number); }
+  std::optional<int> WaitForExit(absl::Duration timeout) { return process_->WaitForExit(timeout); }
+  std::string Stderr() const { return process_->Stderr(); }
 
  private:
   DaemonProcess() = default;
@@ -55,11 +90,9 @@ class DaemonProcess {
       const std::string& binary, const std::vector<std::string>& flags,
       absl::Duration startup_timeout, bool with_metrics);
 
-  pid_t pid_ = -1;
-  bool reaped_ = false;
+  std::unique_ptr<BackgroundCommand> process_;
   int port_ = 0;
   int metrics_port_ = 0;
-  std::string dir_;
 };
 
 struct CommandResult {

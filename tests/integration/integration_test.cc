@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/integration/daemon_test.h"
 #include "tests/server/generate_client.h"
 
 namespace kvserve::testing {
@@ -36,36 +37,14 @@ using ::grpc::health::v1::HealthCheckResponse;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-class KvserveTest : public ::testing::Test {
+class KvserveTest : public DaemonTest {
  protected:
-  // Starts kvserve with `flags` (plus --port 0 --port_file) and connects to it.
-  void StartDaemon(const std::vector<std::string>& flags) {
-    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon =
-        DaemonProcess::Start(KVSERVE_BINARY, flags);
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
-    daemon_ = *std::move(daemon);
-    channel_ = grpc::CreateChannel(daemon_->target(), grpc::InsecureChannelCredentials());
-    stub_ = v1::Generation::NewStub(channel_);
-    health_ = grpc::health::v1::Health::NewStub(channel_);
-  }
-
-  void TearDown() override {
-    if (HasFailure() && daemon_ != nullptr) {
-      std::fprintf(stderr, "--- kvserve stderr ---\n%s----------------------\n",
-                   daemon_->Stderr().c_str());
-    }
-  }
-
   grpc::Status HealthCheck(HealthCheckResponse* response) {
+    auto health = grpc::health::v1::Health::NewStub(channel_);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    return health_->Check(&context, HealthCheckRequest(), response);
+    return health->Check(&context, HealthCheckRequest(), response);
   }
-
-  std::unique_ptr<DaemonProcess> daemon_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Generation::Stub> stub_;
-  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 
 // Runs `requests` at once, one thread each, all released together.

@@ -18,6 +18,7 @@
 #include "server/kv_server.h"
 #include "server/model_loader.h"
 #include "tests/server/generate_client.h"
+#include "tests/server/in_process_server.h"
 
 namespace kvserve {
 namespace {
@@ -28,31 +29,10 @@ using ::kvserve::testing::TextRequest;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-std::unique_ptr<KvServer> StartServer(const std::string& model, SchedulerOptions options) {
-  absl::StatusOr<std::shared_ptr<const ModelWeights>> weights = LoadModelWeights(model);
-  EXPECT_TRUE(weights.ok()) << weights.status();
-  if (!weights.ok()) return nullptr;
-  absl::StatusOr<std::unique_ptr<StepEngine>> engine =
-      MakeModelEngine(*weights,
-                      ModelRunner::Options{.max_batched_tokens = options.max_batched_tokens,
-                                           .max_num_seqs = options.max_num_seqs},
-                      /*threads=*/0);
-  EXPECT_TRUE(engine.ok()) << engine.status();
-  if (!engine.ok()) return nullptr;
-  absl::StatusOr<std::unique_ptr<Scheduler>> scheduler =
-      Scheduler::Create(*std::move(engine), options);
-  EXPECT_TRUE(scheduler.ok()) << scheduler.status();
-  if (!scheduler.ok()) return nullptr;
-  absl::StatusOr<std::unique_ptr<KvServer>> server =
-      KvServer::Start(*std::move(scheduler), KvServerOptions{.host = "127.0.0.1", .port = 0});
-  EXPECT_TRUE(server.ok()) << server.status();
-  return server.ok() ? *std::move(server) : nullptr;
-}
-
 class GenerationServiceTest : public ::testing::Test {
  protected:
   void Start(const std::string& model = "micro", SchedulerOptions options = Small()) {
-    server_ = StartServer(model, options);
+    server_ = kvserve::testing::StartInProcessServer(model, options);
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(server_->port(), 0);
     channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
