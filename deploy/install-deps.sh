@@ -10,7 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus-cpp-dev nlohmann-json3-dev
   python3 python3-grpcio python3-numpy python3-protobuf
-  clang libclang-rt-14-dev openssl nginx-full
+  clang libclang-rt-14-dev libomp-dev openssl nginx-full  # libomp-dev: OpenMP for clang (fuzz build)
 )
 
 missing=()
