@@ -64,4 +64,4 @@ if [ "$SANITIZERS" != 0 ]; then
   stage_passed
 fi
 
-echo "test.sh stages: $stages_passed passed, 0 failed"
+echo "stages: $stages_passed passed, 0 failed"
