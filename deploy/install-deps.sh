@@ -11,7 +11,7 @@ PACKAGES=(
   prometheus-cpp-dev nlohmann-json3-dev libpcre2-dev
   libssl-dev  # TLS file checks, token digests
   python3 python3-grpcio python3-numpy python3-protobuf python3-yaml
-  clang libclang-rt-14-dev openssl nginx-full
+  clang libclang-rt-14-dev libomp-dev openssl nginx-full  # libomp-dev: OpenMP for clang (fuzz build)
 )
 
 missing=()

@@ -138,7 +138,9 @@ TEST_F(KvloadIntegrationTest, CancelFractionCountsCancellationsNotErrors) {
     if (r["outcome"] == "cancelled") {
       EXPECT_GE(r["cancel_after_tokens"].get<int>(), 1);
       EXPECT_GE(r["tokens"], r["cancel_after_tokens"]);
-      EXPECT_LT(r["tokens"], r["max_tokens"]);
+      // <=, not <: the last tokens may come in a message of their own, before the one with the
+      // finish reason, and the cancel can land in between (seen under TSan's slowdown).
+      EXPECT_LE(r["tokens"], r["max_tokens"]);
       EXPECT_EQ(r["status"], "CANCELLED");
     } else {
       EXPECT_EQ(r["tokens"], r["max_tokens"]);
