@@ -261,6 +261,8 @@ absl::Status ConvertToF32(const SafetensorsTensor& tensor, absl::string_view fil
   }
   const char* src = file_bytes.data() + tensor.begin;
   const int64_t n = tensor.num_elements;
+  // Nothing to copy (and an empty `out` may have a null data(), which memcpy must not get).
+  if (n == 0 && IsFloatDtype(tensor.dtype)) return absl::OkStatus();
   if (tensor.dtype == "F32") {
     std::memcpy(out.data(), src, sizeof(float) * n);
     return absl::OkStatus();

@@ -93,6 +93,23 @@ TEST(SafetensorsTest, ConvertsEachFloatDtype) {
               HasSubstr("'a'"));
 }
 
+// Found by safetensors_header_fuzz: an empty tensor went to memcpy with the null data() of an
+// empty destination (undefined behaviour; UBSan aborts on it).
+TEST(SafetensorsTest, EmptyTensorsConvertToNothing) {
+  const std::string file = File(
+      R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},)"
+      R"("z":{"dtype":"BF16","shape":[3,0],"data_offsets":[0,0]},)"
+      R"("i":{"dtype":"I64","shape":[0],"data_offsets":[0,0]}})",
+      "");
+  absl::StatusOr<SafetensorsHeader> h = ParseSafetensorsHeader(file, "f");
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->Find("z")->num_elements, 0);
+  EXPECT_TRUE(ConvertToF32(*h->Find("e"), file, "f", absl::Span<float>()).ok());
+  EXPECT_TRUE(ConvertToF32(*h->Find("z"), file, "f", absl::Span<float>()).ok());
+  EXPECT_THAT(std::string(ConvertToF32(*h->Find("i"), file, "f", absl::Span<float>()).message()),
+              HasSubstr("not supported"));
+}
+
 TEST(SafetensorsTest, HalfAndBfloat16BitPatterns) {
   EXPECT_EQ(HalfToFloat(0x3C00), 1.0f);
   EXPECT_EQ(HalfToFloat(0xC000), -2.0f);

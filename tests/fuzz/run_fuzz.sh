@@ -37,9 +37,15 @@ for target in "${targets[@]}"; do
   corpus="$work/$target"
   mkdir -p "$corpus"
   if [ -d "tests/fuzz/corpus/$target" ]; then cp -r "tests/fuzz/corpus/$target/." "$corpus/"; fi
-  echo "run_fuzz: $target for ${seconds}s on $(ls "$corpus" | wc -l) seed inputs"
+  # Inputs up to 4 KiB, or the largest seed (a whole tokenizer.json is bigger): libFuzzer would
+  # cut longer seeds short. A dictionary of the format's keywords, if the target has one.
+  max_len=$(find "$corpus" -type f -printf '%s\n' | sort -n | tail -1)
+  max_len=$(( ${max_len:-0} > 4096 ? max_len : 4096 ))
+  dict=()
+  if [ -f "tests/fuzz/$target.dict" ]; then dict=(-dict="tests/fuzz/$target.dict"); fi
+  echo "run_fuzz: $target for ${seconds}s on $(ls "$corpus" | wc -l) seed inputs (max_len $max_len)"
   if nice -n 19 "$build_dir/tests/fuzz/$target" "$corpus" -max_total_time="$seconds" \
-      -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
+      -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" "${dict[@]}" -print_final_stats=1 \
       -artifact_prefix="$artifacts/$target-" > "$work/$target.log" 2>&1; then
     grep -E "^stat::number_of_executed_units|^stat::new_units_added" "$work/$target.log" |
       sed "s/^/run_fuzz: $target: /"
