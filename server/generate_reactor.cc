@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "grpcpp/impl/codegen/proto_utils.h"  // SerializationTraits for protobuf messages
 #include "server/metrics.h"
 #include "server/proto_convert.h"
 
@@ -131,10 +132,10 @@ void GenerateReactor::Pump() {
     case Action::kNone:
       break;
     case Action::kWrite:
-      StartWrite(&response_);
+      StartWrite(&response_bytes_);
       break;
     case Action::kWriteAndFinish:
-      StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+      StartWriteAndFinish(&response_bytes_, grpc::WriteOptions(), grpc::Status::OK);
       break;
     case Action::kFinish:
       Finish(status);
@@ -181,6 +182,11 @@ void GenerateReactor::FillResponseLocked(bool last) {
     response_.set_finish_reason(ToProto(finish_reason_));
     ToProto(usage_, response_.mutable_usage());
   }
+  response_bytes_.Clear();  // the writer refuses a buffer that still holds the previous message
+  bool own_buffer = false;
+  // Serializing a message of ints and valid UTF-8 (the decoder's output) cannot fail.
+  (void)grpc::SerializationTraits<v1::GenerateResponse>::Serialize(response_, &response_bytes_,
+                                                                   &own_buffer);
 }
 
 }  // namespace kvserve

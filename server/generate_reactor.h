@@ -48,7 +48,7 @@ namespace kvserve {
 
 class Metrics;
 
-class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateResponse> {
+class GenerateReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   // Creates the reactor for one call and starts it: submits `request` to `scheduler`, or, if
   // `admission` is not OK (e.g. the server is draining), ends the call with it. `request_id` is
@@ -106,9 +106,11 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   FinishReason finish_reason_ ABSL_GUARDED_BY(mu_) = FinishReason::kNone;
   Usage usage_ ABSL_GUARDED_BY(mu_);
   absl::Status error_ ABSL_GUARDED_BY(mu_);
-  // The message being written. Filled under mu_ by the thread that claims the write, then read by
-  // gRPC until OnWriteDone; nobody else touches it meanwhile.
+  // The message being written and its serialized bytes (the method is raw, see
+  // generation_service.h). Filled under mu_ by the thread that claims the write, then read by gRPC
+  // until OnWriteDone; nobody else touches them meanwhile.
   v1::GenerateResponse response_;
+  grpc::ByteBuffer response_bytes_;
 };
 
 }  // namespace kvserve

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/bearer_auth_interceptor.h"
 #include "server/generate_reactor.h"
+#include "server/generate_request_parser.h"
 #include "server/proto_convert.h"
 
 namespace kvserve {
@@ -47,9 +48,7 @@ absl::Status GenerationService::Authenticate(const grpc::CallbackServerContext& 
   return auth_ == nullptr ? absl::OkStatus() : CheckBearerAuth(*auth_, context.client_metadata());
 }
 
-absl::Status GenerationService::Admit(const grpc::CallbackServerContext& context,
-                                      const v1::GenerateRequest& request) const {
-  if (absl::Status s = Authenticate(context); !s.ok()) return s;
+absl::Status GenerationService::Admit(const v1::GenerateRequest& request) const {
   if (!accepting()) return absl::UnavailableError("server is shutting down");
   if (request.request_id().size() > kMaxRequestIdBytes) {
     return absl::InvalidArgumentError(absl::StrCat("request_id has ", request.request_id().size(),
@@ -58,14 +57,17 @@ absl::Status GenerationService::Admit(const grpc::CallbackServerContext& context
   return absl::OkStatus();
 }
 
-grpc::ServerWriteReactor<v1::GenerateResponse>* GenerationService::Generate(
-    grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
-  const absl::Status admission = Admit(*context, *request);
-  std::string request_id = request->request_id();
+grpc::ServerWriteReactor<grpc::ByteBuffer>* GenerationService::Generate(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request) {
+  v1::GenerateRequest request;
+  absl::Status admission = Authenticate(*context);  // before parsing: strangers learn nothing
+  if (admission.ok()) admission = ParseGenerateRequest(*raw_request, &request);
+  if (admission.ok()) admission = Admit(request);
+  std::string request_id = request.request_id();
   if (request_id.empty()) {
     request_id = absl::StrCat("req-", next_request_number_.fetch_add(1, std::memory_order_relaxed));
   }
-  return GenerateReactor::Start(context, *request, std::move(request_id), scheduler_, tokenizer_,
+  return GenerateReactor::Start(context, request, std::move(request_id), scheduler_, tokenizer_,
                                 admission, metrics_);
 }
 

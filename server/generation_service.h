@@ -7,8 +7,9 @@
 //   GetServerInfo  model shapes, cache and scheduler figures (unary, answered inline).
 //
 // Admission, in order, before a stream does any work: the bearer token if RequireBearerToken()
-// was called (UNAUTHENTICATED; see bearer_auth_interceptor.h), the server still accepting
-// (UNAVAILABLE), a request_id of at most kMaxRequestIdBytes (INVALID_ARGUMENT "request_id ...":
+// was called (UNAUTHENTICATED; see bearer_auth_interceptor.h), the request's bytes parsing as a
+// GenerateRequest (INVALID_ARGUMENT saying why; generate_request_parser.h), the server still
+// accepting (UNAVAILABLE), a request_id of at most kMaxRequestIdBytes (INVALID_ARGUMENT "request_id ...":
 // it is echoed in every message), then the scheduler's own checks.
 //
 // Threads: the methods run on gRPC's callback threads; StopAccepting() may be called from any
@@ -42,7 +43,10 @@ inline constexpr size_t kMaxRequestIdBytes = 256;
 // vocabulary is not byte-level (a model loaded from a checkpoint with its own tokenizer).
 absl::StatusOr<ByteTokenizer> TokenizerForModel(const ModelConfig& config);
 
-class GenerationService final : public v1::Generation::CallbackService {
+// Generate is registered raw (grpc::ByteBuffer in and out) so that a request that does not parse
+// gets INVALID_ARGUMENT saying why (generate_request_parser.h), not gRPC's bare UNIMPLEMENTED.
+class GenerationService final
+    : public v1::Generation::WithRawCallbackMethod_Generate<v1::Generation::CallbackService> {
  public:
   // `metrics` (not owned, may be null) must outlive every call, like the scheduler. `tokenizer`
   // encodes text prompts and decodes streamed tokens; null means the byte-level tokenizer of the
@@ -52,8 +56,8 @@ class GenerationService final : public v1::Generation::CallbackService {
       Scheduler* scheduler, Metrics* metrics = nullptr,
       std::shared_ptr<const Tokenizer> tokenizer = nullptr);
 
-  grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
-      grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Generate(grpc::CallbackServerContext* context,
+                                                       const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* GetServerInfo(grpc::CallbackServerContext* context,
                                           const v1::GetServerInfoRequest* request,
                                           v1::ServerInfo* response) override;
@@ -76,8 +80,7 @@ class GenerationService final : public v1::Generation::CallbackService {
   // UNAUTHENTICATED unless the call carries an accepted token (OK when none is required).
   absl::Status Authenticate(const grpc::CallbackServerContext& context) const;
   // The checks of the file comment that come before the scheduler's.
-  absl::Status Admit(const grpc::CallbackServerContext& context,
-                     const v1::GenerateRequest& request) const;
+  absl::Status Admit(const v1::GenerateRequest& request) const;
 
   Scheduler* const scheduler_;
   Metrics* const metrics_;

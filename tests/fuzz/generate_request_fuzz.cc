@@ -1,4 +1,5 @@
-// generate_request_fuzz: untrusted bytes → kvserve.v1.GenerateRequest → GenerationParams
+// generate_request_fuzz: untrusted bytes → kvserve.v1.GenerateRequest (ParseGenerateRequest, as
+// the server's raw Generate method parses them) → GenerationParams
 // (ToGenerationParams, byte tokenizer) → ValidateGenerationParams, as the server does before
 // Submit, against the "tiny" and "micro" presets. No scheduler is involved.
 //
@@ -28,6 +29,7 @@
 #include "engine/request_validation.h"
 #include "engine/sampler.h"
 #include "kvserve/v1/kvserve.pb.h"
+#include "server/generate_request_parser.h"
 #include "server/proto_convert.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -187,8 +189,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const ModelConfig& tiny = *new ModelConfig(*PresetConfig("tiny"));
   static const ModelConfig& micro = *new ModelConfig(*PresetConfig("micro"));
 
+  // The server's parser (the Generate method is raw): it accepts exactly what protobuf accepts,
+  // and refuses the rest with INVALID_ARGUMENT saying which kind of problem it is.
   v1::GenerateRequest request;
-  if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
+  const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
+  const absl::Status parsed = ParseGenerateRequest(bytes, &request);
+  const bool protobuf_accepts = v1::GenerateRequest().ParseFromArray(data, static_cast<int>(size));
+  FUZZ_CHECK(parsed.ok() == protobuf_accepts, "parser says ", parsed.ToString(),
+             ", protobuf says ", protobuf_accepts);
+  if (!parsed.ok()) {
+    FUZZ_CHECK(parsed.code() == absl::StatusCode::kInvalidArgument, parsed.ToString());
+    FUZZ_CHECK(absl::StartsWith(parsed.message(), "request_id is not valid UTF-8 (byte ") ||
+                   absl::StartsWith(parsed.message(), "prompt.text is not valid UTF-8 (byte ") ||
+                   absl::StartsWith(parsed.message(),
+                                    "the request is not a valid kvserve.v1.GenerateRequest: "),
+               "unexplained refusal: ", parsed.ToString());
+    return 0;
+  }
   const GenerationParams params = ToGenerationParams(request, tokenizer);
   CheckConversion(request, params);
   CheckAgainst(params, tiny);

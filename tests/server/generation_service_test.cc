@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "engine/utf8_stream_decoder.h"
 #include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/kv_server.h"
@@ -72,6 +73,14 @@ std::vector<BadRequest> BadRequests(int32_t context) {
     bad.push_back({"missing prompt", r, "prompt"});
   }
   bad.push_back({"empty text", TextRequest("", 4), "prompt"});
+  // Proto3 strings must be UTF-8; protobuf refuses to parse these (the client's protobuf only
+  // logs), and gRPC alone would answer UNIMPLEMENTED with no message.
+  bad.push_back({"text not UTF-8", TextRequest("ab\xff\xfe", 4), "prompt.text is not valid UTF-8 (byte 2"});
+  {
+    v1::GenerateRequest r = TextRequest("hi", 4);
+    r.set_request_id("id-\xc3");
+    bad.push_back({"request_id not UTF-8", r, "request_id is not valid UTF-8 (byte 3"});
+  }
   bad.push_back({"empty token ids", with_tokens({}, 4), "prompt"});
   bad.push_back({"token id above vocab", with_tokens({1, 999}, 4), "prompt.token_ids[1]"});
   bad.push_back({"negative token id", with_tokens({-3}, 4), "prompt.token_ids[0]"});
@@ -136,6 +145,70 @@ TEST_F(GenerationServiceTest, BadRequestsAreInvalidArgumentNamingTheField) {
   const StreamResult ok = RunGenerate(*stub_, TextRequest("still here", 3));
   ASSERT_TRUE(ok.status.ok()) << ok.status.error_message();
   EXPECT_EQ(ok.tokens.size(), 3u);
+}
+
+// Sends `bytes` as the request of a Generate call, as they are (grpc::GenericStub), and returns
+// the call's status once the stream has ended.
+grpc::Status RawGenerate(const std::shared_ptr<grpc::Channel>& channel, const std::string& bytes,
+                         int* messages) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::CompletionQueue cq;
+  auto call = stub.PrepareCall(&context, "/kvserve.v1.Generation/Generate", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  auto wait = [&] { return cq.Next(&tag, &ok) && ok; };
+  call->StartCall(reinterpret_cast<void*>(1));
+  if (wait()) {
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer request(&slice, 1);
+    call->WriteLast(request, grpc::WriteOptions(), reinterpret_cast<void*>(2));
+    wait();
+    grpc::ByteBuffer response;
+    for (*messages = 0;; ++*messages) {
+      call->Read(&response, reinterpret_cast<void*>(3));
+      if (!wait()) break;
+    }
+  }
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(4));
+  cq.Next(&tag, &ok);
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return status;
+}
+
+TEST_F(GenerationServiceTest, BytesThatAreNotAGenerateRequestAreInvalidArgumentSayingWhy) {
+  Start();
+  const struct {
+    std::string name, bytes, message;
+  } cases[] = {
+      // field 2 (text), length 3, not UTF-8; then max_tokens 4
+      {"text not UTF-8", std::string("\x12\x03" "a\xff" "b\x20\x04", 7),
+       "prompt.text is not valid UTF-8 (byte 1 of 3)"},
+      {"truncated length", std::string("\x12\x7f" "abc", 5), "malformed protobuf wire format"},
+      {"bad varint", std::string(11, '\xff'), "malformed protobuf wire format"},
+      // field 5 (sampling) holding bytes that are no SamplingParams (a field 0 tag)
+      {"bad nested message", std::string("\x2a\x02\x00\x00\x20\x04", 6),
+       "a field has the wrong wire type or a nested message is malformed"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    int messages = -1;
+    const grpc::Status status = RawGenerate(channel_, c.bytes, &messages);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message));
+    EXPECT_EQ(messages, 0);
+  }
+  // The same route with good bytes streams tokens.
+  int messages = 0;
+  const grpc::Status good =
+      RawGenerate(channel_, TextRequest("fine", 3).SerializeAsString(), &messages);
+  EXPECT_TRUE(good.ok()) << good.error_message();
+  EXPECT_GE(messages, 1);
+  EXPECT_EQ(server_->scheduler().stats().running, 0);
 }
 
 TEST_F(GenerationServiceTest, RequestLargerThanTheWholeCacheIsInvalidArgument) {
