@@ -14,6 +14,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_join.h"
 #include "clients/client_channel.h"
+#include "clients/client_security_flags.h"
 #include "clients/kvctl_commands.h"
 #include "grpcpp/grpcpp.h"
 
@@ -29,12 +30,6 @@ ABSL_FLAG(std::string, token_ids, "",
           "generate: the prompt as token ids, e.g. 1,2,3 (instead of a text prompt).");
 ABSL_FLAG(std::string, stop_token_ids, "", "generate: stop after any of these ids, e.g. 10,46.");
 ABSL_FLAG(std::string, request_id, "", "generate: request id; the server assigns one if empty.");
-ABSL_FLAG(std::string, tls_ca, "",
-          "PEM CA certificates to verify the server with; enables TLS (default: plaintext).");
-ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate for mutual TLS (needs --tls_ca).");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
-ABSL_FLAG(std::string, auth_token_file, "",
-          "File holding the bearer token to send as 'authorization: Bearer <token>'.");
 
 namespace {
 
@@ -59,10 +54,7 @@ int main(int argc, char** argv) {
   const std::string command = args[1];
   std::vector<std::string> rest(args.begin() + 2, args.end());
   absl::StatusOr<kvserve::ClientChannelFactory> channels = kvserve::ClientChannelFactory::Create(
-      {.tls_ca_file = absl::GetFlag(FLAGS_tls_ca),
-       .tls_cert_file = absl::GetFlag(FLAGS_tls_cert),
-       .tls_key_file = absl::GetFlag(FLAGS_tls_key),
-       .auth_token_file = absl::GetFlag(FLAGS_auth_token_file)});
+      kvserve::SecurityOptionsFromFlags());
   if (!channels.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(channels.status().message()).c_str());
     return 2;

@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/client_channel.h"
+#include "clients/client_security_flags.h"
 #include "clients/kvload/channel_pool.h"
 #include "clients/kvload/load_runner.h"
 #include "clients/kvload/metrics.h"
@@ -69,12 +70,6 @@ ABSL_FLAG(bool, expect_idle, false,
           "After the run, fail unless the server goes idle (nothing running or waiting) with every "
           "KV page free within 10 s: a leak check for runs that are the server's only load.");
 ABSL_FLAG(bool, progress, true, "Show a live progress line on stderr when it is a terminal.");
-ABSL_FLAG(std::string, tls_ca, "",
-          "PEM CA certificates to verify the server with; enables TLS (default: plaintext).");
-ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate for mutual TLS (needs --tls_ca).");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
-ABSL_FLAG(std::string, auth_token_file, "",
-          "File holding the bearer token to send as 'authorization: Bearer <token>'.");
 
 namespace kvserve::load {
 namespace {
@@ -207,10 +202,7 @@ absl::Status Main() {
   const int channels = absl::GetFlag(FLAGS_channels) > 0 ? absl::GetFlag(FLAGS_channels)
                                                           : ChannelPool::ChannelsFor(max_streams);
   absl::StatusOr<ClientChannelFactory> factory =
-      ClientChannelFactory::Create({.tls_ca_file = absl::GetFlag(FLAGS_tls_ca),
-                                    .tls_cert_file = absl::GetFlag(FLAGS_tls_cert),
-                                    .tls_key_file = absl::GetFlag(FLAGS_tls_key),
-                                    .auth_token_file = absl::GetFlag(FLAGS_auth_token_file)});
+      ClientChannelFactory::Create(SecurityOptionsFromFlags());
   if (!factory.ok()) return factory.status();
   ChannelPool pool(absl::GetFlag(FLAGS_target), channels, *factory);
   if (absl::Status s = pool.WaitForConnected(absl::Seconds(absl::GetFlag(FLAGS_connect_timeout)));
