@@ -21,12 +21,12 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/daemon_test.h"
+#include "tests/integration/reflection_client.h"
 #include "tests/server/generate_client.h"
 
 namespace kvserve::testing {
@@ -141,25 +141,10 @@ TEST_F(KvserveTest, HealthCheckIsServing) {
 
 TEST_F(KvserveTest, ReflectionListsTheGenerationService) {
   StartDaemon({"--model=micro", "--num_pages=64"});
-  namespace refl = ::grpc::reflection::v1alpha;
-  auto stub = refl::ServerReflection::NewStub(channel_);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  auto stream = stub->ServerReflectionInfo(&context);
-  refl::ServerReflectionRequest request;
-  request.set_list_services("");
-  ASSERT_TRUE(stream->Write(request));
-  stream->WritesDone();
-  refl::ServerReflectionResponse response;
-  ASSERT_TRUE(stream->Read(&response));
   std::vector<std::string> services;
-  for (const refl::ServiceResponse& s : response.list_services_response().service()) {
-    services.push_back(s.name());
-  }
+  const grpc::Status status = ListServices(channel_, &services);
+  EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_THAT(services, ::testing::Contains("kvserve.v1.Generation"));
-  while (stream->Read(&response)) {
-  }
-  EXPECT_TRUE(stream->Finish().ok());
 }
 
 TEST(KvserveBinaryTest, RefusesUnknownModelsAndDirectoriesAndHasHelp) {

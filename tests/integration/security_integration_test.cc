@@ -11,12 +11,12 @@
 #include "clients/client_channel.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/daemon_test.h"
+#include "tests/integration/reflection_client.h"
 #include "tests/security/test_pki.h"
 #include "tests/server/generate_client.h"
 
@@ -142,29 +142,14 @@ TEST_F(SecurityIntegrationTest, TokenGuardsReflectionButNotHealthOnPlaintext) {
     EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   }
   // Reflection (grpc++'s implementation, guarded by the interceptor only): nothing comes back.
-  auto list_services = [](const std::shared_ptr<grpc::Channel>& channel, int* services) {
-    namespace refl = ::grpc::reflection::v1alpha;
-    auto stub = refl::ServerReflection::NewStub(channel);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    auto stream = stub->ServerReflectionInfo(&context);
-    refl::ServerReflectionRequest request;
-    request.set_list_services("");
-    stream->Write(request);
-    stream->WritesDone();
-    refl::ServerReflectionResponse response;
-    *services = 0;
-    while (stream->Read(&response)) *services += response.list_services_response().service_size();
-    return stream->Finish();
-  };
-  int services = -1;
-  const grpc::Status refused = list_services(anonymous, &services);
+  std::vector<std::string> services;
+  const grpc::Status refused = ListServices(anonymous, &services);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED) << refused.error_message();
   EXPECT_THAT(refused.error_message(), HasSubstr("missing credentials"));
-  EXPECT_EQ(services, 0);
-  const grpc::Status allowed = list_services(Channel({.auth_token_file = *token_file_}), &services);
+  EXPECT_TRUE(services.empty());
+  const grpc::Status allowed = ListServices(Channel({.auth_token_file = *token_file_}), &services);
   EXPECT_TRUE(allowed.ok()) << allowed.error_message();
-  EXPECT_GE(services, 2);
+  EXPECT_GE(services.size(), 2u);
 
   auto stub = v1::Generation::NewStub(anonymous);
   const StreamResult generate = RunGenerate(*stub, TextRequest("no token", 4), absl::Seconds(10));
