@@ -4,9 +4,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/impl/codegen/proto_utils.h"  // SerializationTraits for protobuf messages
 #include "server/bearer_auth_interceptor.h"
 #include "server/generate_reactor.h"
-#include "server/generate_request_parser.h"
+#include "server/request_parser.h"
 #include "server/proto_convert.h"
 
 namespace kvserve {
@@ -61,7 +62,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* GenerationService::Generate(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request) {
   v1::GenerateRequest request;
   absl::Status admission = Authenticate(*context);  // before parsing: strangers learn nothing
-  if (admission.ok()) admission = ParseGenerateRequest(*raw_request, &request);
+  if (admission.ok()) admission = ParseRequest(*raw_request, &request);
   if (admission.ok()) admission = Admit(request);
   std::string request_id = request.request_id();
   if (request_id.empty()) {
@@ -71,16 +72,22 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* GenerationService::Generate(
                                 admission, metrics_);
 }
 
-grpc::ServerUnaryReactor* GenerationService::GetServerInfo(
-    grpc::CallbackServerContext* context, const v1::GetServerInfoRequest* /*request*/,
-    v1::ServerInfo* response) {
+grpc::ServerUnaryReactor* GenerationService::GetServerInfo(grpc::CallbackServerContext* context,
+                                                           const grpc::ByteBuffer* raw_request,
+                                                           grpc::ByteBuffer* raw_response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status s = Authenticate(*context); !s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
+  v1::GetServerInfoRequest request;
+  absl::Status status = Authenticate(*context);
+  if (status.ok()) status = ParseRequest(*raw_request, &request);
+  if (!status.ok()) {
+    reactor->Finish(ToGrpcStatus(status));
     return reactor;
   }
-  FillServerInfo(scheduler_->model_config(), scheduler_->options(), scheduler_->stats(), response);
-  reactor->Finish(grpc::Status::OK);
+  v1::ServerInfo info;
+  FillServerInfo(scheduler_->model_config(), scheduler_->options(), scheduler_->stats(), &info);
+  bool own_buffer = false;
+  reactor->Finish(
+      grpc::SerializationTraits<v1::ServerInfo>::Serialize(info, raw_response, &own_buffer));
   return reactor;
 }
 

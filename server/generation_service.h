@@ -8,7 +8,7 @@
 //
 // Admission, in order, before a stream does any work: the bearer token if RequireBearerToken()
 // was called (UNAUTHENTICATED; see bearer_auth_interceptor.h), the request's bytes parsing as a
-// GenerateRequest (INVALID_ARGUMENT saying why; generate_request_parser.h), the server still
+// GenerateRequest (INVALID_ARGUMENT saying why; request_parser.h), the server still
 // accepting (UNAVAILABLE), a request_id of at most kMaxRequestIdBytes (INVALID_ARGUMENT "request_id ...":
 // it is echoed in every message), then the scheduler's own checks.
 //
@@ -43,10 +43,11 @@ inline constexpr size_t kMaxRequestIdBytes = 256;
 // vocabulary is not byte-level (a model loaded from a checkpoint with its own tokenizer).
 absl::StatusOr<ByteTokenizer> TokenizerForModel(const ModelConfig& config);
 
-// Generate is registered raw (grpc::ByteBuffer in and out) so that a request that does not parse
-// gets INVALID_ARGUMENT saying why (generate_request_parser.h), not gRPC's bare UNIMPLEMENTED.
+// Both methods are registered raw (grpc::ByteBuffer in and out) so that a request that does not
+// parse gets INVALID_ARGUMENT saying why (request_parser.h), not gRPC's bare UNIMPLEMENTED.
 class GenerationService final
-    : public v1::Generation::WithRawCallbackMethod_Generate<v1::Generation::CallbackService> {
+    : public v1::Generation::WithRawCallbackMethod_GetServerInfo<
+          v1::Generation::WithRawCallbackMethod_Generate<v1::Generation::CallbackService>> {
  public:
   // `metrics` (not owned, may be null) must outlive every call, like the scheduler. `tokenizer`
   // encodes text prompts and decodes streamed tokens; null means the byte-level tokenizer of the
@@ -59,8 +60,8 @@ class GenerationService final
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Generate(grpc::CallbackServerContext* context,
                                                        const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* GetServerInfo(grpc::CallbackServerContext* context,
-                                          const v1::GetServerInfoRequest* request,
-                                          v1::ServerInfo* response) override;
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
 
   // From now on every call must carry a bearer token `verifier` accepts. Call it before the gRPC
   // server starts (it is not synchronized with the handlers).

@@ -1,5 +1,5 @@
-// generate_request_fuzz: untrusted bytes → kvserve.v1.GenerateRequest (ParseGenerateRequest, as
-// the server's raw Generate method parses them) → GenerationParams
+// generate_request_fuzz: untrusted bytes → kvserve.v1.GenerateRequest (ParseRequest, as the
+// server's raw Generate method parses them) → GenerationParams
 // (ToGenerationParams, byte tokenizer) → ValidateGenerationParams, as the server does before
 // Submit, against the "tiny" and "micro" presets. No scheduler is involved.
 //
@@ -29,7 +29,7 @@
 #include "engine/request_validation.h"
 #include "engine/sampler.h"
 #include "kvserve/v1/kvserve.pb.h"
-#include "server/generate_request_parser.h"
+#include "server/request_parser.h"
 #include "server/proto_convert.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -193,7 +193,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // and refuses the rest with INVALID_ARGUMENT saying which kind of problem it is.
   v1::GenerateRequest request;
   const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
-  const absl::Status parsed = ParseGenerateRequest(bytes, &request);
+  const absl::Status parsed = ParseRequest(bytes, &request);
   const bool protobuf_accepts = v1::GenerateRequest().ParseFromArray(data, static_cast<int>(size));
   FUZZ_CHECK(parsed.ok() == protobuf_accepts, "parser says ", parsed.ToString(),
              ", protobuf says ", protobuf_accepts);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/utf8_stream_decoder.h"
@@ -201,6 +202,25 @@ TEST_F(GenerationServiceTest, BytesThatAreNotAGenerateRequestAreInvalidArgumentS
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
     EXPECT_THAT(status.error_message(), HasSubstr(c.message));
     EXPECT_EQ(messages, 0);
+  }
+  // GetServerInfo parses its (empty) request the same way.
+  {
+    grpc::GenericStub stub(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Slice slice(std::string(11, '\xff'));
+    grpc::ByteBuffer request(&slice, 1), response;
+    absl::Notification done;
+    grpc::Status status;
+    stub.UnaryCall(&context, "/kvserve.v1.Generation/GetServerInfo", grpc::StubOptions(), &request,
+                   &response, [&](grpc::Status s) {
+                     status = std::move(s);
+                     done.Notify();
+                   });
+    done.WaitForNotification();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("not a valid kvserve.v1.GetServerInfoRequest: malformed protobuf"));
   }
   // The same route with good bytes streams tokens.
   int messages = 0;

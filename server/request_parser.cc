@@ -1,4 +1,4 @@
-#include "server/generate_request_parser.h"
+#include "server/request_parser.h"
 
 #include <cstdint>
 #include <optional>
@@ -49,14 +49,15 @@ std::optional<size_t> FirstInvalidUtf8Byte(absl::string_view s) {
   return std::nullopt;
 }
 
-// Why `bytes`, which GenerateRequest::ParseFromString refused, is not a GenerateRequest.
-absl::Status ExplainParseFailure(absl::string_view bytes) {
+// Why `bytes`, which request->ParseFrom... refused, is not a `request`.
+absl::Status ExplainParseFailure(absl::string_view bytes, const google::protobuf::Message& request) {
+  const google::protobuf::Descriptor& descriptor = *request.GetDescriptor();
   google::protobuf::UnknownFieldSet fields;
   if (!fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::InvalidArgumentError(
-        "the request is not a valid kvserve.v1.GenerateRequest: malformed protobuf wire format");
+    return absl::InvalidArgumentError(absl::StrCat("the request is not a valid ",
+                                                   descriptor.full_name(),
+                                                   ": malformed protobuf wire format"));
   }
-  const auto& descriptor = *v1::GenerateRequest::descriptor();
   for (int i = 0; i < fields.field_count(); ++i) {
     const google::protobuf::UnknownField& field = fields.field(i);
     const google::protobuf::FieldDescriptor* known = descriptor.FindFieldByNumber(field.number());
@@ -65,30 +66,31 @@ absl::Status ExplainParseFailure(absl::string_view bytes) {
       continue;
     }
     if (const std::optional<size_t> bad = FirstInvalidUtf8Byte(field.length_delimited())) {
-      const bool prompt = known->containing_oneof() != nullptr;
+      const google::protobuf::OneofDescriptor* oneof = known->containing_oneof();
+      const bool prompt_text = known->full_name() == "kvserve.v1.GenerateRequest.text";
       return absl::InvalidArgumentError(absl::StrCat(
-          prompt ? "prompt." : "", known->name(), " is not valid UTF-8 (byte ", *bad, " of ",
-          field.length_delimited().size(), ")",
-          prompt ? "; send raw bytes as prompt.token_ids instead" : ""));
+          oneof != nullptr ? absl::StrCat(oneof->name(), ".") : "", known->name(),
+          " is not valid UTF-8 (byte ", *bad, " of ", field.length_delimited().size(), ")",
+          prompt_text ? "; send raw bytes as prompt.token_ids instead" : ""));
     }
   }
-  return absl::InvalidArgumentError(
-      "the request is not a valid kvserve.v1.GenerateRequest: a field has the wrong wire type or "
-      "a nested message is malformed");
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the request is not a valid ", descriptor.full_name(),
+      ": a field has the wrong wire type or a nested message is malformed"));
 }
 
 }  // namespace
 
-absl::Status ParseGenerateRequest(absl::string_view bytes, v1::GenerateRequest* request) {
+absl::Status ParseRequest(absl::string_view bytes, google::protobuf::Message* request) {
   // Protobuf would log every invalid-UTF-8 string it meets; the caller gets the error instead.
   google::protobuf::LogSilencer quiet;
   if (request->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::OkStatus();
   }
-  return ExplainParseFailure(bytes);
+  return ExplainParseFailure(bytes, *request);
 }
 
-absl::Status ParseGenerateRequest(const grpc::ByteBuffer& buffer, v1::GenerateRequest* request) {
+absl::Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message* request) {
   grpc::ByteBuffer copy(buffer);  // shares the slices; the reader needs a mutable buffer
   {
     google::protobuf::LogSilencer quiet;  // see above
@@ -103,7 +105,7 @@ absl::Status ParseGenerateRequest(const grpc::ByteBuffer& buffer, v1::GenerateRe
   for (const grpc::Slice& slice : slices) {
     bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   }
-  return ExplainParseFailure(bytes);
+  return ExplainParseFailure(bytes, *request);
 }
 
 }  // namespace kvserve
