@@ -17,8 +17,11 @@ GenerateCall* GenerateCall::Create(int channel, const RequestPlan& plan,
 }
 
 void GenerateCall::Begin(kvserve::v1::Generation::Stub* stub) {
-  start_ = Clock::now();
-  record_.start_s = std::chrono::duration<double>(start_ - clock_zero_).count();
+  {
+    absl::MutexLock lock(&mu_);  // read by the callbacks, on other threads
+    start_ = Clock::now();
+    record_.start_s = std::chrono::duration<double>(start_ - clock_zero_).count();
+  }
   if (deadline_ms_ > 0) {
     context_.set_deadline(std::chrono::system_clock::now() +
                           std::chrono::milliseconds(deadline_ms_));
@@ -69,47 +72,56 @@ void GenerateCall::Abort() {
 void GenerateCall::OnReadDone(bool ok) {
   if (!ok) return;  // the stream is over; OnDone follows
   const int32_t n = response_.token_ids_size();
-  if (n > 0) {
-    record_.messages.push_back({SinceStart(), n});
-    record_.tokens += n;
-    observer_->OnTokens(n);
+  bool cancel = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (n > 0) {
+      record_.messages.push_back({SinceStart(), n});
+      record_.tokens += n;
+    }
+    if (response_.finish_reason() != kvserve::v1::FINISH_REASON_UNSPECIFIED) {
+      record_.finish_reason = response_.finish_reason();
+    }
+    if (response_.has_usage()) {
+      record_.usage_prompt_tokens = response_.usage().prompt_tokens();
+      record_.usage_completion_tokens = response_.usage().completion_tokens();
+      record_.usage_cached_prompt_tokens = response_.usage().cached_prompt_tokens();
+    }
+    // A stream whose last message has arrived is complete: cancelling it now would only race its
+    // OK status (the cancel point can land in the final, coalesced message).
+    const bool finished = record_.finish_reason != kvserve::v1::FINISH_REASON_UNSPECIFIED;
+    if (!cancel_sent_ && !finished && record_.cancel_after_tokens >= 0 &&
+        record_.tokens >= record_.cancel_after_tokens) {
+      cancel_sent_ = cancel = true;
+    }
   }
-  if (response_.finish_reason() != kvserve::v1::FINISH_REASON_UNSPECIFIED) {
-    record_.finish_reason = response_.finish_reason();
-  }
-  if (response_.has_usage()) {
-    record_.usage_prompt_tokens = response_.usage().prompt_tokens();
-    record_.usage_completion_tokens = response_.usage().completion_tokens();
-    record_.usage_cached_prompt_tokens = response_.usage().cached_prompt_tokens();
-  }
-  // A stream whose last message has arrived is complete: cancelling it now would only race its OK
-  // status (the cancel point can land in the final, coalesced message).
-  const bool finished = record_.finish_reason != kvserve::v1::FINISH_REASON_UNSPECIFIED;
-  if (!cancel_sent_ && !finished && record_.cancel_after_tokens >= 0 &&
-      record_.tokens >= record_.cancel_after_tokens) {
-    cancel_sent_ = true;
-    context_.TryCancel();
-  }
+  if (n > 0) observer_->OnTokens(n);
+  if (cancel) context_.TryCancel();  // outside mu_: it may run callbacks inline
   // Keep reading even after a cancel: the read then fails and the final status follows.
   StartRead(&response_);
 }
 
 void GenerateCall::OnDone(const grpc::Status& status) {
-  record_.end_s = SinceStart();
-  record_.status_code = static_cast<int32_t>(status.error_code());
-  if (status.ok()) {
-    record_.outcome = Outcome::kOk;
-  } else {
-    record_.status_message = status.error_message();
-    if (aborted_.load(std::memory_order_relaxed)) {
-      record_.outcome = Outcome::kAborted;
-    } else if (cancel_sent_ && status.error_code() == grpc::StatusCode::CANCELLED) {
-      record_.outcome = Outcome::kCancelled;
+  RequestRecord record;
+  {
+    absl::MutexLock lock(&mu_);
+    record_.end_s = SinceStart();
+    record_.status_code = static_cast<int32_t>(status.error_code());
+    if (status.ok()) {
+      record_.outcome = Outcome::kOk;
     } else {
-      record_.outcome = Outcome::kError;
+      record_.status_message = status.error_message();
+      if (aborted_.load(std::memory_order_relaxed)) {
+        record_.outcome = Outcome::kAborted;
+      } else if (cancel_sent_ && status.error_code() == grpc::StatusCode::CANCELLED) {
+        record_.outcome = Outcome::kCancelled;
+      } else {
+        record_.outcome = Outcome::kError;
+      }
     }
+    record = std::move(record_);
   }
-  observer_->OnCallDone(this, std::move(record_));
+  observer_->OnCallDone(this, std::move(record));
   Unref();
 }
 

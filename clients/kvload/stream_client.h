@@ -8,9 +8,11 @@
 // someone took another with Ref() (e.g. to Abort it from another thread). The observer, the stub's
 // channel and `clock_zero` must outlive it.
 //
-// Threads: its callbacks run on gRPC's callback threads, one at a time for one call; per-message
-// work is a clock read, a push_back and one relaxed atomic add. Ref, Unref and Abort are safe from
-// any thread. Abort may run gRPC callbacks inline (any call's), so call it holding no lock that
+// Threads: its callbacks run on gRPC's callback threads, one at a time for one call, but
+// consecutive ones may run on different threads; gRPC orders them inside libgrpc, which TSan cannot
+// see (it is not instrumented), so the recorded state is also guarded by mu_ (uncontended: one
+// lock per message). Per-message work is a clock read, a push_back and one relaxed atomic add.
+// Ref, Unref and Abort are safe from any thread. Abort may run gRPC callbacks inline (any call's), so call it holding no lock that
 // the observer's methods take.
 #ifndef KVSERVE_CLIENTS_KVLOAD_STREAM_CLIENT_H_
 #define KVSERVE_CLIENTS_KVLOAD_STREAM_CLIENT_H_
@@ -19,6 +21,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "clients/kvload/run_result.h"
 #include "clients/kvload/workload.h"
 #include "grpcpp/grpcpp.h"
@@ -76,18 +80,19 @@ class GenerateCall final : public grpc::ClientReadReactor<kvserve::v1::GenerateR
   GenerateCall(int channel, const RequestPlan& plan, const CallOptions& options,
                Clock::time_point clock_zero, CallObserver* observer);
 
-  double SinceStart() const;
+  double SinceStart() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int channel_;
   CallObserver* const observer_;
   const Clock::time_point clock_zero_;
   const int64_t deadline_ms_;
-  Clock::time_point start_;
   grpc::ClientContext context_;
   kvserve::v1::GenerateRequest request_;
   kvserve::v1::GenerateResponse response_;
-  RequestRecord record_;
-  bool cancel_sent_ = false;          // callback threads only
+  absl::Mutex mu_;
+  Clock::time_point start_ ABSL_GUARDED_BY(mu_);
+  RequestRecord record_ ABSL_GUARDED_BY(mu_);
+  bool cancel_sent_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> aborted_{false};  // set by Abort from any thread
   std::atomic<int> refs_{1};          // the call's own, dropped in OnDone
 };

@@ -9,14 +9,17 @@
 // The observer takes extra references (Ref, while it knows the call is alive) to Abort it from
 // another thread. The plan, stub and observer must outlive the call.
 //
-// Threads: callbacks run on gRPC's threads, one at a time per call. Ref, Unref and Abort are safe
-// from any thread; Abort may run callbacks inline, so call it holding no lock the observer takes.
+// Threads: callbacks run on gRPC's threads, one at a time per call, but consecutive ones may run on
+// different threads, ordered inside libgrpc where TSan cannot see it; so seen_ is also guarded by
+// mu_ (uncontended). Ref, Unref and Abort are safe from any thread; Abort may run callbacks inline, so call it holding no lock the observer takes.
 #ifndef KVSERVE_TESTS_SOAK_SOAK_CALL_H_
 #define KVSERVE_TESTS_SOAK_SOAK_CALL_H_
 
 #include <atomic>
 #include <cstdint>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
 #include "tests/soak/soak_check.h"
@@ -64,7 +67,8 @@ class SoakCall final : public grpc::ClientReadReactor<kvserve::v1::GenerateRespo
   SoakCallObserver* const observer_;
   grpc::ClientContext context_;
   kvserve::v1::GenerateResponse response_;
-  SoakObservation seen_;       // callback threads only
+  absl::Mutex mu_;
+  SoakObservation seen_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> refs_{1};   // the call's own, dropped in OnDone
   std::atomic<bool> aborted_{false};  // set by Abort from any thread
 };
