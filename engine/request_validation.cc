@@ -1,8 +1,11 @@
 #include "engine/request_validation.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace kvserve {
 
@@ -11,6 +14,17 @@ namespace {
 bool InVocab(int32_t id, const ModelConfig& config) { return id >= 0 && id < config.vocab_size; }
 
 }  // namespace
+
+std::string FormatFloatExactly(float value) {
+  // The shortest %g form that reads back as the same float: 1.0000001f prints as "1.0000001", not
+  // as StrCat's six-digit "1", so a refusal shows the value that broke the rule.
+  std::string text;
+  for (int digits = 6; digits <= 9; ++digits) {
+    text = absl::StrFormat("%.*g", digits, value);
+    if (std::strtof(text.c_str(), nullptr) == value) break;
+  }
+  return text;
+}
 
 absl::Status ValidateGenerationParams(const GenerationParams& params, const ModelConfig& config) {
   // The prompt.
@@ -51,18 +65,24 @@ absl::Status ValidateGenerationParams(const GenerationParams& params, const Mode
   const SamplingParams& s = params.sampling;
   if (!std::isfinite(s.temperature) || s.temperature < 0.0f) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "sampling.temperature must be finite and >= 0 (0 = greedy), got ", s.temperature));
+        "sampling.temperature must be finite and >= 0 (0 = greedy), got ",
+        FormatFloatExactly(s.temperature)));
   }
   if (std::isnan(s.top_p) || s.top_p < 0.0f || s.top_p > 1.0f) {
     return absl::InvalidArgumentError(
-        absl::StrCat("sampling.top_p must be in (0, 1], or 0 for off, got ", s.top_p));
+        absl::StrCat("sampling.top_p must be in (0, 1], or 0 for off, got ", FormatFloatExactly(s.top_p)));
   }
   if (s.top_k < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("sampling.top_k must be >= 0 (0 = off), got ", s.top_k));
   }
 
-  // Stop tokens.
+  // Stop tokens: checked against every sampled token, so their number is capped.
+  if (params.stop_token_ids.size() > kMaxStopTokenIds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "stop_token_ids has ", params.stop_token_ids.size(), " entries, more than the cap of ",
+        kMaxStopTokenIds));
+  }
   for (size_t i = 0; i < params.stop_token_ids.size(); ++i) {
     const int32_t id = params.stop_token_ids[i];
     if (!InVocab(id, config)) {

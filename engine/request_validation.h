@@ -7,7 +7,7 @@
 //   * a non-empty prompt of ids inside [0, vocab_size), no longer than the model's context;
 //   * 0 < max_tokens and prompt + max_tokens <= max_context, so generation always fits;
 //   * temperature finite and >= 0; top_k >= 0; top_p 0 (off) or in (0, 1];
-//   * stop token ids inside the vocabulary.
+//   * at most kMaxStopTokenIds stop token ids, each inside the vocabulary.
 // A refusal is INVALID_ARGUMENT whose message starts with the proto field path of the first bad
 // field ("prompt", "prompt.token_ids[3]", "max_tokens", "sampling.temperature", "sampling.top_p",
 // "sampling.top_k", "stop_token_ids[1]"), so the server can pass it to the client as is.
@@ -16,7 +16,9 @@
 #ifndef KVSERVE_ENGINE_REQUEST_VALIDATION_H_
 #define KVSERVE_ENGINE_REQUEST_VALIDATION_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -24,6 +26,15 @@
 #include "engine/sampler.h"
 
 namespace kvserve {
+
+// Most stop_token_ids one request may give. Each sampled token is checked against them, and a
+// request's ids live as long as it does: without a cap, a 4 MiB request of a million ids costs
+// every step of every other request (and ~36 MB while it runs). Real stop sets are a handful.
+inline constexpr size_t kMaxStopTokenIds = 1024;
+
+// `value` in the fewest significant digits (6 to 9) that read back as exactly `value`, for
+// messages about a float that broke a rule ("1.0000001", where "%g" would say "1").
+std::string FormatFloatExactly(float value);
 
 struct GenerationParams {
   // False when the request set neither prompt.text nor prompt.token_ids (the proto oneof is empty).

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpcpp/impl/codegen/proto_utils.h"  // SerializationTraits for protobuf messages
 #include "server/metrics.h"
 #include "server/proto_convert.h"
@@ -23,25 +25,48 @@ class GenerateReactor::Sink final : public TokenSink {
   const std::shared_ptr<GenerateReactor> reactor_;
 };
 
-GenerateReactor::GenerateReactor(std::string request_id,
-                                 std::shared_ptr<const Tokenizer> tokenizer)
-    : request_id_(std::move(request_id)), tokenizer_(std::move(tokenizer)) {}
+GenerateReactor::GenerateReactor(grpc::CallbackServerContext* context, std::string request_id,
+                                 std::shared_ptr<const Tokenizer> tokenizer,
+                                 LiveStreams* live_streams)
+    : request_id_(std::move(request_id)),
+      tokenizer_(std::move(tokenizer)),
+      context_(context),
+      live_streams_(live_streams) {}
 
 GenerateReactor* GenerateReactor::Start(grpc::CallbackServerContext* context,
                                         const v1::GenerateRequest& request, std::string request_id,
                                         Scheduler* scheduler,
                                         std::shared_ptr<const Tokenizer> tokenizer,
-                                        const absl::Status& admission, Metrics* metrics) {
+                                        LiveStreams* live_streams, const absl::Status& admission,
+                                        Metrics* metrics) {
   std::shared_ptr<GenerateReactor> reactor(
-      new GenerateReactor(std::move(request_id), std::move(tokenizer)));
+      new GenerateReactor(context, std::move(request_id), std::move(tokenizer), live_streams));
   reactor->self_ = reactor;
   GenerateReactor* raw = reactor.get();
 
+  absl::Status status = admission;
+  if (status.ok()) {
+    const StreamLimits& limits = live_streams->limits();
+    switch (live_streams->Add(reactor, PeerAddress(context->peer()))) {
+      case LiveStreams::AddResult::kAdded:
+        break;
+      case LiveStreams::AddResult::kServerFull:
+        status = absl::ResourceExhaustedError(
+            absl::StrCat("the server has ", limits.max_live_streams,
+                         " live Generate streams, its max_live_streams; retry later"));
+        break;
+      case LiveStreams::AddResult::kPeerFull:
+        status = absl::ResourceExhaustedError(absl::StrCat(
+            "your address has ", limits.max_live_streams_per_peer,
+            " live Generate streams, the server's max_live_streams_per_peer; retry later"));
+        break;
+    }
+  }
   absl::StatusOr<std::shared_ptr<RequestHandle>> handle =
-      admission.ok() ? scheduler->Submit(ToGenerationParams(request, *raw->tokenizer_),
-                                         std::make_shared<Sink>(reactor),
-                                         FromGrpcDeadline(context->deadline()))
-                     : absl::StatusOr<std::shared_ptr<RequestHandle>>(admission);
+      status.ok() ? scheduler->Submit(ToGenerationParams(request, *raw->tokenizer_),
+                                      std::make_shared<Sink>(reactor),
+                                      FromGrpcDeadline(context->deadline()))
+                  : absl::StatusOr<std::shared_ptr<RequestHandle>>(status);
   if (!handle.ok()) {
     if (metrics != nullptr) metrics->OnRequestRejected(handle.status().code());
     {
@@ -94,6 +119,7 @@ void GenerateReactor::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     write_in_flight_ = false;
+    write_started_ = absl::InfiniteFuture();
     if (!ok && !cancelled_) {
       // The stream is broken (the client went away): stop generating for it.
       cancelled_ = true;
@@ -116,9 +142,25 @@ void GenerateReactor::OnCancel() {
 }
 
 void GenerateReactor::OnDone() {
+  {
+    std::lock_guard<std::recursive_mutex> lock(cancel_mu_);
+    done_ = true;  // from here on the context may go away: CancelStalled must not touch it
+  }
+  live_streams_->Remove(this);
   // gRPC is done with this reactor. The sink may still hold it (if the scheduler has not yet
   // dropped its request), in which case the last of the two references destroys it.
   std::shared_ptr<GenerateReactor> self = std::move(self_);
+}
+
+absl::Time GenerateReactor::write_started() const {
+  absl::MutexLock lock(&mu_);
+  return write_started_;
+}
+
+void GenerateReactor::CancelStalled() {
+  std::lock_guard<std::recursive_mutex> lock(cancel_mu_);
+  // OnCancel follows (maybe inline): the scheduler request is cancelled and the stuck write fails.
+  if (!done_) context_->TryCancel();
 }
 
 void GenerateReactor::Pump() {
@@ -160,11 +202,13 @@ GenerateReactor::Action GenerateReactor::NextActionLocked(grpc::Status* status) 
   if (terminal_ == Terminal::kFinished) {
     FillResponseLocked(/*last=*/true);
     finish_called_ = true;
+    write_started_ = absl::Now();
     return Action::kWriteAndFinish;
   }
   if (pending_.empty()) return Action::kNone;
   FillResponseLocked(/*last=*/false);
   write_in_flight_ = true;
+  write_started_ = absl::Now();
   return Action::kWrite;
 }
 

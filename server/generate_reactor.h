@@ -14,6 +14,9 @@
 //      with the scheduler's status (CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE, INTERNAL).
 //   4. OnCancel (client cancel, deadline passed, server shutdown) cancels the scheduler request;
 //      the stream ends after the scheduler's terminal call.
+//   5. The stream holds one of the server's live-stream slots (live_streams.h) from Start to
+//      OnDone; with none free it is refused with RESOURCE_EXHAUSTED. A write that the client does
+//      not read for the write timeout gets the call cancelled (CancelStalled), as in 4.
 //
 // Invariants: exactly one Finish per stream, called only after the scheduler's terminal call (or
 // a refused Submit) and with no write in flight; only the last message of an OK stream has
@@ -23,12 +26,15 @@
 // dropped in OnDone — and by the sink the scheduler holds until after its terminal call. It is
 // destroyed when both are gone, so neither side can see it dangle. gRPC callbacks and the sink may
 // run concurrently on different threads; all mutable state is guarded by mu_, and gRPC operations
-// are started outside mu_.
+// are started outside mu_. CancelStalled runs on the LiveStreams watchdog thread; cancel_mu_
+// keeps it from touching the call once OnDone has run (it is recursive because TryCancel may run
+// OnDone inline on the same thread).
 #ifndef KVSERVE_SERVER_GENERATE_REACTOR_H_
 #define KVSERVE_SERVER_GENERATE_REACTOR_H_
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -43,22 +49,25 @@
 #include "engine/utf8_stream_decoder.h"
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.pb.h"
+#include "server/live_streams.h"
 
 namespace kvserve {
 
 class Metrics;
 
-class GenerateReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+class GenerateReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
+                              public LiveStreams::Stream {
  public:
   // Creates the reactor for one call and starts it: submits `request` to `scheduler`, or, if
-  // `admission` is not OK (e.g. the server is draining), ends the call with it. `request_id` is
-  // the id echoed in every message. `metrics` (may be null) counts a refusal. Returns the reactor
-  // for the service method to return; gRPC's reference to it lasts until OnDone.
+  // `admission` is not OK (e.g. the server is draining) or `live_streams` has no free slot, ends
+  // the call with that status. `request_id` is the id echoed in every message. `metrics` (may be
+  // null) counts a refusal. Returns the reactor for the service method to return; gRPC's
+  // reference to it lasts until OnDone.
   static GenerateReactor* Start(grpc::CallbackServerContext* context,
                                 const v1::GenerateRequest& request, std::string request_id,
-                                Scheduler* scheduler,
-                                std::shared_ptr<const Tokenizer> tokenizer,
-                                const absl::Status& admission, Metrics* metrics = nullptr);
+                                Scheduler* scheduler, std::shared_ptr<const Tokenizer> tokenizer,
+                                LiveStreams* live_streams, const absl::Status& admission,
+                                Metrics* metrics = nullptr);
 
   GenerateReactor(const GenerateReactor&) = delete;
   GenerateReactor& operator=(const GenerateReactor&) = delete;
@@ -69,12 +78,17 @@ class GenerateReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
   void OnCancel() override;
   void OnDone() override;
 
+  // LiveStreams::Stream (the watchdog thread).
+  absl::Time write_started() const override;
+  void CancelStalled() override;
+
  private:
   class Sink;
   enum class Terminal : int8_t { kNone, kFinished, kFailed };
   enum class Action : int8_t { kNone, kWrite, kWriteAndFinish, kFinish };
 
-  GenerateReactor(std::string request_id, std::shared_ptr<const Tokenizer> tokenizer);
+  GenerateReactor(grpc::CallbackServerContext* context, std::string request_id,
+                  std::shared_ptr<const Tokenizer> tokenizer, LiveStreams* live_streams);
 
   // From the sink (scheduler thread).
   void AddTokens(absl::Span<const int32_t> tokens);
@@ -93,11 +107,18 @@ class GenerateReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> 
   // holds back a UTF-8 character split across tokens (or messages).
   const std::shared_ptr<const Tokenizer> tokenizer_;
   std::shared_ptr<GenerateReactor> self_;  // gRPC's reference; reset in OnDone
+  grpc::CallbackServerContext* const context_;  // valid until OnDone returns
+  LiveStreams* const live_streams_;             // holds this stream's slot until OnDone
 
-  absl::Mutex mu_;
+  std::recursive_mutex cancel_mu_;
+  bool done_ = false;  // OnDone has run; guarded by cancel_mu_
+
+  mutable absl::Mutex mu_;
   std::shared_ptr<RequestHandle> handle_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;  // OnCancel seen or a write failed
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // When the write in flight (StartWrite, or the last StartWriteAndFinish) started.
+  absl::Time write_started_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<int32_t> pending_ ABSL_GUARDED_BY(mu_);  // tokens not yet in a message
   std::string pending_bytes_ ABSL_GUARDED_BY(mu_);     // scratch: their bytes

@@ -27,9 +27,22 @@ absl::StatusOr<ByteTokenizer> TokenizerForModel(const ModelConfig& config) {
 }
 
 absl::StatusOr<std::unique_ptr<GenerationService>> GenerationService::Create(
-    Scheduler* scheduler, Metrics* metrics, std::shared_ptr<const Tokenizer> tokenizer) {
+    Scheduler* scheduler, Metrics* metrics, std::shared_ptr<const Tokenizer> tokenizer,
+    const StreamLimits& limits) {
   if (scheduler == nullptr)
     return absl::InvalidArgumentError("GenerationService needs a scheduler");
+  if (limits.max_live_streams <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_live_streams must be > 0; got ", limits.max_live_streams));
+  }
+  if (limits.max_live_streams_per_peer <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("max_live_streams_per_peer must be > 0; got ",
+                                                   limits.max_live_streams_per_peer));
+  }
+  if (limits.write_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("the stream write timeout must be > 0; got ",
+                                                   absl::FormatDuration(limits.write_timeout)));
+  }
   const ModelConfig& config = scheduler->model_config();
   if (tokenizer == nullptr) {
     absl::StatusOr<ByteTokenizer> bytes = TokenizerForModel(config);
@@ -42,7 +55,7 @@ absl::StatusOr<std::unique_ptr<GenerationService>> GenerationService::Create(
         "' only ", config.vocab_size));
   }
   return std::unique_ptr<GenerationService>(
-      new GenerationService(scheduler, metrics, std::move(tokenizer)));
+      new GenerationService(scheduler, metrics, std::move(tokenizer), limits));
 }
 
 absl::Status GenerationService::Authenticate(const grpc::CallbackServerContext& context) const {
@@ -69,7 +82,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* GenerationService::Generate(
     request_id = absl::StrCat("req-", next_request_number_.fetch_add(1, std::memory_order_relaxed));
   }
   return GenerateReactor::Start(context, request, std::move(request_id), scheduler_, tokenizer_,
-                                admission, metrics_);
+                                &live_streams_, admission, metrics_);
 }
 
 grpc::ServerUnaryReactor* GenerationService::GetServerInfo(grpc::CallbackServerContext* context,

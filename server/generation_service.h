@@ -10,7 +10,9 @@
 // was called (UNAUTHENTICATED; see bearer_auth_interceptor.h), the request's bytes parsing as a
 // GenerateRequest (INVALID_ARGUMENT saying why; request_parser.h), the server still
 // accepting (UNAVAILABLE), a request_id of at most kMaxRequestIdBytes (INVALID_ARGUMENT "request_id ...":
-// it is echoed in every message), then the scheduler's own checks.
+// it is echoed in every message), a free live-stream slot (RESOURCE_EXHAUSTED; live_streams.h:
+// at most StreamLimits::max_live_streams, and a stream whose client stops reading is cancelled
+// after StreamLimits::write_timeout), then the scheduler's own checks.
 //
 // Threads: the methods run on gRPC's callback threads; StopAccepting() may be called from any
 // thread. The scheduler is not owned and must outlive every call (stop the scheduler, then the
@@ -31,6 +33,7 @@
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
 #include "security/bearer_token.h"
+#include "server/live_streams.h"
 
 namespace kvserve {
 
@@ -53,9 +56,10 @@ class GenerationService final
   // encodes text prompts and decodes streamed tokens; null means the byte-level tokenizer of the
   // scheduler's model (TokenizerForModel). INVALID_ARGUMENT if its ids exceed the model's
   // vocabulary.
+  // INVALID_ARGUMENT also for limits that are not positive.
   static absl::StatusOr<std::unique_ptr<GenerationService>> Create(
       Scheduler* scheduler, Metrics* metrics = nullptr,
-      std::shared_ptr<const Tokenizer> tokenizer = nullptr);
+      std::shared_ptr<const Tokenizer> tokenizer = nullptr, const StreamLimits& limits = {});
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Generate(grpc::CallbackServerContext* context,
                                                        const grpc::ByteBuffer* request) override;
@@ -73,10 +77,15 @@ class GenerationService final
   void StopAccepting() { accepting_.store(false, std::memory_order_release); }
   bool accepting() const { return accepting_.load(std::memory_order_acquire); }
 
+  const LiveStreams& live_streams() const { return live_streams_; }
+
  private:
   GenerationService(Scheduler* scheduler, Metrics* metrics,
-                    std::shared_ptr<const Tokenizer> tokenizer)
-      : scheduler_(scheduler), metrics_(metrics), tokenizer_(std::move(tokenizer)) {}
+                    std::shared_ptr<const Tokenizer> tokenizer, const StreamLimits& limits)
+      : scheduler_(scheduler),
+        metrics_(metrics),
+        tokenizer_(std::move(tokenizer)),
+        live_streams_(limits) {}
 
   // UNAUTHENTICATED unless the call carries an accepted token (OK when none is required).
   absl::Status Authenticate(const grpc::CallbackServerContext& context) const;
@@ -89,6 +98,7 @@ class GenerationService final
   std::shared_ptr<const BearerTokenVerifier> auth_;  // null: no token required
   std::atomic<bool> accepting_{true};
   std::atomic<int64_t> next_request_number_{1};
+  LiveStreams live_streams_;  // the Generate streams, from handler to OnDone
 };
 
 }  // namespace kvserve

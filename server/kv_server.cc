@@ -12,6 +12,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/bearer_auth_interceptor.h"
+#include "server/other_streams_limit.h"
 
 namespace kvserve {
 
@@ -61,12 +62,17 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(std::unique_ptr<Schedu
     return absl::InvalidArgumentError(absl::StrCat("max_streams_per_connection must be > 0; got ",
                                                    options.max_streams_per_connection));
   }
+  if (options.max_other_streams <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_other_streams must be > 0; got ", options.max_other_streams));
+  }
   std::unique_ptr<KvServer> server(new KvServer());
   server->shut_down_ = true;  // nothing to shut down (the scheduler's destructor stops it) until up
   server->metrics_ = options.metrics;
   server->scheduler_ = std::move(scheduler);
   absl::StatusOr<std::unique_ptr<GenerationService>> service =
-      GenerationService::Create(server->scheduler_.get(), server->metrics_.get(), options.tokenizer);
+      GenerationService::Create(server->scheduler_.get(), server->metrics_.get(), options.tokenizer,
+                                options.stream_limits);
   if (!service.ok()) return service.status();
   server->service_ = *std::move(service);
   if (options.auth != nullptr) server->service_->RequireBearerToken(options.auth);
@@ -92,11 +98,12 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(std::unique_ptr<Schedu
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_streams_per_connection);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
   if (options.auth != nullptr) {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
     factories.push_back(std::make_unique<BearerAuthInterceptorFactory>(options.auth));
-    builder.experimental().SetInterceptorCreators(std::move(factories));
   }
+  factories.push_back(std::make_unique<OtherStreamsLimitFactory>(options.max_other_streams));
+  builder.experimental().SetInterceptorCreators(std::move(factories));
   server->scheduler_->Start();
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || selected_port == 0) {

@@ -4,8 +4,11 @@
 // from flags; tests build one in-process on port 0.
 //
 // Security and bounds (KvServerOptions): plaintext or TLS/mTLS credentials, an optional bearer
-// token required on every RPC but health, the largest request message, and the streams one
-// HTTP/2 connection may carry at once.
+// token required on every RPC but health, the largest request message, the streams one HTTP/2
+// connection may carry at once, the live streams server-wide (Generate, and health Watch plus
+// reflection, each bounded on its own) and a write timeout for clients that stop reading. What
+// gRPC 1.51 cannot bound itself (HTTP/2 CONTINUATION floods and rapid resets, which it buffers
+// before any handler or limit applies) must be stopped in front of the daemon: deploy/nginx.
 //
 // Lifecycle: Start() → serving (health SERVING) → Shutdown(drain): new Generate calls are refused
 // with UNAVAILABLE "server is shutting down" and health says NOT_SERVING; in-flight streams get
@@ -30,6 +33,7 @@
 #include "grpcpp/grpcpp.h"
 #include "security/bearer_token.h"
 #include "server/generation_service.h"
+#include "server/live_streams.h"
 #include "server/metrics.h"
 
 namespace kvserve {
@@ -60,6 +64,12 @@ struct KvServerOptions {
   // A gRPC client queues further calls on that connection until a stream closes (they are not
   // refused); their deadlines keep running meanwhile.
   int32_t max_streams_per_connection = 100;
+  // Live Generate streams server-wide and the write timeout after which a stream whose client
+  // stopped reading is cancelled (live_streams.h).
+  StreamLimits stream_limits;
+  // Live calls of gRPC's own streaming services (health Watch, reflection) server-wide
+  // (other_streams_limit.h).
+  int32_t max_other_streams = 128;
 };
 
 class KvServer {

@@ -78,6 +78,18 @@ ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
 ABSL_FLAG(int32_t, max_streams_per_connection, 100,
           "Concurrent streams per client HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS); "
           "clients queue further calls until a stream closes.");
+ABSL_FLAG(int32_t, max_live_streams, 2048,
+          "Live Generate streams server-wide, from the call's start until the client has its "
+          "status (RESOURCE_EXHAUSTED beyond).");
+ABSL_FLAG(int32_t, max_live_streams_per_peer, 1024,
+          "Live Generate streams from one client IP address (RESOURCE_EXHAUSTED beyond), so "
+          "that one client cannot take every --max_live_streams slot.");
+ABSL_FLAG(double, stream_write_timeout_seconds, 30,
+          "A Generate stream whose client reads nothing for this long (its write stays in "
+          "flight) is cancelled and its KV pages freed.");
+ABSL_FLAG(int32_t, max_other_streams, 128,
+          "Live grpc.health.v1.Health/Watch and server-reflection calls server-wide "
+          "(RESOURCE_EXHAUSTED beyond); health Check is never refused.");
 ABSL_FLAG(std::string, metrics_port_file, "",
           "If set, the bound metrics port is written to this file (atomically), before "
           "--port_file.");
@@ -170,6 +182,15 @@ absl::Status Run() {
   server_options.auth = auth;
   server_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   server_options.max_streams_per_connection = absl::GetFlag(FLAGS_max_streams_per_connection);
+  server_options.stream_limits.max_live_streams = absl::GetFlag(FLAGS_max_live_streams);
+  server_options.stream_limits.max_live_streams_per_peer =
+      absl::GetFlag(FLAGS_max_live_streams_per_peer);
+  const double write_timeout = absl::GetFlag(FLAGS_stream_write_timeout_seconds);
+  if (!(write_timeout > 0)) {
+    return absl::InvalidArgumentError("--stream_write_timeout_seconds must be > 0");
+  }
+  server_options.stream_limits.write_timeout = absl::Seconds(write_timeout);
+  server_options.max_other_streams = absl::GetFlag(FLAGS_max_other_streams);
   absl::StatusOr<std::unique_ptr<KvServer>> server =
       KvServer::Start(*std::move(scheduler), server_options);
   if (!server.ok()) return server.status();
@@ -186,10 +207,13 @@ absl::Status Run() {
 
   const char* transport = "plaintext (no TLS)";
   if (tls.tls()) transport = tls.mutual() ? "mutual TLS" : "TLS";
-  Log("security: %s; %s; limits: prompt %d tokens, message %d bytes, %d streams per connection",
+  Log("security: %s; %s; limits: prompt %d tokens, message %d bytes, %d streams per connection, "
+      "%d live streams (%d per client address; +%d health Watch/reflection), write timeout %s",
       transport, auth != nullptr ? "bearer token required" : "no auth token",
       actual.max_prompt_tokens, server_options.max_message_bytes,
-      server_options.max_streams_per_connection);
+      server_options.max_streams_per_connection, server_options.stream_limits.max_live_streams,
+      server_options.stream_limits.max_live_streams_per_peer, server_options.max_other_streams,
+      absl::FormatDuration(server_options.stream_limits.write_timeout));
   if (!tls.tls() && !IsLoopbackHost(server_options.host)) {
     Log("warning: listening on non-loopback address %s without TLS: prompts, generated text and "
         "any bearer token cross the network in plaintext (set --tls_cert/--tls_key)",
@@ -242,7 +266,8 @@ int main(int argc, char** argv) {
       "serves streaming token generation over gRPC (kvserve.v1.Generation).\n"
       "Usage: kvserve [--host 127.0.0.1] [--port 50051] [--model tiny|DIR] [--kv_cache_bytes N | "
       "--num_pages N] [--metrics_port -1|0|N] [--tls_cert F --tls_key F [--tls_client_ca F]] "
-      "[--auth_token_file F] ...\nStops gracefully on SIGTERM/SIGINT.");
+      "[--auth_token_file F] ...\nStops gracefully on SIGTERM/SIGINT; SIGHUP is logged and "
+      "ignored.");
   absl::ParseCommandLine(argc, argv);
   if (absl::Status s = kvserve::Run(); !s.ok()) {
     kvserve::Log("error: %s", s.ToString());

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <exception>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -240,7 +241,11 @@ absl::StatusOr<std::unique_ptr<MetricsExposer>> MetricsExposer::Start(
   const std::string address = absl::StrCat(host, ":", port);
   std::unique_ptr<MetricsExposer> exposer(new MetricsExposer());
   try {
-    exposer->exposer_ = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/2);
+    exposer->exposer_ = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+        "listening_ports", address,
+        "num_threads", std::to_string(kMetricsHttpThreads),
+        "request_timeout_ms", std::to_string(absl::ToInt64Milliseconds(kMetricsRequestTimeout)),
+        "enable_keep_alive", "no"});
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", address,
                                                " (address in use or not local?): ", e.what()));

@@ -51,6 +51,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "engine/scheduler_observer.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
@@ -115,6 +116,15 @@ class Metrics final : public SchedulerObserver {
 //
 // Threads: Start() and the destructor from one controlling thread; port() from any thread. The
 // exposer's own threads answer scrapes.
+// The metrics endpoint's defences against slow or idle sockets (a scrape must not wait behind
+// them): civetweb serves each connection on one of kMetricsHttpThreads threads, and drops a
+// connection that has not sent a whole request within kMetricsRequestTimeout (its
+// request_timeout_ms covers the whole request head, however slowly it trickles in). Keep-alive is
+// off, so a served connection frees its thread at once. A handful of slowloris sockets can hold
+// at most that many threads for that long; Prometheus scrapes on the rest.
+inline constexpr int kMetricsHttpThreads = 16;
+inline constexpr absl::Duration kMetricsRequestTimeout = absl::Seconds(2);
+
 class MetricsExposer {
  public:
   // Listens on host:port (port 0: any free port; see port()). `host` must be an IPv4 address or a

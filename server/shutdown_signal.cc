@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "server/log.h"
 
 namespace kvserve {
 namespace {
@@ -16,6 +17,7 @@ sigset_t ShutdownSignals() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);  // taken and ignored (see the header), never the default "exit at once"
   return set;
 }
 
@@ -33,7 +35,10 @@ int WaitForShutdownSignal() {
   const sigset_t set = ShutdownSignals();
   for (;;) {
     int signal_number = 0;
-    if (sigwait(&set, &signal_number) == 0) return signal_number;
+    if (sigwait(&set, &signal_number) != 0) continue;
+    if (signal_number != SIGHUP) return signal_number;
+    Log("SIGHUP ignored: kvserve has no configuration to reload and keeps serving; SIGTERM or "
+        "SIGINT drains and stops it");
     // sigwait only fails for an invalid set; retry rather than spin on a transient error.
   }
 }

@@ -1,6 +1,7 @@
 #include "engine/request_validation.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <string>
@@ -80,6 +81,9 @@ TEST(RequestValidationTest, EachBadFieldIsRefusedByName) {
        "stop_token_ids[1]"},
       {"negative stop id", [](GenerationParams& p) { p.stop_token_ids[0] = -7; },
        "stop_token_ids[0]"},
+      {"too many stop ids",
+       [](GenerationParams& p) { p.stop_token_ids.assign(kMaxStopTokenIds + 1, 'a'); },
+       "stop_token_ids has 1025 entries, more than the cap of 1024"},
   };
   for (const BadCase& c : cases) {
     GenerationParams p = ValidParams();
@@ -106,6 +110,25 @@ TEST(RequestValidationTest, ContextOverflowMessageSaysTheNumbers) {
   const absl::Status s2 = ValidateGenerationParams(long_prompt, Micro());
   EXPECT_THAT(std::string(s2.message()), HasSubstr("600"));
   EXPECT_THAT(std::string(s2.message()), HasSubstr("512"));
+}
+
+TEST(RequestValidationTest, FloatMessagesShowTheDigitsThatBrokeTheRule) {
+  GenerationParams p = ValidParams();
+  p.sampling.top_p = 1.0000001f;  // the float after 1.0f; six digits would print it as "1"
+  EXPECT_THAT(std::string(ValidateGenerationParams(p, Micro()).message()),
+              HasSubstr("got 1.0000001"));
+  p = ValidParams();
+  p.sampling.temperature = -0.5f;
+  EXPECT_THAT(std::string(ValidateGenerationParams(p, Micro()).message()), HasSubstr("got -0.5"));
+  EXPECT_EQ(FormatFloatExactly(0.1f), "0.1");
+  EXPECT_EQ(FormatFloatExactly(0.95f), "0.95");
+  EXPECT_EQ(std::strtof(FormatFloatExactly(0.1f + 1e-8f).c_str(), nullptr), 0.1f + 1e-8f);
+}
+
+TEST(RequestValidationTest, StopIdsAtTheCapAreValid) {
+  GenerationParams p = ValidParams();
+  p.stop_token_ids.assign(kMaxStopTokenIds, 'a');
+  EXPECT_TRUE(ValidateGenerationParams(p, Micro()).ok());
 }
 
 TEST(RequestValidationTest, BadIdMessageSaysTheIdAndVocabulary) {
