@@ -26,10 +26,10 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "engine/byte_tokenizer.h"
-#include "engine/model_config.h"
-#include "engine/scheduler.h"
-#include "engine/tokenizer.h"
+#include "engine/tokenizer/byte_tokenizer.h"
+#include "engine/model/model_config.h"
+#include "engine/sched/scheduler.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
 #include "security/bearer_token.h"

@@ -28,8 +28,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "engine/scheduler.h"
-#include "engine/tokenizer.h"
+#include "engine/sched/scheduler.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "grpcpp/grpcpp.h"
 #include "security/bearer_token.h"
 #include "server/generation_service.h"

@@ -7,10 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/bpe_tokenizer.h"
-#include "engine/checkpoint_loader.h"
-#include "engine/mapped_file.h"
-#include "engine/model_config.h"
+#include "engine/tokenizer/bpe_tokenizer.h"
+#include "engine/checkpoint/checkpoint_loader.h"
+#include "engine/checkpoint/mapped_file.h"
+#include "engine/model/model_config.h"
 #include "server/generation_service.h"
 
 namespace kvserve {

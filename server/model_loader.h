@@ -19,10 +19,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "engine/model_runner.h"
-#include "engine/model_weights.h"
-#include "engine/step_engine.h"
-#include "engine/tokenizer.h"
+#include "engine/model/model_runner.h"
+#include "engine/model/model_weights.h"
+#include "engine/model/step_engine.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace kvserve {
 

@@ -15,12 +15,12 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "engine/tokenizer.h"
-#include "engine/finish_reason.h"
-#include "engine/model_config.h"
-#include "engine/request_validation.h"
-#include "engine/scheduler.h"
-#include "engine/token_sink.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "engine/sched/finish_reason.h"
+#include "engine/model/model_config.h"
+#include "engine/sched/request_validation.h"
+#include "engine/sched/scheduler.h"
+#include "engine/sched/token_sink.h"
 #include "grpcpp/support/status.h"
 #include "kvserve/v1/kvserve.pb.h"
 

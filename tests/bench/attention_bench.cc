@@ -23,9 +23,9 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "engine/batching_kv_cache.h"
-#include "engine/page_pool.h"
-#include "engine/paged_attention.h"
+#include "engine/cache/batching_kv_cache.h"
+#include "engine/cache/page_pool.h"
+#include "engine/model/paged_attention.h"
 #include "tests/bench/bench_common.h"
 
 ABSL_FLAG(int32_t, attention_reps, 10,

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/model_runner.h"
+#include "engine/model/model_runner.h"
 
 namespace kvserve::bench {
 

@@ -20,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "clients/kvload/latency_stats.h"
 #include "clients/kvload/workload.h"
-#include "engine/scheduler.h"
+#include "engine/sched/scheduler.h"
 
 namespace kvserve::bench {
 

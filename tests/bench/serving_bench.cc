@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "clients/kvload/load_runner.h"
-#include "engine/model_runner.h"
+#include "engine/model/model_runner.h"
 #include "server/kv_server.h"
 #include "server/metrics.h"
 #include "tests/bench/bench_common.h"

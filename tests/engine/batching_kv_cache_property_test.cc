@@ -1,6 +1,6 @@
 // Randomized property test of BatchingKvCache: page accounting and data integrity over
 // thousands of random operations.
-#include "engine/batching_kv_cache.h"
+#include "engine/cache/batching_kv_cache.h"
 
 #include <algorithm>
 #include <cstdint>

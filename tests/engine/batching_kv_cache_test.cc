@@ -1,4 +1,4 @@
-#include "engine/batching_kv_cache.h"
+#include "engine/cache/batching_kv_cache.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -2,15 +2,15 @@
 // merges, and four added tokens. Every expected encoding below was worked out by hand from the
 // merge ranks and the pre-tokenizer regexes (the derivations are in the comments), not copied from
 // the implementation's output.
-#include "engine/bpe_tokenizer.h"
+#include "engine/tokenizer/bpe_tokenizer.h"
 
 #include <random>
 #include <string>
 #include <vector>
 
-#include "engine/byte_level.h"
-#include "engine/pretokenizer.h"
-#include "engine/utf8_stream_decoder.h"
+#include "engine/tokenizer/byte_level.h"
+#include "engine/tokenizer/pretokenizer.h"
+#include "engine/tokenizer/utf8_stream_decoder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"

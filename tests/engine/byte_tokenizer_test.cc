@@ -1,12 +1,12 @@
-#include "engine/byte_tokenizer.h"
+#include "engine/tokenizer/byte_tokenizer.h"
 
 #include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "engine/model_config.h"
-#include "engine/utf8_stream_decoder.h"
+#include "engine/model/model_config.h"
+#include "engine/tokenizer/utf8_stream_decoder.h"
 #include "gtest/gtest.h"
 
 namespace kvserve {

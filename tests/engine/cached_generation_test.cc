@@ -1,9 +1,9 @@
-#include "engine/cached_generation.h"
+#include "engine/lab/cached_generation.h"
 
 #include <set>
 
-#include "engine/preallocated_kv_cache.h"
-#include "engine/reference_model.h"
+#include "engine/lab/preallocated_kv_cache.h"
+#include "engine/lab/reference_model.h"
 #include "gtest/gtest.h"
 
 namespace kvserve {

@@ -6,7 +6,7 @@
 // engine (ModelRunner: oneDNN fp32 + paged attention) must match it to ~1e-3 relative; the
 // double-precision ReferenceForward over the loaded weights must match it to ~1e-9, which pins the
 // tensor layout exactly. Broken checkpoints must be refused naming the file and the tensor.
-#include "engine/checkpoint_loader.h"
+#include "engine/checkpoint/checkpoint_loader.h"
 
 #include <filesystem>
 #include <fstream>
@@ -16,10 +16,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "engine/batching_kv_cache.h"
-#include "engine/model_runner.h"
-#include "engine/page_pool.h"
-#include "engine/reference_model.h"
+#include "engine/cache/batching_kv_cache.h"
+#include "engine/model/model_runner.h"
+#include "engine/cache/page_pool.h"
+#include "engine/lab/reference_model.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"

@@ -1,4 +1,4 @@
-#include "engine/full_kv_cache.h"
+#include "engine/lab/full_kv_cache.h"
 
 #include <cstdint>
 #include <numeric>
@@ -6,7 +6,7 @@
 #include <tuple>
 #include <vector>
 
-#include "engine/kv_tensor.h"
+#include "engine/lab/kv_tensor.h"
 #include "gtest/gtest.h"
 
 namespace kvserve {

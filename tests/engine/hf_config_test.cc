@@ -1,5 +1,5 @@
 // ParseHfConfig on config.json texts shaped like the real Llama-3 and Qwen2 ones (cut down).
-#include "engine/hf_config.h"
+#include "engine/checkpoint/hf_config.h"
 
 #include <string>
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/batching_kv_cache.h"
+#include "engine/cache/batching_kv_cache.h"
 #include "gtest/gtest.h"
 
 namespace kvserve::testing_util {

@@ -2,7 +2,7 @@
 //
 // Tolerance: the engine computes in fp32 with different summation orders than the reference, so
 // logits agree to about 1e-5 relative; we allow kTolerance absolute on logits of magnitude ~1-10.
-#include "engine/model_runner.h"
+#include "engine/model/model_runner.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/reference_model.h"
+#include "engine/lab/reference_model.h"
 #include "gtest/gtest.h"
 
 namespace kvserve {

@@ -1,10 +1,10 @@
-#include "engine/model_weights.h"
+#include "engine/model/model_weights.h"
 
 #include <algorithm>
 #include <cmath>
 #include <set>
 
-#include "engine/reference_model.h"
+#include "engine/lab/reference_model.h"
 #include "gtest/gtest.h"
 
 namespace kvserve {

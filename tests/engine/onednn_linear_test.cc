@@ -1,10 +1,10 @@
-#include "engine/onednn_linear.h"
+#include "engine/model/onednn_linear.h"
 
 #include <cmath>
 #include <random>
 #include <vector>
 
-#include "engine/naive_ops.h"
+#include "engine/lab/naive_ops.h"
 #include "gtest/gtest.h"
 
 namespace kvserve {

@@ -1,4 +1,4 @@
-#include "engine/page_pool.h"
+#include "engine/cache/page_pool.h"
 
 #include <cstdint>
 #include <set>

@@ -1,4 +1,4 @@
-#include "engine/paged_attention.h"
+#include "engine/model/paged_attention.h"
 
 #include <omp.h>
 
@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "engine/batching_kv_cache.h"
-#include "engine/page_pool.h"
+#include "engine/cache/batching_kv_cache.h"
+#include "engine/cache/page_pool.h"
 #include "gtest/gtest.h"
 
 namespace kvserve {

@@ -1,4 +1,4 @@
-#include "engine/preallocated_kv_cache.h"
+#include "engine/lab/preallocated_kv_cache.h"
 
 #include <cstdint>
 #include <limits>

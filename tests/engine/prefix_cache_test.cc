@@ -1,6 +1,6 @@
 // Prefix caching: PrefixCache on its own, BatchingKvCache's MatchPrefix/CommitTokens, and a
 // randomized test whose K/V values are a function of the token prefix, so any wrong match shows.
-#include "engine/prefix_cache.h"
+#include "engine/cache/prefix_cache.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include <set>
 #include <vector>
 
-#include "engine/batching_kv_cache.h"
+#include "engine/cache/batching_kv_cache.h"
 #include "gtest/gtest.h"
 #include "tests/engine/kv_cache_test_util.h"
 

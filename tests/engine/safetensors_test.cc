@@ -1,7 +1,7 @@
 // ParseSafetensorsHeader and the F16/BF16 conversions. Files are assembled byte by byte here; the
 // expected float values are the IEEE definitions (e.g. binary16 0x3555 = 1365/4096), not outputs of
 // the code under test.
-#include "engine/safetensors.h"
+#include "engine/checkpoint/safetensors.h"
 
 #include <cmath>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "engine/sampler.h"
+#include "engine/sched/sampler.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,12 +1,12 @@
 // The scheduler's observer hooks, with a fake engine whose every step takes exactly 10 ms of a fake
 // clock, so latencies are exact: what each hook reports, when, and that the per-step figures add
 // up to the scheduler's own stats.
-#include "engine/scheduler_observer.h"
+#include "engine/sched/scheduler_observer.h"
 
 #include <memory>
 #include <vector>
 
-#include "engine/scheduler.h"
+#include "engine/sched/scheduler.h"
 #include "gtest/gtest.h"
 
 namespace kvserve {

@@ -4,8 +4,8 @@
 #include <memory>
 #include <vector>
 
-#include "engine/model_runner.h"
-#include "engine/scheduler.h"
+#include "engine/model/model_runner.h"
+#include "engine/sched/scheduler.h"
 #include "gtest/gtest.h"
 
 namespace kvserve {

@@ -1,7 +1,7 @@
 // Scheduler tests: a fake engine whose next token depends on the request's whole history (so a
 // wrong recomputation after preemption shows), a fake clock for deadlines, and the real micro model
 // for end-to-end determinism under preemption.
-#include "engine/scheduler.h"
+#include "engine/sched/scheduler.h"
 
 #include <map>
 #include <thread>
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
-#include "engine/model_runner.h"
+#include "engine/model/model_runner.h"
 #include "gtest/gtest.h"
 
 namespace kvserve {

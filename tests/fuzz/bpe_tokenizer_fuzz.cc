@@ -24,8 +24,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
-#include "engine/bpe_tokenizer.h"
-#include "engine/byte_level.h"
+#include "engine/tokenizer/bpe_tokenizer.h"
+#include "engine/tokenizer/byte_level.h"
 #include "nlohmann/json.hpp"
 #include "tests/fuzz/fuzz_check.h"
 

@@ -20,7 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
-#include "engine/safetensors.h"
+#include "engine/checkpoint/safetensors.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace kvserve {

@@ -21,8 +21,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "engine/byte_tokenizer.h"
-#include "engine/utf8_stream_decoder.h"
+#include "engine/tokenizer/byte_tokenizer.h"
+#include "engine/tokenizer/utf8_stream_decoder.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace kvserve {

@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "engine/model_runner.h"
-#include "engine/scheduler.h"
+#include "engine/model/model_runner.h"
+#include "engine/sched/scheduler.h"
 #include "gtest/gtest.h"
 #include "server/kv_server.h"
 #include "server/model_loader.h"

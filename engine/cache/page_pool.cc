@@ -1,0 +1,112 @@
+#include "engine/cache/page_pool.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace kvserve {
+
+absl::Status PageGeometry::Validate() const {
+  if (page_size <= 0 || num_layers <= 0 || num_kv_heads <= 0 || head_dim <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page geometry needs positive sizes: page_size=", page_size, " num_layers=", num_layers,
+        " num_kv_heads=", num_kv_heads, " head_dim=", head_dim));
+  }
+  if (block_floats() % 16 != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size * head_dim must be a multiple of 16 floats (64 bytes), got ", block_floats()));
+  }
+  return absl::OkStatus();
+}
+
+int64_t PagePool::PagesForBytes(const PageGeometry& geometry, int64_t bytes) {
+  if (geometry.page_bytes() <= 0) return 0;
+  return bytes / geometry.page_bytes();
+}
+
+absl::StatusOr<std::unique_ptr<PagePool>> PagePool::Create(const PageGeometry& geometry,
+                                                           int64_t num_pages) {
+  if (absl::Status s = geometry.Validate(); !s.ok()) return s;
+  if (num_pages <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("num_pages must be > 0, got ", num_pages));
+  }
+  if (num_pages > INT32_MAX) {
+    return absl::InvalidArgumentError(absl::StrCat("num_pages ", num_pages, " is over 2^31"));
+  }
+  const size_t bytes = static_cast<size_t>(num_pages) * geometry.page_bytes();
+  void* data = std::aligned_alloc(64, bytes);  // page_bytes is a multiple of 64
+  if (data == nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot allocate ", bytes, " bytes for ", num_pages, " KV pages"));
+  }
+  return std::unique_ptr<PagePool>(new PagePool(geometry, num_pages, static_cast<float*>(data)));
+}
+
+PagePool::PagePool(const PageGeometry& geometry, int64_t num_pages, float* data)
+    : geometry_(geometry),
+      block_floats_(geometry.block_floats()),
+      page_floats_(geometry.page_floats()),
+      data_(data),
+      ref_counts_(num_pages, 0),
+      prev_(num_pages, kNone),
+      next_(num_pages, kNone) {
+  // In id order, so a fresh pool hands out pages 0, 1, 2, ...
+  for (int64_t p = num_pages - 1; p >= 0; --p) {
+    ref_counts_[p] = 1;
+    Release(static_cast<PageId>(p));
+  }
+}
+
+PagePool::~PagePool() { std::free(data_); }
+
+void PagePool::Unlink(PageId page) {
+  const PageId prev = prev_[page];
+  const PageId next = next_[page];
+  (prev == kNone ? front_ : next_[prev]) = next;
+  (next == kNone ? back_ : prev_[next]) = prev;
+  prev_[page] = next_[page] = kNone;
+  --num_free_;
+}
+
+absl::StatusOr<PageId> PagePool::Allocate() {
+  if (front_ == kNone) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("KV page pool exhausted: all ", total_pages(), " pages in use"));
+  }
+  const PageId page = front_;
+  Unlink(page);
+  ref_counts_[page] = 1;
+  return page;
+}
+
+absl::Status PagePool::Revive(PageId page) {
+  if (page < 0 || page >= total_pages() || ref_counts_[page] != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("page ", page, " is not free"));
+  }
+  Unlink(page);
+  ref_counts_[page] = 1;
+  return absl::OkStatus();
+}
+
+void PagePool::AddRef(PageId page) { ++ref_counts_[page]; }
+
+void PagePool::Release(PageId page, ReleaseOrder order) {
+  if (--ref_counts_[page] != 0) return;
+  if (order == ReleaseOrder::kReuseFirst) {
+    next_[page] = front_;
+    (front_ == kNone ? back_ : prev_[front_]) = page;
+    front_ = page;
+  } else {
+    prev_[page] = back_;
+    (back_ == kNone ? front_ : next_[back_]) = page;
+    back_ = page;
+  }
+  ++num_free_;
+}
+
+void PagePool::CopyPage(PageId src, PageId dst) {
+  std::memcpy(page_data(dst), page_data(src), geometry_.page_bytes());
+}
+
+}  // namespace kvserve

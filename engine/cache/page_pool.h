@@ -1,0 +1,116 @@
+// PagePool: a fixed set of equally sized KV pages, allocated once, handed out from a free list.
+//
+// A page holds `page_size` token slots of K and V for every layer and KV head. Layout inside a page
+// (floats): [layer][kv_head][K then V][slot][head_dim]. For one (layer, kv_head), a page's K block
+// and V block are adjacent, so decode attention streams each page through memory exactly once.
+//
+// The free list is ordered: Allocate() takes from its front. A released page goes to the front
+// (reused first) unless released with kReuseLast, which puts it at the back: the prefix cache
+// releases pages that still hold a reusable prefix that way, so they are reused only when no other
+// page is free, oldest first (LRU). Revive() takes such a page back out of the middle of the list.
+//
+// Invariants:
+//   * free_pages() + used_pages() == total_pages(), always.
+//   * A page is on the free list iff its ref count is 0.
+//   * Allocate/AddRef/Release/Revive are O(1); memory is never grown after Create().
+//   * Page memory is 64-byte aligned; page_floats() is a multiple of 16.
+//
+// Threads: not thread-safe. The scheduler thread owns the pool (through BatchingKvCache); attention
+// kernels on oneDNN/OpenMP worker threads only read and write page memory inside one engine step.
+#ifndef KVSERVE_ENGINE_CACHE_PAGE_POOL_H_
+#define KVSERVE_ENGINE_CACHE_PAGE_POOL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace kvserve {
+
+using PageId = int32_t;
+
+struct PageGeometry {
+  int32_t page_size = 16;  // token slots per page
+  int32_t num_layers = 0;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+
+  // Floats of one K (or V) block: one layer, one KV head, every slot.
+  int64_t block_floats() const { return int64_t{page_size} * head_dim; }
+  int64_t page_floats() const { return block_floats() * 2 * num_kv_heads * num_layers; }
+  int64_t page_bytes() const { return page_floats() * static_cast<int64_t>(sizeof(float)); }
+  absl::Status Validate() const;
+};
+
+class PagePool {
+ public:
+  // Allocates `num_pages` pages up front. Fails on bad geometry or num_pages <= 0.
+  static absl::StatusOr<std::unique_ptr<PagePool>> Create(const PageGeometry& geometry,
+                                                          int64_t num_pages);
+  // How many pages fit in `bytes` of KV memory.
+  static int64_t PagesForBytes(const PageGeometry& geometry, int64_t bytes);
+
+  PagePool(const PagePool&) = delete;
+  PagePool& operator=(const PagePool&) = delete;
+  ~PagePool();
+
+  // Takes a page off the free list with ref count 1. RESOURCE_EXHAUSTED when none is free.
+  absl::StatusOr<PageId> Allocate();
+  // Another holder of an allocated page.
+  void AddRef(PageId page);
+  enum class ReleaseOrder { kReuseFirst, kReuseLast };
+  // Drops one holder; at zero the page returns to the free list, at its front or its back.
+  void Release(PageId page, ReleaseOrder order = ReleaseOrder::kReuseFirst);
+  // Takes a free page (ref count 0) off the free list with ref count 1, keeping its contents.
+  // FAILED_PRECONDITION if the page is in use.
+  absl::Status Revive(PageId page);
+  int32_t RefCount(PageId page) const { return ref_counts_[page]; }
+  // Copies all K/V of `src` into `dst` (copy-on-write).
+  void CopyPage(PageId src, PageId dst);
+
+  int64_t total_pages() const { return static_cast<int64_t>(ref_counts_.size()); }
+  int64_t free_pages() const { return num_free_; }
+  int64_t used_pages() const { return total_pages() - free_pages(); }
+  const PageGeometry& geometry() const { return geometry_; }
+
+  float* page_data(PageId page) { return data_ + page * page_floats_; }
+  const float* page_data(PageId page) const { return data_ + page * page_floats_; }
+  // K block [page_size][head_dim] of one layer and KV head; the V block follows it directly.
+  float* key_block(PageId page, int32_t layer, int32_t kv_head) {
+    return page_data(page) + (int64_t{layer} * geometry_.num_kv_heads + kv_head) * 2 * block_floats_;
+  }
+  const float* key_block(PageId page, int32_t layer, int32_t kv_head) const {
+    return const_cast<PagePool*>(this)->key_block(page, layer, kv_head);
+  }
+  float* value_block(PageId page, int32_t layer, int32_t kv_head) {
+    return key_block(page, layer, kv_head) + block_floats_;
+  }
+  const float* value_block(PageId page, int32_t layer, int32_t kv_head) const {
+    return key_block(page, layer, kv_head) + block_floats_;
+  }
+
+ private:
+  PagePool(const PageGeometry& geometry, int64_t num_pages, float* data);
+
+  PageGeometry geometry_;
+  int64_t block_floats_;
+  int64_t page_floats_;
+  float* data_;                      // owned; num_pages * page_floats_, 64-byte aligned
+  void Unlink(PageId page);
+
+  std::vector<int32_t> ref_counts_;  // per page
+  // The free list: doubly linked through prev_/next_ (kNone ends it), front_ first to be reused.
+  static constexpr PageId kNone = -1;
+  std::vector<PageId> prev_;
+  std::vector<PageId> next_;
+  PageId front_ = kNone;
+  PageId back_ = kNone;
+  int64_t num_free_ = 0;
+};
+
+}  // namespace kvserve
+
+#endif  // KVSERVE_ENGINE_CACHE_PAGE_POOL_H_

@@ -1,0 +1,597 @@
+#include "engine/model/paged_attention.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+// GCC 12's AVX-512 intrinsics (unpack, extract, ...) pass _mm512_undefined_ps() as the masked-off
+// source, which -Wmaybe-uninitialized reports once inlined. The value is never used.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+namespace kvserve {
+namespace {
+
+// Keys per online-softmax update: one 16-lane vector of scores.
+constexpr int32_t kChunk = 16;
+// Query rows (token × head of one kv group) per work item; one K/V read serves all of them.
+constexpr int32_t kTileRows = 16;
+// Automatic KV partitions are at least this many tokens long.
+constexpr int32_t kMinPartitionTokens = 256;
+// Prefetch distance in blocks, and lines touched per 4 KiB page (see PrefetchBlock).
+constexpr int32_t kPrefetchBlocks = 2;
+constexpr int32_t kTriggerLines = 2;
+constexpr float kLog2e = 1.44269504088896340736f;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Block sources: where block b (positions [b * block_tokens, (b + 1) * block_tokens)) of one
+// (sequence, kv head) lives. Rows are head_dim floats, position-major.
+
+class PagedSource {
+ public:
+  PagedSource(const PagePool& pool, absl::Span<const PageId> page_table, int32_t layer,
+              int32_t kv_head)
+      : base_(pool.key_block(0, layer, kv_head)),
+        table_(page_table.data()),
+        page_floats_(pool.geometry().page_floats()),
+        block_floats_(pool.geometry().block_floats()) {}
+  const float* Keys(int32_t block) const { return base_ + table_[block] * page_floats_; }
+  const float* Values(int32_t block) const { return Keys(block) + block_floats_; }
+
+ private:
+  const float* base_;  // K block of (layer, kv_head) in page 0
+  const PageId* table_;
+  int64_t page_floats_;
+  int64_t block_floats_;
+};
+
+class ContiguousSource {
+ public:
+  ContiguousSource(const ContiguousKv& kv, int32_t kv_head, int64_t block_floats)
+      : keys_(kv.keys + kv_head * kv.head_stride),
+        values_(kv.values + kv_head * kv.head_stride),
+        block_floats_(block_floats) {}
+  const float* Keys(int32_t block) const { return keys_ + block * block_floats_; }
+  const float* Values(int32_t block) const { return values_ + block * block_floats_; }
+
+ private:
+  const float* keys_;
+  const float* values_;
+  int64_t block_floats_;
+};
+
+// Chunk kernels: fold keys [0, n) of one chunk into the running softmax state of a few query rows.
+//   q:      rows × d, pre-multiplied by scale * log2(e) (scores live in the log2 domain)
+//   k, v:   n rows of d floats
+//   valid:  per row, how many of the chunk's keys it may see (a prefix, 0..n)
+//   acc:    rows × d unnormalised output, m: running max (log2 domain), l: running sum as kChunk
+//           lanes per row (the portable kernel uses lane 0 only)
+
+// Portable fallback for any head_dim; inner loops over d vectorize.
+void ChunkGeneric(int32_t rows, int32_t d, const float* q, const float* k, const float* v,
+                  const int32_t* valid, float* acc, float* m, float* l) {
+  for (int32_t r = 0; r < rows; ++r) {
+    const int32_t nv = valid[r];
+    if (nv <= 0) continue;
+    const float* qr = q + int64_t{r} * d;
+    float s[kChunk];
+    float cmax = kNegInf;
+    for (int32_t j = 0; j < nv; ++j) {
+      const float* kj = k + int64_t{j} * d;
+      float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+      for (int32_t x = 0; x < d; ++x) dot += qr[x] * kj[x];
+      s[j] = dot;
+      cmax = std::max(cmax, dot);
+    }
+    float* ar = acc + int64_t{r} * d;
+    if (cmax > m[r]) {
+      const float alpha = std::exp2(m[r] - cmax);
+      m[r] = cmax;
+      l[r * kChunk] *= alpha;
+      for (int32_t x = 0; x < d; ++x) ar[x] *= alpha;
+    }
+    float sum = 0.0f;
+    for (int32_t j = 0; j < nv; ++j) {
+      s[j] = std::exp2(s[j] - m[r]);
+      sum += s[j];
+    }
+    l[r * kChunk] += sum;
+    for (int32_t j = 0; j < nv; ++j) {
+      for (int32_t x = 0; x < d; ++x) ar[x] += s[j] * v[int64_t{j} * d + x];
+    }
+  }
+}
+
+#if defined(__AVX512F__)
+
+// 2^x for x <= 0 (and -inf), relative error ~2e-7: Cephes exp2f polynomial on [-0.5, 0.5] and
+// scalef for the exponent. NaN stays NaN (maxps returns its second operand for NaN), so a NaN score
+// poisons the row as it would in exact arithmetic instead of silently weighing 0.
+inline __m512 Exp2Avx512(__m512 x) {
+  x = _mm512_max_ps(_mm512_set1_ps(-127.0f), x);
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(x, n);
+  constexpr float kPoly[] = {1.535336188319500e-4f,
+                             1.339887440266574e-3f,
+                             9.618437357674640e-3f,
+                             5.550332471162809e-2f,
+                             2.402264791363012e-1f,
+                             6.931472028550421e-1f,
+                             1.0f};
+  __m512 p = _mm512_set1_ps(kPoly[0]);
+  for (int i = 1; i < 7; ++i) p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(kPoly[i]));
+  return _mm512_scalef_ps(p, n);
+}
+
+// Horizontal max, every lane holding the result.
+inline __m512 AllLanesMax(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_shuffle_f32x4(x, x, _MM_SHUFFLE(1, 0, 3, 2)));
+  x = _mm512_max_ps(x, _mm512_shuffle_f32x4(x, x, _MM_SHUFFLE(2, 3, 0, 1)));
+  x = _mm512_max_ps(x, _mm512_permute_ps(x, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm512_max_ps(x, _mm512_permute_ps(x, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
+// Per 128-bit lane: [Σa, Σb, Σc, Σd] over that lane's four elements.
+inline __m512 LaneSums4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+  const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+  return _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                       _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+}
+
+// Given LaneSums4 of keys 0-3, 4-7, 8-11, 12-15: lane j of the result is the full horizontal sum of
+// key j's vector. Together 45 shuffles/adds for 16 dot products instead of 16 separate reductions.
+inline __m512 CombineLaneSums(__m512 u0, __m512 u1, __m512 u2, __m512 u3) {
+  const __m512 w01 = _mm512_add_ps(_mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m512 w23 = _mm512_add_ps(_mm512_shuffle_f32x4(u2, u3, _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_f32x4(u2, u3, _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(w01, w23, _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f32x4(w01, w23, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// kR rows, head_dim = 16 * kC. `p` is kR × kChunk scratch (64-byte aligned), like q and acc; `l`
+// holds kChunk lanes per row whose sum is the row's running softmax denominator.
+template <int kC, int kR>
+inline void ChunkAvx512(const float* q, const float* k, const float* v, const int32_t* valid,
+                        float* acc, float* m, float* l, float* p) {
+  constexpr int kD = 16 * kC;
+  // Scores of all rows first, so the rows' softmax dependency chains below can overlap.
+  // Straight-line code (no per-key branches) so the 16 dot products stay in registers: keys past a
+  // row's visible prefix re-read its last visible key instead and their lanes are masked off below,
+  // so nothing past the prefix is ever loaded.
+  __m512 s[kR];
+  int32_t jmax = 0;
+  for (int r = 0; r < kR; ++r) {
+    const int32_t nv = valid[r];
+    if (nv <= 0) continue;
+    jmax = std::max(jmax, nv);
+    const int32_t last = nv - 1;
+    __m512 qv[kC];
+    for (int c = 0; c < kC; ++c) qv[c] = _mm512_load_ps(q + r * kD + 16 * c);
+    auto dot = [&](int j) {
+      const float* kj = k + std::min(j, last) * kD;
+      __m512 a = _mm512_mul_ps(qv[0], _mm512_loadu_ps(kj));
+      for (int c = 1; c < kC; ++c) a = _mm512_fmadd_ps(qv[c], _mm512_loadu_ps(kj + 16 * c), a);
+      return a;
+    };
+    const __m512 u0 = LaneSums4(dot(0), dot(1), dot(2), dot(3));
+    const __m512 u1 = LaneSums4(dot(4), dot(5), dot(6), dot(7));
+    const __m512 u2 = LaneSums4(dot(8), dot(9), dot(10), dot(11));
+    const __m512 u3 = LaneSums4(dot(12), dot(13), dot(14), dot(15));
+    s[r] = CombineLaneSums(u0, u1, u2, u3);
+  }
+  if (jmax == 0) return;
+  // Online softmax. The running max only moves when some score exceeds it (rare after the first
+  // chunks), so the horizontal max and the rescale are skipped otherwise.
+  float alpha[kR];
+  bool rescale = false;
+  for (int r = 0; r < kR; ++r) {
+    const int32_t nv = valid[r];
+    alpha[r] = 1.0f;
+    float* pr = p + r * kChunk;
+    if (nv <= 0) {
+      _mm512_store_ps(pr, _mm512_setzero_ps());
+      continue;
+    }
+    const __mmask16 mask = static_cast<__mmask16>((1u << nv) - 1u);
+    __m512 mv = _mm512_set1_ps(m[r]);
+    if (_mm512_mask_cmp_ps_mask(mask, s[r], mv, _CMP_NLE_UQ) != 0) {  // > max, or NaN
+      const float cmax =
+          _mm512_cvtss_f32(AllLanesMax(_mm512_mask_mov_ps(_mm512_set1_ps(kNegInf), mask, s[r])));
+      alpha[r] = std::exp2(m[r] - cmax);
+      rescale = true;
+      m[r] = cmax;
+      mv = _mm512_set1_ps(cmax);
+      _mm512_store_ps(l + r * kChunk,
+                      _mm512_mul_ps(_mm512_load_ps(l + r * kChunk), _mm512_set1_ps(alpha[r])));
+    }
+    const __m512 e = _mm512_maskz_mov_ps(mask, Exp2Avx512(_mm512_sub_ps(s[r], mv)));
+    _mm512_store_ps(l + r * kChunk, _mm512_add_ps(_mm512_load_ps(l + r * kChunk), e));
+    _mm512_store_ps(pr, e);
+  }
+  __m512 a[kR][kC];
+  for (int r = 0; r < kR; ++r) {
+    for (int c = 0; c < kC; ++c) a[r][c] = _mm512_load_ps(acc + r * kD + 16 * c);
+  }
+  if (rescale) {
+    for (int r = 0; r < kR; ++r) {
+      const __m512 al = _mm512_set1_ps(alpha[r]);
+      for (int c = 0; c < kC; ++c) a[r][c] = _mm512_mul_ps(a[r][c], al);
+    }
+  }
+  for (int32_t j = 0; j < jmax; ++j) {
+    for (int c = 0; c < kC; ++c) {
+      const __m512 vv = _mm512_loadu_ps(v + j * kD + 16 * c);
+      for (int r = 0; r < kR; ++r) {
+        a[r][c] = _mm512_fmadd_ps(_mm512_set1_ps(p[r * kChunk + j]), vv, a[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < kR; ++r) {
+    for (int c = 0; c < kC; ++c) _mm512_store_ps(acc + r * kD + 16 * c, a[r][c]);
+  }
+}
+
+// Rows per register block: accumulators kR × kC must leave room for the 16 score vectors.
+template <int kC>
+constexpr int kMaxRowBlock = kC <= 1 ? 8 : (kC <= 4 ? 4 : (kC <= 8 ? 2 : 1));
+
+template <int kC>
+void ChunkRowsAvx512(int32_t rows, const float* q, const float* k, const float* v,
+                     const int32_t* valid, float* acc, float* m, float* l, float* p) {
+  constexpr int kD = 16 * kC;
+  int32_t r = 0;
+  auto step = [&](auto rows_const) {
+    constexpr int kR = decltype(rows_const)::value;
+    ChunkAvx512<kC, kR>(q + r * kD, k, v, valid + r, acc + r * kD, m + r, l + r * kChunk,
+                        p + r * kChunk);
+    r += kR;
+  };
+  constexpr int kMax = kMaxRowBlock<kC>;
+  while (rows - r >= kMax) step(std::integral_constant<int, kMax>());
+  // Remainder (< kMax rows) in blocks of 4, 2, 1.
+  if constexpr (kMax > 4)
+    if (rows - r >= 4) step(std::integral_constant<int, 4>());
+  if constexpr (kMax > 2)
+    if (rows - r >= 2) step(std::integral_constant<int, 2>());
+  if constexpr (kMax > 1)
+    if (rows - r >= 1) step(std::integral_constant<int, 1>());
+}
+
+#endif  // __AVX512F__
+
+// One work item: a tile of query rows of one (sequence, kv head) against KV blocks
+// [block_begin, block_end).
+
+// Per-thread scratch, grown to the largest tile seen and then reused (no allocation per call).
+struct TileScratch {
+  std::vector<float> storage;
+  float* q = nullptr;    // kTileRows × d
+  float* acc = nullptr;  // kTileRows × d
+  float* p = nullptr;    // kTileRows × kChunk
+  float m[kTileRows];
+  alignas(64) float l[kTileRows * kChunk];  // kChunk lanes per row, summed at the end
+  int32_t visible[kTileRows];
+  int32_t valid[kTileRows];
+
+  void Prepare(int32_t d) {
+    const size_t floats = size_t{2} * kTileRows * d + kTileRows * kChunk + 16;
+    if (storage.size() < floats) storage.resize(floats);
+    const uintptr_t addr = reinterpret_cast<uintptr_t>(storage.data());
+    q = storage.data() + ((64 - addr % 64) % 64) / sizeof(float);
+    acc = q + int64_t{kTileRows} * d;
+    p = acc + int64_t{kTileRows} * d;
+  }
+};
+
+// The softmax denominator of tile row r.
+inline float RowSum(const TileScratch& t, int32_t r) {
+  float sum = 0.0f;
+  for (int32_t i = 0; i < kChunk; ++i) sum += t.l[r * kChunk + i];
+  return sum;
+}
+
+// Software prefetch of a block needed kPrefetchBlocks from now. Pages are scattered, so the
+// hardware stream prefetchers lose track at every block; prefetching every line ourselves is no
+// better, since each prefetch holds one of the few L1 miss buffers. Instead touch the first
+// kTriggerLines lines of every 4 KiB page the block spans: that restarts the L2 stream prefetcher
+// on the page, which then fetches the rest into L2 without using L1 miss buffers. See
+// tests/bench/README.md for the numbers.
+inline void PrefetchLine(const char* p) {
+#if defined(__x86_64__)
+  // GCC 12 deletes loops whose only statements are __builtin_prefetch; asm volatile stays.
+  asm volatile("prefetcht0 %0" : : "m"(*p));
+#else
+  __builtin_prefetch(p, 0, 3);
+#endif
+}
+
+inline void TriggerStreams(const float* block, int64_t block_floats) {
+  const char* begin = reinterpret_cast<const char*>(block);
+  const char* end = begin + block_floats * static_cast<int64_t>(sizeof(float));
+  for (int32_t i = 0; i < kTriggerLines; ++i) PrefetchLine(begin + 64 * i);
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(begin);
+  for (const char* page = begin + (((addr + 4095) & ~uintptr_t{4095}) - addr); page < end;
+       page += 4096) {
+    for (int32_t i = 0; i < kTriggerLines; ++i) PrefetchLine(page + 64 * i);
+  }
+}
+
+template <class Source>
+inline void PrefetchBlock(const Source& src, int32_t block, int64_t block_floats) {
+  TriggerStreams(src.Keys(block), block_floats);
+  TriggerStreams(src.Values(block), block_floats);
+}
+
+// kC > 0: AVX-512 kernel with head_dim 16 * kC; kC == 0: portable kernel.
+template <int kC, class Source>
+void AttendTile(const Source& src, int32_t d, int32_t block_tokens, int32_t block_begin,
+                int32_t block_end, int32_t rows, int32_t kv_limit, TileScratch& t) {
+  const int64_t block_floats = int64_t{block_tokens} * d;
+  for (int32_t b = block_begin; b < std::min(block_end, block_begin + kPrefetchBlocks); ++b) {
+    PrefetchBlock(src, b, block_floats);
+  }
+  for (int32_t b = block_begin; b < block_end; ++b) {
+    if (b + kPrefetchBlocks < block_end) PrefetchBlock(src, b + kPrefetchBlocks, block_floats);
+    const float* kb = src.Keys(b);
+    const float* vb = src.Values(b);
+    const int32_t base = b * block_tokens;
+    const int32_t in_block = std::min(block_tokens, kv_limit - base);
+    for (int32_t c0 = 0; c0 < in_block; c0 += kChunk) {
+      const int32_t n = std::min(kChunk, in_block - c0);
+      for (int32_t r = 0; r < rows; ++r) {
+        t.valid[r] = std::clamp(t.visible[r] - (base + c0), 0, n);
+      }
+      const float* k = kb + int64_t{c0} * d;
+      const float* v = vb + int64_t{c0} * d;
+#if defined(__AVX512F__)
+      if constexpr (kC > 0) {
+        ChunkRowsAvx512<kC>(rows, t.q, k, v, t.valid, t.acc, t.m, t.l, t.p);
+        continue;
+      }
+#endif
+      ChunkGeneric(rows, d, t.q, k, v, t.valid, t.acc, t.m, t.l);
+    }
+  }
+}
+
+// Work decomposition.
+
+// Unit rows (sequence, kv head): row r is token r / group, query head kv_head * group + r % group.
+struct WorkItem {
+  int32_t seq, kv_head;
+  int32_t row_begin, row_end;
+  int32_t block_begin, block_end;
+  int32_t partial;  // slot in Workspace::partials, or -1 to write `out` directly
+  int64_t cost;
+};
+
+struct MergeUnit {
+  int32_t seq, kv_head;
+  int32_t row_begin, row_end;
+  int32_t first_partial, num_partials;
+};
+
+// The calling thread's item lists and partial results; they only grow.
+struct Workspace {
+  std::vector<WorkItem> items;
+  std::vector<MergeUnit> merges;
+  std::vector<float> partials;
+};
+
+struct Problem {
+  const AttentionBatch* batch;
+  int32_t num_heads, num_kv_heads, head_dim;
+  const float* q;
+  int64_t q_stride;
+  float* out;
+  int64_t out_stride;
+  float scale;
+  int32_t group() const { return num_heads / num_kv_heads; }
+  // Floats of one partial slot: acc [kTileRows][d], then m [kTileRows], l [kTileRows].
+  int64_t partial_floats() const { return int64_t{kTileRows} * (head_dim + 2); }
+};
+
+void BuildWork(const Problem& pr, const AttentionOptions& options, Workspace& ws) {
+  const AttentionBatch& batch = *pr.batch;
+  const int32_t group = pr.group();
+  const int32_t bt = batch.page_size;
+  ws.items.clear();
+  ws.merges.clear();
+  int64_t units = 0;
+  for (const BatchSequence& seq : batch.sequences) {
+    units += int64_t{pr.num_kv_heads} * ((int64_t{seq.q_len} * group + kTileRows - 1) / kTileRows);
+  }
+  const int64_t want_items = 2 * int64_t{omp_get_max_threads()};
+  int32_t partials = 0;
+  for (int32_t s = 0; s < static_cast<int32_t>(batch.sequences.size()); ++s) {
+    const BatchSequence& seq = batch.sequences[s];
+    const int32_t unit_rows = seq.q_len * group;
+    for (int32_t g = 0; g < pr.num_kv_heads; ++g) {
+      for (int32_t r0 = 0; r0 < unit_rows; r0 += kTileRows) {
+        const int32_t r1 = std::min(unit_rows, r0 + kTileRows);
+        const int32_t kv_limit = seq.VisibleLength((r1 - 1) / group);
+        const int32_t blocks = (kv_limit + bt - 1) / bt;
+        int64_t parts = 1;
+        if (options.kv_partitions > 0) {
+          parts = options.kv_partitions;
+        } else if (units < want_items) {
+          parts =
+              std::min<int64_t>((want_items + units - 1) / units, kv_limit / kMinPartitionTokens);
+        }
+        parts = std::clamp<int64_t>(parts, 1, blocks);
+        const int64_t rows = r1 - r0;
+        if (parts == 1) {
+          ws.items.push_back({s, g, r0, r1, 0, blocks, -1, rows * blocks});
+          continue;
+        }
+        ws.merges.push_back({s, g, r0, r1, partials, static_cast<int32_t>(parts)});
+        for (int64_t p = 0; p < parts; ++p) {
+          const int32_t b0 = static_cast<int32_t>(blocks * p / parts);
+          const int32_t b1 = static_cast<int32_t>(blocks * (p + 1) / parts);
+          ws.items.push_back({s, g, r0, r1, b0, b1, partials++, rows * (b1 - b0)});
+        }
+      }
+    }
+  }
+  // Longest first, so dynamic scheduling does not leave one long item for the end.
+  std::sort(ws.items.begin(), ws.items.end(),
+            [](const WorkItem& a, const WorkItem& b) { return a.cost > b.cost; });
+  const size_t partial_floats = static_cast<size_t>(partials * pr.partial_floats());
+  if (ws.partials.size() < partial_floats) ws.partials.resize(partial_floats);
+}
+
+template <int kC, class MakeSource>
+void RunItem(const Problem& pr, const WorkItem& item, const MakeSource& make_source, Workspace& ws,
+             TileScratch& t) {
+  const BatchSequence& seq = pr.batch->sequences[item.seq];
+  const int32_t d = pr.head_dim;
+  const int32_t group = pr.group();
+  const int32_t rows = item.row_end - item.row_begin;
+  const float qscale = pr.scale * kLog2e;
+  int32_t kv_limit = 0;
+  for (int32_t r = 0; r < rows; ++r) {
+    const int32_t ur = item.row_begin + r;
+    const int32_t token = ur / group;
+    const int32_t head = item.kv_head * group + ur % group;
+    const float* qrow = pr.q + (seq.token_offset + token) * pr.q_stride + int64_t{head} * d;
+    float* qt = t.q + int64_t{r} * d;
+    for (int32_t x = 0; x < d; ++x) qt[x] = qrow[x] * qscale;
+    float* acc = t.acc + int64_t{r} * d;
+    for (int32_t x = 0; x < d; ++x) acc[x] = 0.0f;
+    t.m[r] = kNegInf;
+    std::fill_n(t.l + r * kChunk, kChunk, 0.0f);
+    t.visible[r] = seq.VisibleLength(token);
+    kv_limit = std::max(kv_limit, t.visible[r]);
+  }
+  kv_limit = std::min(kv_limit, item.block_end * pr.batch->page_size);
+  AttendTile<kC>(make_source(item.seq, item.kv_head), d, pr.batch->page_size, item.block_begin,
+                 item.block_end, rows, kv_limit, t);
+  if (item.partial >= 0) {
+    float* slot = ws.partials.data() + item.partial * pr.partial_floats();
+    std::copy(t.acc, t.acc + int64_t{rows} * d, slot);
+    std::copy(t.m, t.m + rows, slot + int64_t{kTileRows} * d);
+    for (int32_t r = 0; r < rows; ++r) slot[int64_t{kTileRows} * d + kTileRows + r] = RowSum(t, r);
+    return;
+  }
+  for (int32_t r = 0; r < rows; ++r) {
+    const int32_t ur = item.row_begin + r;
+    const int32_t head = item.kv_head * group + ur % group;
+    float* orow = pr.out + (seq.token_offset + ur / group) * pr.out_stride + int64_t{head} * d;
+    const float inv = 1.0f / RowSum(t, r);  // every row sees position 0, so the sum is >= 1
+    const float* acc = t.acc + int64_t{r} * d;
+    for (int32_t x = 0; x < d; ++x) orow[x] = acc[x] * inv;
+  }
+}
+
+// Combines the partial softmax states of one unit's KV partitions (flash-decoding merge).
+void MergeUnitPartials(const Problem& pr, const MergeUnit& u, const Workspace& ws) {
+  const BatchSequence& seq = pr.batch->sequences[u.seq];
+  const int32_t d = pr.head_dim;
+  const int32_t group = pr.group();
+  const int64_t stride = pr.partial_floats();
+  const float* first = ws.partials.data() + u.first_partial * stride;
+  for (int32_t r = 0; r < u.row_end - u.row_begin; ++r) {
+    const int32_t ur = u.row_begin + r;
+    const int32_t head = u.kv_head * group + ur % group;
+    float* orow = pr.out + (seq.token_offset + ur / group) * pr.out_stride + int64_t{head} * d;
+    float mmax = kNegInf;
+    for (int32_t p = 0; p < u.num_partials; ++p) {
+      mmax = std::max(mmax, first[p * stride + int64_t{kTileRows} * d + r]);
+    }
+    float lsum = 0.0f;
+    for (int32_t x = 0; x < d; ++x) orow[x] = 0.0f;
+    for (int32_t p = 0; p < u.num_partials; ++p) {
+      const float* slot = first + p * stride;
+      const float mp = slot[int64_t{kTileRows} * d + r];
+      if (mp == kNegInf) continue;  // this partition holds nothing the row may see
+      const float w = std::exp2(mp - mmax);
+      lsum += w * slot[int64_t{kTileRows} * d + kTileRows + r];
+      const float* acc = slot + int64_t{r} * d;
+      for (int32_t x = 0; x < d; ++x) orow[x] += w * acc[x];
+    }
+    const float inv = 1.0f / lsum;
+    for (int32_t x = 0; x < d; ++x) orow[x] *= inv;
+  }
+}
+
+template <int kC, class MakeSource>
+void RunWithKernel(const Problem& pr, const MakeSource& make_source, Workspace& ws) {
+  const int64_t num_items = static_cast<int64_t>(ws.items.size());
+  const int64_t num_merges = static_cast<int64_t>(ws.merges.size());
+#pragma omp parallel
+  {
+    thread_local TileScratch scratch;
+    scratch.Prepare(pr.head_dim);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t i = 0; i < num_items; ++i) RunItem<kC>(pr, ws.items[i], make_source, ws, scratch);
+    if (num_merges > 0) {
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t i = 0; i < num_merges; ++i) MergeUnitPartials(pr, ws.merges[i], ws);
+    }
+  }
+}
+
+template <class MakeSource>
+void Run(const Problem& pr, const AttentionOptions& options, const MakeSource& make_source) {
+  if (pr.batch->total_tokens <= 0 || pr.batch->sequences.empty()) return;
+  thread_local Workspace ws;
+  BuildWork(pr, options, ws);
+#if defined(__AVX512F__)
+  // clang-format off
+  switch (pr.head_dim) {
+    case 16: return RunWithKernel<1>(pr, make_source, ws);
+    case 32: return RunWithKernel<2>(pr, make_source, ws);
+    case 64: return RunWithKernel<4>(pr, make_source, ws);
+    case 96: return RunWithKernel<6>(pr, make_source, ws);
+    case 128: return RunWithKernel<8>(pr, make_source, ws);
+    case 256: return RunWithKernel<16>(pr, make_source, ws);
+    default: break;  // other sizes: the portable kernel
+  }
+  // clang-format on
+#endif
+  RunWithKernel<0>(pr, make_source, ws);
+}
+
+}  // namespace
+
+void PagedAttention(const AttentionBatch& batch, const PagePool& pool, int32_t layer,
+                    int32_t num_heads, const float* q, int64_t q_row_stride, float* out,
+                    int64_t out_row_stride, float scale) {
+  PagedAttention(batch, pool, layer, num_heads, q, q_row_stride, out, out_row_stride, scale,
+                 AttentionOptions());
+}
+
+void PagedAttention(const AttentionBatch& batch, const PagePool& pool, int32_t layer,
+                    int32_t num_heads, const float* q, int64_t q_row_stride, float* out,
+                    int64_t out_row_stride, float scale, const AttentionOptions& options) {
+  const PageGeometry& g = pool.geometry();
+  const Problem pr{&batch,       num_heads, g.num_kv_heads, g.head_dim, q,
+                   q_row_stride, out,       out_row_stride, scale};
+  Run(pr, options, [&](int32_t s, int32_t kv_head) {
+    return PagedSource(pool, batch.sequences[s].page_table, layer, kv_head);
+  });
+}
+
+void ContiguousAttention(const AttentionBatch& batch, absl::Span<const ContiguousKv> kv,
+                         int32_t num_kv_heads, int32_t head_dim, int32_t num_heads, const float* q,
+                         int64_t q_row_stride, float* out, int64_t out_row_stride, float scale,
+                         const AttentionOptions& options) {
+  const Problem pr{&batch,       num_heads, num_kv_heads,   head_dim, q,
+                   q_row_stride, out,       out_row_stride, scale};
+  const int64_t block_floats = int64_t{batch.page_size} * head_dim;
+  Run(pr, options,
+      [&](int32_t s, int32_t kv_head) { return ContiguousSource(kv[s], kv_head, block_floats); });
+}
+
+}  // namespace kvserve

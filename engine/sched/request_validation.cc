@@ -1,0 +1,107 @@
+#include "engine/sched/request_validation.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace kvserve {
+
+namespace {
+
+bool InVocab(int32_t id, const ModelConfig& config) { return id >= 0 && id < config.vocab_size; }
+
+}  // namespace
+
+std::string FormatFloatExactly(float value) {
+  // The shortest %g form that reads back as the same float: 1.0000001f prints as "1.0000001", not
+  // as StrCat's six-digit "1", so a refusal shows the value that broke the rule.
+  std::string text;
+  for (int digits = 6; digits <= 9; ++digits) {
+    text = absl::StrFormat("%.*g", digits, value);
+    if (std::strtof(text.c_str(), nullptr) == value) break;
+  }
+  return text;
+}
+
+absl::Status ValidateGenerationParams(const GenerationParams& params, const ModelConfig& config) {
+  // The prompt.
+  if (!params.has_prompt) {
+    return absl::InvalidArgumentError("prompt is required: set prompt.text or prompt.token_ids");
+  }
+  if (params.prompt_ids.empty()) {
+    return absl::InvalidArgumentError("prompt must not be empty");
+  }
+  for (size_t i = 0; i < params.prompt_ids.size(); ++i) {
+    const int32_t id = params.prompt_ids[i];
+    if (!InVocab(id, config)) {
+      return absl::InvalidArgumentError(absl::StrCat("prompt.token_ids[", i, "] is ", id,
+                                                     ", outside the vocabulary [0, ",
+                                                     config.vocab_size, ")"));
+    }
+  }
+  const int64_t prompt_len = static_cast<int64_t>(params.prompt_ids.size());
+  if (prompt_len > config.max_context) {
+    return absl::InvalidArgumentError(absl::StrCat("prompt has ", prompt_len,
+                                                   " tokens, more than the model's context of ",
+                                                   config.max_context));
+  }
+
+  // The length of the generation.
+  if (params.max_tokens <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_tokens must be > 0, got ", params.max_tokens));
+  }
+  if (prompt_len + params.max_tokens > config.max_context) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_tokens ", params.max_tokens, " plus the prompt's ", prompt_len, " tokens is ",
+        prompt_len + params.max_tokens, ", more than the model's context of ", config.max_context,
+        " (at most ", config.max_context - prompt_len, " new tokens fit)"));
+  }
+
+  // Sampling. Proto3 zeros (greedy, top_k off, top_p off) are valid.
+  const SamplingParams& s = params.sampling;
+  if (!std::isfinite(s.temperature) || s.temperature < 0.0f) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sampling.temperature must be finite and >= 0 (0 = greedy), got ",
+        FormatFloatExactly(s.temperature)));
+  }
+  if (std::isnan(s.top_p) || s.top_p < 0.0f || s.top_p > 1.0f) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sampling.top_p must be in (0, 1], or 0 for off, got ", FormatFloatExactly(s.top_p)));
+  }
+  if (s.top_k < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sampling.top_k must be >= 0 (0 = off), got ", s.top_k));
+  }
+
+  // Stop tokens: checked against every sampled token, so their number is capped.
+  if (params.stop_token_ids.size() > kMaxStopTokenIds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "stop_token_ids has ", params.stop_token_ids.size(), " entries, more than the cap of ",
+        kMaxStopTokenIds));
+  }
+  for (size_t i = 0; i < params.stop_token_ids.size(); ++i) {
+    const int32_t id = params.stop_token_ids[i];
+    if (!InVocab(id, config)) {
+      return absl::InvalidArgumentError(absl::StrCat("stop_token_ids[", i, "] is ", id,
+                                                     ", outside the vocabulary [0, ",
+                                                     config.vocab_size, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+StopCriteria MakeStopCriteria(const GenerationParams& params, const ModelConfig& config) {
+  StopCriteria criteria;
+  criteria.eos_token_id = config.eos_token_id;
+  criteria.ignore_eos = params.ignore_eos;
+  criteria.stop_token_ids = params.stop_token_ids;
+  criteria.max_tokens = params.max_tokens;
+  criteria.more_eos_token_ids = config.more_eos_token_ids;
+  return criteria;
+}
+
+}  // namespace kvserve

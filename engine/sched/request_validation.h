@@ -1,0 +1,60 @@
+// GenerationParams: one generation request as the engine receives it, and the checks that decide
+// whether the engine accepts it.
+//
+// The server fills a GenerationParams from a GenerateRequest (tokenizing a text prompt, replacing
+// seed 0 by a chosen seed) and calls ValidateGenerationParams before queueing it. The engine may
+// then rely on:
+//   * a non-empty prompt of ids inside [0, vocab_size), no longer than the model's context;
+//   * 0 < max_tokens and prompt + max_tokens <= max_context, so generation always fits;
+//   * temperature finite and >= 0; top_k >= 0; top_p 0 (off) or in (0, 1];
+//   * at most kMaxStopTokenIds stop token ids, each inside the vocabulary.
+// A refusal is INVALID_ARGUMENT whose message starts with the proto field path of the first bad
+// field ("prompt", "prompt.token_ids[3]", "max_tokens", "sampling.temperature", "sampling.top_p",
+// "sampling.top_k", "stop_token_ids[1]"), so the server can pass it to the client as is.
+//
+// Threads: plain values and a pure function; usable from any thread.
+#ifndef KVSERVE_ENGINE_SCHED_REQUEST_VALIDATION_H_
+#define KVSERVE_ENGINE_SCHED_REQUEST_VALIDATION_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "engine/model/model_config.h"
+#include "engine/sched/sampler.h"
+
+namespace kvserve {
+
+// Most stop_token_ids one request may give. Each sampled token is checked against them, and a
+// request's ids live as long as it does: without a cap, a 4 MiB request of a million ids costs
+// every step of every other request (and ~36 MB while it runs). Real stop sets are a handful.
+inline constexpr size_t kMaxStopTokenIds = 1024;
+
+// `value` in the fewest significant digits (6 to 9) that read back as exactly `value`, for
+// messages about a float that broke a rule ("1.0000001", where "%g" would say "1").
+std::string FormatFloatExactly(float value);
+
+struct GenerationParams {
+  // False when the request set neither prompt.text nor prompt.token_ids (the proto oneof is empty).
+  bool has_prompt = false;
+  // The prompt's tokens: prompt.token_ids as given, or prompt.text tokenized (with BOS if the
+  // server adds one). Empty text gives an empty prompt, which is refused.
+  std::vector<int32_t> prompt_ids;
+  int32_t max_tokens = 0;
+  SamplingParams sampling;  // proto defaults (all 0) mean greedy
+  std::vector<int32_t> stop_token_ids;
+  bool ignore_eos = false;
+};
+
+// OK, or INVALID_ARGUMENT naming the first bad field (see the file comment). `config` is the
+// served model's (its vocab_size, max_context).
+absl::Status ValidateGenerationParams(const GenerationParams& params, const ModelConfig& config);
+
+// The stop rule of a (validated) request: the model's EOS, the request's stop ids and max_tokens.
+StopCriteria MakeStopCriteria(const GenerationParams& params, const ModelConfig& config);
+
+}  // namespace kvserve
+
+#endif  // KVSERVE_ENGINE_SCHED_REQUEST_VALIDATION_H_

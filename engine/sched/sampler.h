@@ -1,0 +1,101 @@
+// Sampling: picks a request's next token from its logits row, and decides when it stops.
+//
+// SampleToken promises:
+//   * temperature == 0 (or NaN, or < 0: validated requests never have those) is greedy: the argmax,
+//     the lowest index on ties. So is top_k == 1 at any temperature.
+//   * otherwise it samples softmax(logits / temperature), restricted first to the top_k largest
+//     logits (if 0 < top_k < vocab; ties broken towards the lower index), then, renormalized, to
+//     the nucleus (if 0 < top_p < 1): the smallest most-probable prefix, in (probability desc,
+//     id asc) order, whose probability is >= top_p.
+//   * the one random number it draws for output index i of a request is SamplingUniform(seed, i):
+//     a counter-based hash of (seed, i) and nothing else. The token is the inverse CDF of it over
+//     the remaining candidates taken in increasing id order. There is no RNG state, so the same
+//     seed, prompt and params give the same tokens whatever the batching, the timing, or a
+//     preemption that recomputes the request (given the same logits).
+//   * NaN logits are never chosen (they count as -inf), nor are -inf (masked) ones while any other
+//     is left. If every logit is -inf or NaN, or the largest is +inf, it returns the greedy token.
+//   * no heap allocation once the scratch has grown to the vocabulary size. O(vocab) work per call
+//     with vectorized softmax: top_k is a bounded heap scan (nth_element for large k); top_p
+//     buckets the probabilities by binary exponent and orders only the bucket where the nucleus
+//     ends. Measured on one core: vocab 259 under 2 us per call; vocab 150k about 50 us greedy or
+//     top_k, 80 us full softmax, 300 us top_p.
+//
+// Threads: the functions are pure apart from the caller's SamplerScratch; use one scratch (or one
+// Sampler) per thread.
+#ifndef KVSERVE_ENGINE_SCHED_SAMPLER_H_
+#define KVSERVE_ENGINE_SCHED_SAMPLER_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "engine/sched/finish_reason.h"
+
+namespace kvserve {
+
+// Mirrors the proto's SamplingParams; 0 means "the usual default" for every field.
+struct SamplingParams {
+  float temperature = 0.0f;  // 0 = greedy; else > 0 and finite
+  int32_t top_k = 0;         // 0 = off (as is any value >= vocab size)
+  float top_p = 0.0f;        // 0 = off (same as 1.0); else in (0, 1]
+  uint64_t seed = 0;         // used as given: the server replaces the proto's "0 = server-chosen"
+
+  bool greedy() const { return !(temperature > 0.0f) || top_k == 1; }
+};
+
+// Reusable buffers of SampleToken; they grow to the vocabulary size once and are then reused.
+struct SamplerScratch {
+  // Sizes the buffers for `vocab_size` up front, so that not even the first call allocates.
+  void Reserve(int64_t vocab_size) {
+    ids.reserve(vocab_size);
+    weights.reserve(vocab_size);
+  }
+
+  std::vector<int32_t> ids;
+  std::vector<float> weights;
+};
+
+// A uniform double in [0, 1) that depends only on (seed, output_index): SplitMix64 mixing of the
+// pre-mixed seed and the index.
+double SamplingUniform(uint64_t seed, int64_t output_index);
+
+// The index of the largest logit, the lowest one on ties; NaN never wins. 0 if no logit is above
+// -inf, -1 if `logits` is empty.
+int32_t GreedyToken(absl::Span<const float> logits);
+
+// The token for output index `output_index` (0 for the first generated token) of a request; see
+// the file comment. -1 if `logits` is empty.
+int32_t SampleToken(absl::Span<const float> logits, const SamplingParams& params,
+                    int64_t output_index, SamplerScratch* scratch);
+
+// SampleToken with its own scratch, for a caller that samples many rows in turn.
+class Sampler {
+ public:
+  int32_t Sample(absl::Span<const float> logits, const SamplingParams& params,
+                 int64_t output_index) {
+    return SampleToken(logits, params, output_index, &scratch_);
+  }
+  const SamplerScratch& scratch() const { return scratch_; }
+
+ private:
+  SamplerScratch scratch_;
+};
+
+// When a request stops, as seen after each generated token.
+struct StopCriteria {
+  int32_t eos_token_id = -1;            // < 0: the model has none
+  bool ignore_eos = false;              // keep going past EOS
+  std::vector<int32_t> stop_token_ids;  // always stop, even if one of them is EOS and ignore_eos
+  int32_t max_tokens = 0;               // <= 0: no limit here (validated requests always have one)
+  std::vector<int32_t> more_eos_token_ids;  // like eos_token_id (ModelConfig::more_eos_token_ids)
+};
+
+// Called after `token` was generated; `num_output_tokens` counts the generated tokens including
+// `token`. kStop if it is EOS or one of more_eos_token_ids (and EOS is not ignored) or a stop
+// token id; else kLength if
+// max_tokens have now been generated; else kNone. The stopping token itself is part of the output.
+FinishReason CheckStop(int32_t token, int32_t num_output_tokens, const StopCriteria& criteria);
+
+}  // namespace kvserve
+
+#endif  // KVSERVE_ENGINE_SCHED_SAMPLER_H_

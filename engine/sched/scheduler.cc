@@ -1,0 +1,489 @@
+#include "engine/sched/scheduler.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/split_mix.h"
+
+namespace kvserve {
+namespace {
+
+// Never 0: 0 means "server-chosen" in the API.
+uint64_t SplitMixSeed(uint64_t x) {
+  const uint64_t seed = SplitMix64(x);
+  return seed == 0 ? 1 : seed;
+}
+
+// `to - from`, or zero if the clock stepped backwards.
+absl::Duration Elapsed(absl::Time from, absl::Time to) {
+  return std::max(to - from, absl::ZeroDuration());
+}
+
+}  // namespace
+
+struct Scheduler::Request {
+  RequestId id = 0;
+  GenerationParams params;
+  StopCriteria stop;
+  std::vector<int32_t> tokens;  // the prompt, then every generated token
+  int32_t prompt_len = 0;
+  int32_t num_computed = 0;     // leading tokens whose K/V are in the cache
+  int32_t chunk = 0;            // tokens planned for the current step
+  int32_t cached_prompt_tokens = 0;  // prompt tokens found in the prefix cache at first admission
+  absl::Time deadline = absl::InfiniteFuture();
+  std::shared_ptr<TokenSink> sink;
+  std::shared_ptr<RequestHandle> handle;
+  bool ended = false;           // the sink had its terminal call
+  bool prompt_counted = false;  // prompt tokens added to the stats once, not per recomputation
+  bool admitted = false;        // admitted into a batch at least once
+  absl::Time submitted_at;      // the clock in Submit
+  absl::Time first_token_at;    // when its first token was sampled (if num_generated() > 0)
+  absl::Time last_token_at;     // when its latest token was sampled (if num_generated() > 0)
+
+  int32_t num_generated() const { return static_cast<int32_t>(tokens.size()) - prompt_len; }
+  int32_t pending() const { return static_cast<int32_t>(tokens.size()) - num_computed; }
+};
+
+absl::Status SchedulerOptions::Validate() const {
+  if (page_size <= 0 || max_num_seqs <= 0 || max_batched_tokens <= 0 || max_waiting <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size, max_num_seqs, max_batched_tokens and max_waiting must be > 0; got ", page_size,
+        ", ", max_num_seqs, ", ", max_batched_tokens, ", ", max_waiting));
+  }
+  if (num_pages < 0 || (num_pages == 0 && kv_cache_bytes <= 0)) {
+    return absl::InvalidArgumentError("give num_pages > 0 or kv_cache_bytes > 0");
+  }
+  if (max_prompt_tokens < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_prompt_tokens must be >= 0 (0 = the model's context); got ", max_prompt_tokens));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(std::unique_ptr<StepEngine> engine,
+                                                             SchedulerOptions options,
+                                                             Clock clock) {
+  if (engine == nullptr) return absl::InvalidArgumentError("Scheduler needs an engine");
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  const int32_t context = engine->config().max_context;
+  if (options.max_prompt_tokens > context) {
+    return absl::InvalidArgumentError(absl::StrCat("max_prompt_tokens ", options.max_prompt_tokens,
+                                                   " is more than the model's context of ",
+                                                   context));
+  }
+  if (options.max_prompt_tokens == 0) options.max_prompt_tokens = context;
+  const PageGeometry geometry = engine->KvGeometry(options.page_size);
+  if (absl::Status s = geometry.Validate(); !s.ok()) return s;
+  if (options.num_pages == 0) {
+    options.num_pages = PagePool::PagesForBytes(geometry, options.kv_cache_bytes);
+    if (options.num_pages == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("kv_cache_bytes ", options.kv_cache_bytes,
+                                                     " is less than one page (",
+                                                     geometry.page_bytes(), " bytes)"));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<PagePool>> pool = PagePool::Create(geometry, options.num_pages);
+  if (!pool.ok()) return pool.status();
+  auto cache = std::make_unique<BatchingKvCache>(*std::move(pool), options.enable_prefix_caching);
+  return std::unique_ptr<Scheduler>(
+      new Scheduler(std::move(engine), std::move(cache), options, std::move(clock)));
+}
+
+Scheduler::Scheduler(std::unique_ptr<StepEngine> engine, std::unique_ptr<BatchingKvCache> cache,
+                     SchedulerOptions options, Clock clock)
+    : engine_(std::move(engine)),
+      cache_(std::move(cache)),
+      options_(options),
+      clock_(std::move(clock)),
+      observer_(options_.observer.get()),
+      cancel_epoch_(std::make_shared<std::atomic<int64_t>>(0)) {
+  counters_.total_pages = cache_->pool().total_pages();
+  counters_.free_pages = cache_->pool().free_pages();
+  stats_ = counters_;
+  running_.reserve(options_.max_num_seqs);
+  chunks_.reserve(options_.max_num_seqs);
+  batch_requests_.reserve(options_.max_num_seqs);
+  batch_tokens_.reserve(options_.max_batched_tokens);
+  terminal_calls_.reserve(options_.max_num_seqs);
+}
+
+Scheduler::~Scheduler() { Shutdown(absl::ZeroDuration()); }
+
+absl::StatusOr<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationParams params,
+                                                                 std::shared_ptr<TokenSink> sink,
+                                                                 absl::Time deadline) {
+  if (sink == nullptr) return absl::InvalidArgumentError("a request needs a sink");
+  const ModelConfig& config = engine_->config();
+  if (absl::Status s = ValidateGenerationParams(params, config); !s.ok()) return s;
+  if (params.prompt_ids.size() > static_cast<size_t>(options_.max_prompt_tokens)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompt has ", params.prompt_ids.size(), " tokens, more than the server's ",
+                     "max_prompt_tokens of ", options_.max_prompt_tokens));
+  }
+  // A request must fit the whole cache on its own, or it could never run.
+  const int64_t tokens = static_cast<int64_t>(params.prompt_ids.size()) + params.max_tokens;
+  const int64_t pages = (tokens + options_.page_size - 1) / options_.page_size;
+  if (pages > cache_->pool().total_pages()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prompt + max_tokens = ", tokens, " tokens needs ", pages, " KV pages; the server's cache has ",
+        cache_->pool().total_pages()));
+  }
+  auto request = std::make_unique<Request>();
+  request->stop = MakeStopCriteria(params, config);
+  request->tokens = params.prompt_ids;
+  request->tokens.reserve(tokens);
+  request->prompt_len = static_cast<int32_t>(params.prompt_ids.size());
+  request->params = std::move(params);
+  request->deadline = deadline;
+  request->sink = std::move(sink);
+  request->handle = std::make_shared<RequestHandle>(cancel_epoch_);
+  request->submitted_at = clock_();
+  std::shared_ptr<RequestHandle> handle = request->handle;
+
+  absl::MutexLock lock(&mu_);
+  if (!accepting_) return absl::UnavailableError("server is shutting down");
+  if (queued_ >= options_.max_waiting) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "waiting queue is full (", options_.max_waiting, " requests); retry later"));
+  }
+  request->id = next_id_++;
+  if (request->params.sampling.seed == 0) {
+    // "0 = server-chosen": any fixed per-request value keeps the stream self-consistent.
+    request->params.sampling.seed =
+        SplitMixSeed(static_cast<uint64_t>(request->id) ^
+                     static_cast<uint64_t>(absl::ToUnixNanos(request->submitted_at)));
+  }
+  submitted_.push_back(std::move(request));
+  ++queued_;
+  return handle;
+}
+
+void Scheduler::Start() {
+  absl::MutexLock lock(&mu_);
+  if (thread_.joinable() || stop_) return;
+  if (observer_ != nullptr) {
+    // The initial state, before the thread exists, so that a monitor knows the pool at once.
+    StepStats initial;
+    initial.waiting = queued_;  // submitted + waiting
+    initial.free_pages = cache_->pool().free_pages();
+    initial.total_pages = cache_->pool().total_pages();
+    observer_->OnStep(initial);
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Scheduler::Shutdown(absl::Duration drain) {
+  {
+    absl::MutexLock lock(&mu_);
+    accepting_ = false;
+    if (!stop_) {
+      stop_ = true;
+      drain_deadline_ = clock_() + drain;
+    }
+  }
+  if (thread_.joinable()) thread_.join();
+  // Without a thread (tests driving Step()), or if the loop ended early: end whatever is left.
+  TakeSubmissions();
+  now_ = clock_();
+  step_stats_ = StepStats();
+  for (auto& r : running_) FailRequest(*r, absl::UnavailableError("server is shutting down"));
+  for (auto& r : waiting_) FailRequest(*r, absl::UnavailableError("server is shutting down"));
+  running_.clear();
+  waiting_.clear();
+  PublishStats();
+  if (observer_ != nullptr) observer_->OnStep(step_stats_);
+  DeliverTerminalCalls();
+}
+
+void Scheduler::Loop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (running_.empty() && waiting_.empty()) {
+        auto has_input = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+          return !submitted_.empty() || stop_;
+        };
+        mu_.Await(absl::Condition(&has_input));
+        if (stop_ && submitted_.empty()) return;
+      }
+      if (stop_ && clock_() >= drain_deadline_) return;  // Shutdown() fails what is left
+    }
+    if (!Step()) {
+      // Work is queued but none could be planned (should not last): wait briefly for news.
+      absl::MutexLock lock(&mu_);
+      auto news = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !submitted_.empty() || stop_; };
+      mu_.AwaitWithTimeout(absl::Condition(&news), absl::Milliseconds(1));
+    }
+  }
+}
+
+bool Scheduler::Step() {
+  TakeSubmissions();
+  now_ = clock_();
+  const absl::Time start = now_;
+  step_stats_ = StepStats();
+  EndCancelledAndExpired();
+  RemoveEnded();  // so that planning never picks an ended request (e.g. as a preemption victim)
+  const bool planned = PlanBatch();
+  if (planned) {
+    RunBatch();  // moves now_ to when the logits were ready
+    step_stats_.duration = Elapsed(start, now_);
+  }
+  RemoveEnded();
+  PublishStats();
+  if (observer_ != nullptr) observer_->OnStep(step_stats_);
+  DeliverTerminalCalls();
+  return planned;
+}
+
+void Scheduler::TakeSubmissions() {
+  absl::MutexLock lock(&mu_);
+  for (auto& r : submitted_) {
+    earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, r->deadline);
+    waiting_.push_back(std::move(r));
+  }
+  submitted_.clear();
+  queued_ = static_cast<int32_t>(waiting_.size());
+}
+
+void Scheduler::EndCancelledAndExpired() {
+  const int64_t epoch = cancel_epoch_->load(std::memory_order_acquire);
+  const bool any_cancelled = epoch != seen_cancel_epoch_;
+  seen_cancel_epoch_ = epoch;
+  const absl::Time now = now_;
+  auto check = [&](Request& r) {
+    if (r.ended) return;
+    if (any_cancelled && r.handle->cancelled()) {
+      FailRequest(r, absl::CancelledError("request cancelled"));
+    } else if (now >= r.deadline) {
+      FailRequest(r, absl::DeadlineExceededError("request deadline exceeded"));
+    }
+  };
+  for (auto& r : running_) check(*r);
+  // The waiting queue is scanned only when something in it may have ended (a cancellation, or
+  // the earliest deadline passed), so a step costs O(batch), not O(queue).
+  if (!any_cancelled && now < earliest_waiting_deadline_) return;
+  earliest_waiting_deadline_ = absl::InfiniteFuture();
+  for (auto& r : waiting_) {
+    check(*r);
+    if (!r->ended) earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, r->deadline);
+  }
+  std::erase_if(waiting_, [](const std::unique_ptr<Request>& r) { return r->ended; });
+}
+
+bool Scheduler::ClaimChunk(Request& request, int32_t tokens) {
+  if (!cache_->Extend(request.id, tokens).ok()) return false;
+  request.chunk = tokens;
+  chunks_.push_back(SequenceChunk{.id = request.id, .num_new_tokens = tokens});
+  batch_requests_.push_back(&request);
+  return true;
+}
+
+void Scheduler::Preempt(Request& victim) {
+  (void)cache_->RemoveRequest(victim.id);
+  victim.num_computed = 0;
+  victim.chunk = 0;
+  ++counters_.preemptions;
+  if (observer_ != nullptr) observer_->OnPreemption();
+  auto it = std::find_if(running_.begin(), running_.end(),
+                         [&](const std::unique_ptr<Request>& r) { return r.get() == &victim; });
+  earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, victim.deadline);
+  waiting_.push_front(std::move(*it));
+  running_.erase(it);
+}
+
+bool Scheduler::PlanBatch() {
+  chunks_.clear();
+  batch_requests_.clear();
+  int32_t budget = options_.max_batched_tokens;
+  // Running requests first, oldest first; the newest are the ones preempted to make room.
+  // (Step() has removed ended requests, so every one here is live.)
+  for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
+    Request& r = *running_[i];
+    const int32_t n = std::min(r.pending(), budget);
+    bool claimed = ClaimChunk(r, n);
+    while (!claimed) {
+      Request& victim = *running_.back();
+      const bool self = &victim == &r;
+      Preempt(victim);
+      if (self) break;
+      claimed = ClaimChunk(r, n);
+    }
+    if (claimed) budget -= n;
+  }
+  // Then admit waiting requests in order while there is room. A request is admitted only if its
+  // whole remaining prefill fits in the free pages, so chunked prefill does not thrash.
+  if (options_.static_batching && running_.empty()) static_batch_open_ = true;
+  const bool may_admit = !options_.static_batching || static_batch_open_;
+  while (may_admit && !waiting_.empty() && budget > 0 &&
+         static_cast<int32_t>(running_.size()) < options_.max_num_seqs) {
+    Request& r = *waiting_.front();
+    if (!cache_->AddRequest(r.id).ok()) break;
+    const absl::StatusOr<int32_t> cached = cache_->MatchPrefix(r.id, r.tokens);
+    r.num_computed = cached.ok() ? *cached : 0;
+    const absl::StatusOr<int64_t> needed = cache_->PagesNeeded(r.id, r.pending());
+    const int32_t n = std::min(r.pending(), budget);
+    if (!cached.ok() || !needed.ok() || *needed > cache_->pool().free_pages() ||
+        !ClaimChunk(r, n)) {
+      (void)cache_->RemoveRequest(r.id);
+      r.num_computed = 0;
+      break;
+    }
+    budget -= n;
+    if (!r.admitted) {
+      r.admitted = true;
+      r.cached_prompt_tokens = std::min(r.num_computed, r.prompt_len);
+      counters_.cached_prompt_tokens += r.cached_prompt_tokens;
+      step_stats_.num_cached_prompt_tokens += r.cached_prompt_tokens;
+      if (observer_ != nullptr) observer_->OnRequestAdmitted(Elapsed(r.submitted_at, now_));
+    }
+    running_.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
+  // A static batch keeps admitting over the next steps only while the token budget alone held it
+  // back; once it is full, out of pages or out of queued requests, it runs until it drains.
+  if (options_.static_batching &&
+      !(budget <= 0 && !waiting_.empty() &&
+        static_cast<int32_t>(running_.size()) < options_.max_num_seqs)) {
+    static_batch_open_ = false;
+  }
+  return !chunks_.empty();
+}
+
+void Scheduler::RunBatch() {
+  batch_tokens_.clear();
+  for (Request* r : batch_requests_) {
+    batch_tokens_.insert(batch_tokens_.end(), r->tokens.begin() + r->num_computed,
+                         r->tokens.begin() + r->num_computed + r->chunk);
+    if (r->chunk == 1 && r->num_computed >= r->prompt_len) {
+      ++step_stats_.num_decode_tokens;
+    } else {
+      step_stats_.num_prefill_tokens += r->chunk;
+    }
+  }
+  step_stats_.num_seqs = static_cast<int32_t>(batch_requests_.size());
+  const absl::Status built = cache_->BuildBatchInto(chunks_, &attention_batch_);
+  absl::StatusOr<absl::Span<const float>> logits =
+      built.ok() ? engine_->Step(*cache_, attention_batch_, batch_tokens_)
+                 : absl::StatusOr<absl::Span<const float>>(built);
+  now_ = clock_();
+  ++counters_.steps;
+  if (!logits.ok()) {
+    const absl::Status error =
+        absl::InternalError(absl::StrCat("engine step failed: ", logits.status().message()));
+    for (Request* r : batch_requests_) FailRequest(*r, error);
+    return;
+  }
+  const int64_t vocab = engine_->config().vocab_size;
+  for (size_t i = 0; i < batch_requests_.size(); ++i) {
+    Request& r = *batch_requests_[i];
+    if (!r.prompt_counted && r.num_computed + r.chunk >= r.prompt_len) {
+      counters_.prompt_tokens += r.prompt_len;
+      step_stats_.num_prompt_tokens += r.prompt_len;
+      r.prompt_counted = true;
+    }
+    r.num_computed += r.chunk;
+    r.chunk = 0;
+    if (cache_->prefix_caching()) {
+      (void)cache_->CommitTokens(r.id, absl::MakeConstSpan(r.tokens).first(r.num_computed));
+    }
+    if (r.pending() > 0) continue;  // a prefill chunk short of the end: no token yet
+    const int32_t token = SampleToken(logits->subspan(i * vocab, vocab), r.params.sampling,
+                                      r.num_generated(), &sampler_scratch_);
+    r.tokens.push_back(token);
+    ++counters_.generated_tokens;
+    ++step_stats_.num_generated_tokens;
+    r.last_token_at = now_;
+    if (r.num_generated() == 1) {
+      r.first_token_at = now_;
+      if (observer_ != nullptr) observer_->OnFirstToken(Elapsed(r.submitted_at, now_));
+    }
+    r.sink->OnTokens(absl::MakeConstSpan(&r.tokens.back(), 1));
+    const FinishReason reason = CheckStop(token, r.num_generated(), r.stop);
+    if (reason != FinishReason::kNone) FinishRequest(r, reason);
+  }
+}
+
+void Scheduler::FinishRequest(Request& request, FinishReason reason) {
+  if (request.ended) return;
+  request.ended = true;
+  (void)cache_->RemoveRequest(request.id);
+  ++counters_.requests_finished;
+  ObserveEnd(request, absl::StatusCode::kOk, reason);
+  terminal_calls_.push_back({.sink = request.sink,
+                             .status = absl::OkStatus(),
+                             .reason = reason,
+                             .usage = {.prompt_tokens = request.prompt_len,
+                                       .completion_tokens = request.num_generated(),
+                                       .cached_prompt_tokens = request.cached_prompt_tokens}});
+}
+
+void Scheduler::FailRequest(Request& request, const absl::Status& status) {
+  if (request.ended) return;
+  request.ended = true;
+  if (cache_->Contains(request.id)) (void)cache_->RemoveRequest(request.id);
+  ++counters_.requests_failed;
+  ObserveEnd(request, status.code(), FinishReason::kNone);
+  terminal_calls_.push_back({.sink = request.sink, .status = status});
+}
+
+void Scheduler::ObserveEnd(const Request& request, absl::StatusCode code, FinishReason reason) {
+  if (observer_ == nullptr) return;
+  RequestEndStats end;
+  end.code = code;
+  end.finish_reason = reason;
+  end.prompt_tokens = request.prompt_len;
+  end.completion_tokens = request.num_generated();
+  end.e2e_latency = Elapsed(request.submitted_at, now_);
+  if (end.completion_tokens >= 2) {
+    end.time_per_output_token =
+        Elapsed(request.first_token_at, request.last_token_at) / (end.completion_tokens - 1);
+  }
+  observer_->OnRequestEnded(end);
+}
+
+void Scheduler::DeliverTerminalCalls() {
+  for (TerminalCall& call : terminal_calls_) {
+    if (call.status.ok()) {
+      call.sink->OnFinish(call.reason, call.usage);
+    } else {
+      call.sink->OnError(call.status);
+    }
+  }
+  terminal_calls_.clear();
+}
+
+void Scheduler::RemoveEnded() {
+  std::erase_if(running_, [](const std::unique_ptr<Request>& r) { return r->ended; });
+}
+
+void Scheduler::PublishStats() {
+  counters_.running = static_cast<int32_t>(running_.size());
+  counters_.waiting = static_cast<int32_t>(waiting_.size());
+  counters_.free_pages = cache_->pool().free_pages();
+  counters_.cached_pages = cache_->cached_pages();
+  counters_.kv_unused_slots = 0;
+  counters_.kv_tokens = 0;
+  for (const auto& r : running_) {  // O(running), like the step itself
+    const int32_t length = cache_->Length(r->id);
+    counters_.kv_tokens += length;
+    counters_.kv_unused_slots +=
+        static_cast<int64_t>(cache_->PageTable(r->id).size()) * cache_->page_size() - length;
+  }
+  absl::MutexLock lock(&mu_);
+  stats_ = counters_;
+  stats_.waiting += static_cast<int32_t>(submitted_.size());
+  step_stats_.running = stats_.running;
+  step_stats_.waiting = stats_.waiting;
+  step_stats_.free_pages = stats_.free_pages;
+  step_stats_.cached_pages = stats_.cached_pages;
+  step_stats_.total_pages = stats_.total_pages;
+}
+
+SchedulerStats Scheduler::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+}  // namespace kvserve

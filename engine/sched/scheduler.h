@@ -1,0 +1,194 @@
+// Scheduler: continuous batching over one StepEngine and one BatchingKvCache.
+//
+// Every iteration of the loop (Step()):
+//   1. takes newly submitted requests into the waiting queue (FIFO);
+//   2. ends cancelled and expired requests, freeing their pages;
+//   3. plans a batch within `max_batched_tokens` and `max_num_seqs`: every running request gets
+//      its next chunk first (one token for a decode, up to the budget for a prefill), then waiting
+//      requests are admitted in order while the budget, the sequence limit and free pages allow
+//      (chunked prefill: a long prompt is spread over several steps); with prefix caching, an
+//      admitted request first shares the cached pages matching the start of its tokens and
+//      computes only the rest (BatchingKvCache::MatchPrefix);
+//      when a running request needs a page and none is free, the most recently admitted running
+//      request is preempted: its pages are freed and it goes back to the front of the queue, to be
+//      recomputed (prompt + tokens so far) when pages free up;
+//   4. runs one engine step, samples a token for every sequence whose chunk reached its end,
+//      streams it to the request's sink, and evicts finished requests at once.
+//
+// Outputs do not depend on batching, chunking or preemption: sampling is counter-based per
+// (seed, output index), and recomputation rebuilds exactly the same K/V.
+//
+// Monitoring: an optional SchedulerObserver (SchedulerOptions::observer) hears about every step,
+// preemption, admission, first token and request end, on the scheduler thread, at O(batch) cost
+// per step (see scheduler_observer.h).
+//
+// Threads: Submit(), Shutdown() and stats() are thread-safe (gRPC threads call them). Everything
+// else — the cache, the pages, the engine, every request's state and its sink — belongs to the
+// scheduler thread started by Start(). Tests may instead drive Step() themselves on one thread
+// without calling Start().
+#ifndef KVSERVE_ENGINE_SCHED_SCHEDULER_H_
+#define KVSERVE_ENGINE_SCHED_SCHEDULER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "engine/cache/batching_kv_cache.h"
+#include "engine/sched/request_validation.h"
+#include "engine/sched/sampler.h"
+#include "engine/sched/scheduler_observer.h"
+#include "engine/model/step_engine.h"
+#include "engine/sched/token_sink.h"
+
+namespace kvserve {
+
+struct SchedulerOptions {
+  int32_t page_size = 16;
+  int64_t num_pages = 0;                 // 0: derive from kv_cache_bytes
+  int64_t kv_cache_bytes = int64_t{1} << 30;
+  int32_t max_num_seqs = 64;             // sequences in one step
+  int32_t max_batched_tokens = 512;      // tokens in one step (prefill chunks + decodes)
+  int32_t max_waiting = 1024;            // queued requests beyond this are refused
+  bool enable_prefix_caching = true;     // reuse the K/V of full pages with identical prefixes
+  // Static batching, for comparison only: a batch of up to max_num_seqs requests is admitted
+  // (its prefill spread over steps by the token budget) once no request is running, and runs
+  // until its last request finishes. Continuous batching (false) is what serves.
+  bool static_batching = false;
+  // Longest prompt accepted, in tokens; longer ones are refused with INVALID_ARGUMENT. 0: the
+  // model's context (Create resolves it, so options() reports the effective bound).
+  int32_t max_prompt_tokens = 0;
+  // Told about steps and requests on the scheduler thread; nullptr: nobody. Shared so that it
+  // outlives the scheduler's last call (Shutdown()).
+  std::shared_ptr<SchedulerObserver> observer;
+  absl::Status Validate() const;
+};
+
+struct SchedulerStats {
+  int32_t running = 0;
+  int32_t waiting = 0;
+  int64_t total_pages = 0;
+  int64_t free_pages = 0;
+  int64_t cached_pages = 0;       // free pages still holding a reusable prefix
+  int64_t preemptions = 0;
+  int64_t steps = 0;
+  int64_t requests_finished = 0;  // ended with OnFinish
+  int64_t requests_failed = 0;    // ended with OnError (cancelled, expired, shut down, engine error)
+  int64_t prompt_tokens = 0;      // prompt tokens prefilled (recomputation after preemption excluded)
+  int64_t generated_tokens = 0;   // tokens streamed
+  int64_t cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache (first admission)
+  // KV slots of running requests' pages that hold no token yet, and the tokens they hold; the
+  // difference is at most page_size - 1 per request by construction.
+  int64_t kv_unused_slots = 0;
+  int64_t kv_tokens = 0;
+};
+
+class Scheduler {
+ public:
+  // Called from the scheduler thread and from Submit() (any thread), to stamp submissions.
+  using Clock = std::function<absl::Time()>;
+
+  static absl::StatusOr<std::unique_ptr<Scheduler>> Create(std::unique_ptr<StepEngine> engine,
+                                                           SchedulerOptions options,
+                                                           Clock clock = absl::Now);
+  ~Scheduler();  // Shutdown(absl::ZeroDuration()) if still running
+
+  // Validates and queues a request. INVALID_ARGUMENT (bad parameters, message names the field;
+  // a prompt over max_prompt_tokens starts with "prompt"), RESOURCE_EXHAUSTED (waiting queue full),
+  // UNAVAILABLE (shutting down). On OK the sink will get exactly one terminal call; the returned
+  // handle cancels the request.
+  absl::StatusOr<std::shared_ptr<RequestHandle>> Submit(GenerationParams params,
+                                                        std::shared_ptr<TokenSink> sink,
+                                                        absl::Time deadline = absl::InfiniteFuture());
+
+  // Starts the scheduler thread.
+  void Start();
+  // Stops accepting, lets in-flight requests finish for up to `drain`, ends the rest with
+  // UNAVAILABLE, and joins the thread. Idempotent.
+  void Shutdown(absl::Duration drain);
+
+  // One loop iteration (see the file comment). Returns false when there was nothing to do.
+  // Only for the scheduler thread, or tests that never call Start().
+  bool Step();
+
+  SchedulerStats stats() const;
+  const ModelConfig& model_config() const { return engine_->config(); }
+  const SchedulerOptions& options() const { return options_; }
+
+ private:
+  struct Request;  // one request's state, owned by the scheduler thread
+  Scheduler(std::unique_ptr<StepEngine> engine, std::unique_ptr<BatchingKvCache> cache,
+            SchedulerOptions options, Clock clock);
+
+  void Loop();
+  void TakeSubmissions();
+  void EndCancelledAndExpired();
+  bool PlanBatch();
+  bool ClaimChunk(Request& request, int32_t tokens);
+  void Preempt(Request& victim);
+  void RunBatch();
+  void FinishRequest(Request& request, FinishReason reason);
+  void FailRequest(Request& request, const absl::Status& status);
+  void RemoveEnded();
+  void PublishStats();
+  void DeliverTerminalCalls();
+  void ObserveEnd(const Request& request, absl::StatusCode code, FinishReason reason);
+
+  const std::unique_ptr<StepEngine> engine_;
+  const std::unique_ptr<BatchingKvCache> cache_;
+  const SchedulerOptions options_;
+  const Clock clock_;
+  SchedulerObserver* const observer_;  // options_.observer.get(): may be null
+  const std::shared_ptr<std::atomic<int64_t>> cancel_epoch_;
+
+  // Submission side, shared with gRPC threads.
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<Request>> submitted_ ABSL_GUARDED_BY(mu_);
+  int32_t queued_ ABSL_GUARDED_BY(mu_) = 0;  // submitted + waiting, for the max_waiting bound
+  bool accepting_ ABSL_GUARDED_BY(mu_) = true;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::Time drain_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  SchedulerStats stats_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+
+  // Scheduler-thread state.
+  std::deque<std::unique_ptr<Request>> waiting_;
+  std::vector<std::unique_ptr<Request>> running_;  // in admission order
+  int64_t seen_cancel_epoch_ = 0;
+  bool static_batch_open_ = false;
+  // No waiting request's deadline is earlier (may be stale-early after admissions: then the next
+  // scan recomputes it).
+  absl::Time earliest_waiting_deadline_ = absl::InfiniteFuture();  // static batching: the current batch still admits
+  SchedulerStats counters_;
+  // The clock as of this step's start, then as of its logits (when tokens are sampled); the time
+  // every request event of the step is stamped with.
+  absl::Time now_ = absl::InfinitePast();
+  StepStats step_stats_;  // this step's figures, for the observer
+  // Terminal sink calls of this step, made after its stats are published, so that a client that
+  // has seen its stream end also sees its pages freed in stats().
+  struct TerminalCall {
+    std::shared_ptr<TokenSink> sink;
+    absl::Status status;  // OK: OnFinish(reason, usage); else OnError(status)
+    FinishReason reason = FinishReason::kNone;
+    Usage usage;
+  };
+  std::vector<TerminalCall> terminal_calls_;
+  // Per-step scratch, reused.
+  std::vector<SequenceChunk> chunks_;
+  std::vector<Request*> batch_requests_;
+  std::vector<int32_t> batch_tokens_;
+  AttentionBatch attention_batch_;
+  SamplerScratch sampler_scratch_;
+};
+
+}  // namespace kvserve
+
+#endif  // KVSERVE_ENGINE_SCHED_SCHEDULER_H_
