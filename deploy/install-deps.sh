@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package kvserve's build, tests and tools need. Idempotent: packages
-# already present are skipped, and apt is not touched at all when nothing is missing.
+# Installs every Debian 12 package kvserve's build, tests and tools need, then the npm package the
+# tokenizer tests read (node-llama-cpp, pinned: llama.cpp's vocabulary test vectors). Idempotent:
+# packages already present are skipped, apt is not touched at all when nothing is missing, and
+# npm is not asked when the extracted files are there. KVSERVE_INSTALL_TEST_DATA=0 skips npm and
+# the test data (deploy/docker builds the binaries only).
 set -euo pipefail
+TEST_DATA=${KVSERVE_INSTALL_TEST_DATA:-1}
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
@@ -20,15 +24,44 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# npm fetches node-llama-cpp below. Any npm will do (e.g. NodeSource's nodejs, which bundles it
+# and conflicts with Debian's npm package), so Debian's is installed only when there is none.
+if [ "$TEST_DATA" != 0 ] && ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# llama.cpp's tokenizer test vectors (models/ggml-vocab-*.gguf with .inp/.out) and its GGUF reader
+# (gguf-py), for tests/tokenizer/: npm's node-llama-cpp ships llama.cpp's source as a git bundle.
+# Only those two folders are kept, in KVSERVE_LLAMACPP_VOCAB_DIR (the default is what
+# tests/tokenizer/CMakeLists.txt looks in); a stamp file names the version and commit.
+NLC_VERSION=3.22.1
+VOCAB_DIR=${KVSERVE_LLAMACPP_VOCAB_DIR:-$HOME/.cache/kvserve/llamacpp-vocab}
+STAMP="$VOCAB_DIR/node-llama-cpp-$NLC_VERSION.stamp"
+if [ "$TEST_DATA" = 0 ]; then
+  echo "install-deps: KVSERVE_INSTALL_TEST_DATA=0: not fetching llama.cpp's vocabularies"
+elif [ -f "$STAMP" ]; then
+  echo "install-deps: llama.cpp vocabularies present ($(cat "$STAMP"))"
+else
+  echo "install-deps: fetching node-llama-cpp@$NLC_VERSION (llama.cpp's vocabularies) into $VOCAB_DIR"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "node-llama-cpp@$NLC_VERSION" >/dev/null)
+  tar xzf "$tmp/node-llama-cpp-$NLC_VERSION.tgz" -C "$tmp" package/llama/gitRelease.bundle
+  git clone -q --bare "$tmp/package/llama/gitRelease.bundle" "$tmp/llama.git"
+  commit=$(git --git-dir="$tmp/llama.git" rev-parse HEAD)
+  rm -rf "$VOCAB_DIR"
+  mkdir -p "$VOCAB_DIR"
+  git --git-dir="$tmp/llama.git" archive HEAD -- LICENSE gguf-py 'models/ggml-vocab-*' |
+    tar x -C "$VOCAB_DIR"
+  rm -rf "$tmp"
+  echo "node-llama-cpp@$NLC_VERSION llama.cpp $commit" >"$STAMP"
+  echo "install-deps: llama.cpp $commit: $(ls "$VOCAB_DIR"/models | wc -l) vocabulary files"
+fi

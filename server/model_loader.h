@@ -3,7 +3,7 @@
 //
 // `--model` is either
 //   * a directory: a Hugging Face Llama/Qwen2 checkpoint (config.json, *.safetensors, and
-//     tokenizer.json; see engine/checkpoint_loader.h and engine/bpe_tokenizer.h), or
+//     tokenizer.json; see engine/checkpoint/checkpoint_loader.h and engine/tokenizer/bpe_tokenizer.h), or
 //   * an embedded preset name ("tiny", "tiny-mha", "micro"): its ModelConfig with deterministic
 //     synthetic weights and the byte-level tokenizer.
 // Errors name the file and tensor or field at fault; the daemon exits non-zero with them.

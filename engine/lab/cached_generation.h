@@ -5,7 +5,7 @@
 // prompt for N forward steps costs N ops with a cache (each position is computed once) and
 // 1 + 2 + ... + N = N(N+1)/2 without (every step recomputes every position).
 //
-// All three modes run the same deterministic per-row fp32 code (engine/naive_ops.h), so they give
+// All three modes run the same deterministic per-row fp32 code (engine/lab/naive_ops.h), so they give
 // bit-identical logits and therefore identical tokens; only the work differs:
 //   kNone          every step recomputes K/V for the whole sequence (a fresh FullKvCache per pass)
 //   kFull          one FullKvCache per layer, fed only the new tokens (UpdateAndFetch)

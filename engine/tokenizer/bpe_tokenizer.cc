@@ -1,7 +1,9 @@
 #include "engine/tokenizer/bpe_tokenizer.h"
 
 #include <algorithm>
+#include <optional>
 #include <queue>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +26,14 @@ std::string RawBytes(const std::string& token) {
   return bytes.has_value() ? *std::move(bytes) : token;
 }
 
+// Whether `byte` occurs in the UTF-8 of some assigned character: all bytes but 0xC0 and 0xC1
+// (overlong leads), 0xF5..0xFF (leads past U+10FFFF), and 0xF1 and 0xF2, which lead only planes
+// 4..11, where Unicode (16.0) has assigned nothing. A byte-level vocabulary must have a token for
+// each of these; StarCoder's lacks 0xF1.
+bool EncodesAssignedCharacters(int byte) {
+  return byte < 0xC0 || (byte >= 0xC2 && byte <= 0xF0) || byte == 0xF3 || byte == 0xF4;
+}
+
 const Json* FindNonNull(const Json& object, const char* field) {
   if (!object.is_object()) return nullptr;
   const auto it = object.find(field);
@@ -43,6 +53,10 @@ class BpeTokenizer::Builder {
     if (model == nullptr || !model->is_object()) return Error("model", "is missing");
     if (absl::Status s = ReadModelOptions(*model); !s.ok()) return s;
     if (absl::Status s = ReadVocab(*model); !s.ok()) return s;
+    if (!unk_token_.empty()) {
+      const auto it = by_string_.find(unk_token_);
+      if (it != by_string_.end()) out_->unk_id_ = it->second;  // else: unknown bytes are dropped
+    }
     if (absl::Status s = ReadAddedTokens(json); !s.ok()) return s;
     if (absl::Status s = ReadMerges(*model); !s.ok()) return s;
     if (absl::Status s = ReadPreTokenizer(json); !s.ok()) return s;
@@ -88,6 +102,14 @@ class BpeTokenizer::Builder {
       if (!v->is_boolean()) return Error("model.ignore_merges", "must be true or false");
       out_->ignore_merges_ = v->get<bool>();
     }
+    if (const Json* v = FindNonNull(model, "unk_token"); v != nullptr) {
+      if (!v->is_string()) return Error("model.unk_token", "must be a string or null");
+      unk_token_ = v->get<std::string>();
+    }
+    if (const Json* v = FindNonNull(model, "fuse_unk"); v != nullptr) {
+      if (!v->is_boolean()) return Error("model.fuse_unk", "must be true or false");
+      out_->fuse_unk_ = v->get<bool>();
+    }
     return absl::OkStatus();
   }
 
@@ -108,19 +130,28 @@ class BpeTokenizer::Builder {
       absl::StatusOr<int32_t> id = TokenIdField(absl::StrCat("model.vocab[\"", token, "\"]"),
                                                 id_json);
       if (!id.ok()) return id.status();
-      std::string bytes = RawBytes(token);
-      auto [it, inserted] = out_->by_bytes_.emplace(bytes, *id);
-      if (!inserted) it->second = std::min(it->second, *id);
-      Assign(*id, std::move(bytes), /*special=*/false);
+      by_string_.emplace(token, *id);
+      // Only entries spelled in the byte-level alphabet are reachable by BPE over bytes; an entry
+      // spelled as raw text ("\u200d") may stand for the same bytes as one spelled byte-level
+      // ("âĢį") but is a different token, which byte-level BPE never produces (as in HF).
+      if (std::optional<std::string> bytes = ByteLevelDecode(token); bytes.has_value()) {
+        out_->by_bytes_.emplace(*bytes, *id);
+      }
+      Assign(*id, RawBytes(token), /*special=*/false);
     }
     for (int b = 0; b < 256; ++b) {
       const auto it = out_->by_bytes_.find(std::string(1, static_cast<char>(b)));
-      if (it == out_->by_bytes_.end()) {
-        return Error("model.vocab", absl::StrFormat("has no entry for byte 0x%02X (U+%04X): not "
-                                                    "a byte-level vocabulary",
-                                                    b, ByteLevelCodePoint(static_cast<uint8_t>(b))));
+      if (it != out_->by_bytes_.end()) {
+        out_->byte_ids_[b] = it->second;
+      } else if (EncodesAssignedCharacters(b)) {
+        return Error("model.vocab",
+                     absl::StrFormat("has no entry for byte 0x%02X (U+%04X), which occurs in UTF-8 "
+                                     "text: not a byte-level vocabulary",
+                                     b, ByteLevelCodePoint(static_cast<uint8_t>(b))));
+      } else {
+        out_->byte_ids_[b] = -1;  // GPT-NeoX, StarCoder: bytes that (nearly) never occur in text
+        ++out_->num_bytes_without_token_;
       }
-      out_->byte_ids_[b] = it->second;
     }
     return absl::OkStatus();
   }
@@ -179,16 +210,16 @@ class BpeTokenizer::Builder {
       } else {
         return Error(field, "is neither \"a b\" nor [\"a\", \"b\"]");
       }
-      // Each side and their concatenation must be vocabulary entries (looked up by their bytes).
-      const std::pair<std::string, std::string> parts[3] = {
-          {left, RawBytes(left)}, {right, RawBytes(right)}, {left + right, ""}};
+      // Each side and their concatenation must be vocabulary entries, looked up by their
+      // strings as HF does: merging "a" and "b" gives vocab["ab"], even where another entry
+      // spelled differently stands for the same bytes.
+      const std::string parts[3] = {left, right, left + right};
       int32_t ids[3];
       for (int k = 0; k < 3; ++k) {
-        const std::string bytes = k < 2 ? parts[k].second : parts[0].second + parts[1].second;
-        const auto it = out_->by_bytes_.find(bytes);
-        if (it == out_->by_bytes_.end()) {
-          return Error(field, absl::StrCat("(\"", left, "\", \"", right, "\") uses \"",
-                                           parts[k].first, "\", which is not in model.vocab"));
+        const auto it = by_string_.find(parts[k]);
+        if (it == by_string_.end()) {
+          return Error(field, absl::StrCat("(\"", left, "\", \"", right, "\") uses \"", parts[k],
+                                           "\", which is not in model.vocab"));
         }
         ids[k] = it->second;
       }
@@ -232,6 +263,18 @@ class BpeTokenizer::Builder {
       *byte_level = true;
       return absl::OkStatus();
     }
+    if (t == "Digits") {
+      // After a ByteLevel step HF would look for digits in the byte-level spelling, where the
+      // bytes 0xB2, 0xB3, 0xB9 and 0xBC..0xBE are characters of Unicode category N.
+      if (*byte_level) return Error(field, "Digits after ByteLevel is not supported");
+      bool individual = false;
+      if (const Json* v = FindNonNull(spec, "individual_digits"); v != nullptr) {
+        if (!v->is_boolean()) return Error(field + ".individual_digits", "must be true or false");
+        individual = v->get<bool>();
+      }
+      patterns->push_back({individual ? kDigitPattern : kDigitRunPattern, false});
+      return absl::OkStatus();
+    }
     if (t == "Split") {
       const Json* behavior = FindNonNull(spec, "behavior");
       if (behavior == nullptr || *behavior != "Isolated") {
@@ -252,7 +295,8 @@ class BpeTokenizer::Builder {
       }
       return absl::OkStatus();
     }
-    return Error(field, absl::StrCat("has type \"", t, "\"; supported: ByteLevel, Split, Sequence"));
+    return Error(field, absl::StrCat("has type \"", t,
+                                     "\"; supported: ByteLevel, Split, Digits, Sequence"));
   }
 
   absl::Status ReadPreTokenizer(const Json& json) {
@@ -271,12 +315,22 @@ class BpeTokenizer::Builder {
     return absl::OkStatus();
   }
 
+  // NFC, or a Sequence of NFCs (DeepSeek ships an empty Sequence).
+  static bool IsAcceptedNormalizer(const Json& n) {
+    const Json* type = FindNonNull(n, "type");
+    if (type != nullptr && *type == "NFC") return true;
+    const Json* list = type != nullptr && *type == "Sequence" ? FindNonNull(n, "normalizers")
+                                                             : nullptr;
+    if (list == nullptr || !list->is_array()) return false;
+    for (const Json& member : *list) {
+      if (!IsAcceptedNormalizer(member)) return false;
+    }
+    return true;
+  }
+
   absl::Status CheckNormalizerAndDecoder(const Json& json) {
-    if (const Json* n = FindNonNull(json, "normalizer"); n != nullptr) {
-      const Json* type = FindNonNull(*n, "type");
-      if (type == nullptr || *type != "NFC") {
-        return Error("normalizer", absl::StrCat("is ", n->dump(), "; only null or NFC is supported"));
-      }
+    if (const Json* n = FindNonNull(json, "normalizer"); n != nullptr && !IsAcceptedNormalizer(*n)) {
+      return Error("normalizer", absl::StrCat("is ", n->dump(), "; only null or NFC is supported"));
     }
     if (const Json* d = FindNonNull(json, "decoder"); d != nullptr) {
       const Json* type = FindNonNull(*d, "type");
@@ -289,6 +343,9 @@ class BpeTokenizer::Builder {
 
   const absl::string_view file_;
   BpeTokenizer* const out_;
+  // model.vocab as written (byte-level or raw-text spelling → id), for merges and unk_token.
+  absl::flat_hash_map<std::string, int32_t> by_string_;
+  std::string unk_token_;
 };
 
 absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Create(absl::string_view json_text,
@@ -368,10 +425,28 @@ void BpeTokenizer::EncodePiece(absl::string_view piece, std::vector<int32_t>* id
       return rank != o.rank ? rank > o.rank : pos > o.pos;
     }
   };
-  const int32_t n = static_cast<int32_t>(piece.size());
-  std::vector<Symbol> symbols(n);
+  // A byte without a token (only bytes outside the UTF-8 of assigned characters may lack one)
+  // becomes unk_token, consecutive ones a single unk_token with fuse_unk; without an unk_token in
+  // the vocabulary it is dropped, and its neighbours become adjacent (HF's BPE).
+  std::vector<Symbol> symbols;
+  symbols.reserve(piece.size());
+  bool after_unknown = false;
+  for (char c : piece) {
+    int32_t id = byte_ids_[static_cast<uint8_t>(c)];
+    if (id < 0) {
+      if (unk_id_ < 0 || (fuse_unk_ && after_unknown)) continue;
+      id = unk_id_;
+      after_unknown = true;
+    } else {
+      after_unknown = false;
+    }
+    symbols.push_back({id, 0, 0, true});
+  }
+  const int32_t n = static_cast<int32_t>(symbols.size());
+  if (n == 0) return;
   for (int32_t i = 0; i < n; ++i) {
-    symbols[i] = {byte_ids_[static_cast<uint8_t>(piece[i])], i - 1, i + 1 < n ? i + 1 : -1, true};
+    symbols[i].prev = i - 1;
+    symbols[i].next = i + 1 < n ? i + 1 : -1;
   }
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> heap;
   auto consider = [&](int32_t pos) {
@@ -410,8 +485,12 @@ bool BpeTokenizer::IsSpecial(int32_t id) const {
 }
 
 std::string BpeTokenizer::Describe() const {
-  return absl::StrCat("byte-level BPE, ", vocab_size(), " ids, ", merges_.size(), " merges, ",
-                      num_added_, " added tokens");
+  std::string description = absl::StrCat("byte-level BPE, ", vocab_size(), " ids, ",
+                                         merges_.size(), " merges, ", num_added_, " added tokens");
+  if (num_bytes_without_token_ > 0) {
+    absl::StrAppend(&description, ", ", num_bytes_without_token_, " bytes without a token");
+  }
+  return description;
 }
 
 std::vector<std::string> BpeTokenizer::PreTokenize(absl::string_view text) const {

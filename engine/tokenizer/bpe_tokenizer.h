@@ -1,23 +1,42 @@
-// BpeTokenizer: a Hugging Face `tokenizer.json` with a byte-level BPE model (GPT-2, Llama-3,
-// Qwen2 and their kin), implementing the Tokenizer interface.
+// BpeTokenizer: a Hugging Face `tokenizer.json` with a byte-level BPE model (GPT-2, GPT-NeoX,
+// Llama-3, Qwen2, StarCoder, DeepSeek, Command-R and their kin), implementing the Tokenizer
+// interface. It encodes as HF's tokenizers library does; tests/tokenizer/ checks that against the
+// test vectors llama.cpp ships for real vocabularies.
 //
 // What is read from tokenizer.json:
-//   model          type "BPE"; vocab (byte-level strings → ids, see byte_level.h); merges, each
-//                  "a b" or ["a", "b"], rank = position; ignore_merges (Llama-3: a piece that is
-//                  itself in the vocabulary is one token). continuing_subword_prefix and
-//                  end_of_word_suffix must be unset; dropout and unk_token are ignored (byte-level
-//                  vocabularies have every byte, checked at load).
+//   model          type "BPE"; vocab (strings → ids, see byte_level.h); merges, each "a b" or
+//                  ["a", "b"], rank = position; ignore_merges (Llama-3: a piece that is itself in
+//                  the vocabulary is one token); unk_token and fuse_unk (used only for bytes
+//                  without a token, below). continuing_subword_prefix and end_of_word_suffix must
+//                  be unset; dropout is ignored.
 //   added_tokens   {id, content, special}: matched in the text before pre-tokenization (leftmost,
 //                  then longest), each becoming its id. Special ones decode to nothing; the others
 //                  decode to their content. lstrip/rstrip/normalized/single_word are not applied.
 //   pre_tokenizer  ByteLevel (use_regex → GPT-2's pattern; add_prefix_space), Split with a Regex
-//                  or String pattern and behavior "Isolated", or a Sequence of those; at least one
-//                  ByteLevel is required (the vocabulary must be byte-level).
-//   normalizer     null, or NFC (accepted but not applied: text that is already NFC, which is
-//                  nearly all text, tokenizes the same).
+//                  or String pattern and behavior "Isolated", Digits (individual_digits true:
+//                  every \p{N} character alone; false: runs of them; before any ByteLevel), or a
+//                  Sequence of those; at least one ByteLevel is required (byte-level BPE).
+//   normalizer     null, NFC, or a Sequence of those (accepted but not applied: text that is
+//                  already NFC, which is nearly all text, tokenizes the same).
 //   decoder        null or ByteLevel.
 //   post_processor not applied: BOS is added only when the caller asks (Encode(text, add_bos)).
 // Anything else is refused with INVALID_ARGUMENT naming the file and the field.
+//
+// The vocabulary, as in HF, is keyed by the entry's string. BPE starts from the byte-level
+// spelling of each byte (byte_level.h), and merging "a" with "b" gives the entry "ab" — the
+// concatenated strings, never an entry found by its bytes: a vocabulary may hold an entry spelled
+// as raw text ("\u200d") beside the byte-level spelling of the same bytes ("âĢį"); BPE only ever
+// produces the latter (Command-R has 43 such pairs). Whole-piece look-ups (ignore_merges, one-byte
+// pieces) are by the piece's byte-level spelling too.
+//
+// Bytes without a token: a byte that occurs in the UTF-8 of any assigned character must have a
+// single-byte entry, or the file is refused (not a byte-level vocabulary). The others may lack
+// one: 0xC0, 0xC1 and 0xF5..0xFF, which never occur in UTF-8 (GPT-NeoX, Pythia, MPT, DeepSeek
+// lack them), and 0xF1, 0xF2, which lead only the empty planes 4..11 (StarCoder lacks 0xF1). In
+// input such a byte becomes model.unk_token's id if unk_token names an entry of model.vocab
+// (consecutive ones a single unk with fuse_unk), and is otherwise dropped, its neighbours then
+// merging as if adjacent: what HF's BPE model does with a character that has no entry. So
+// Decode(Encode(s)) == s does not hold for such input with such a vocabulary.
 //
 // Encoding: special-token split, then the pre-tokenizer's pieces, then BPE within each piece over
 // its bytes (lowest-rank adjacent pair first, leftmost on ties: HF's algorithm). Decoding: each
@@ -65,7 +84,8 @@ class BpeTokenizer final : public Tokenizer {
 
   // The pre-tokenized pieces of `text` (no added-token matching), for tests and debugging.
   std::vector<std::string> PreTokenize(absl::string_view text) const;
-  // The id of the vocabulary entry for `bytes` (raw bytes, not the byte-level spelling); -1 if none.
+  // The id of the vocabulary entry spelled ByteLevelEncode(bytes) (`bytes` are raw bytes); -1 if
+  // none. An entry spelled as raw text is not found here.
   int32_t TokenId(absl::string_view bytes) const;
   int32_t num_merges() const { return static_cast<int32_t>(merges_.size()); }
 
@@ -101,10 +121,15 @@ class BpeTokenizer final : public Tokenizer {
     return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
   }
 
-  std::vector<Token> tokens_;                           // by id
-  absl::flat_hash_map<std::string, int32_t> by_bytes_;  // vocabulary entry bytes → id
-  std::array<int32_t, 256> byte_ids_{};                 // the single-byte entries
-  absl::flat_hash_map<uint64_t, Merge> merges_;         // PairKey(left, right) → merge
+  std::vector<Token> tokens_;  // by id
+  // The bytes of each entry spelled in the byte-level alphabet → id; the same as looking up
+  // ByteLevelEncode(bytes) by string, without re-encoding.
+  absl::flat_hash_map<std::string, int32_t> by_bytes_;
+  std::array<int32_t, 256> byte_ids_{};  // the single-byte entries; -1: none (see the top)
+  int32_t num_bytes_without_token_ = 0;
+  int32_t unk_id_ = -1;  // model.unk_token's id, for bytes without a token; -1: drop them
+  bool fuse_unk_ = false;
+  absl::flat_hash_map<uint64_t, Merge> merges_;  // PairKey(left, right) → merge
   // Added tokens by their first byte, longest first.
   std::array<std::vector<AddedToken>, 256> added_by_first_byte_;
   int32_t num_added_ = 0;

@@ -12,7 +12,7 @@
 // The special ids come from a ByteVocab, not from ModelConfig, so the tokenizer can be built and
 // tested without a model; the server fills a ByteVocab from the loaded model's config.
 //
-// Implements the Tokenizer interface (engine/tokenizer.h), so the server treats it like any other
+// Implements the Tokenizer interface (engine/tokenizer/tokenizer.h), so the server treats it like any other
 // vocabulary.
 //
 // Threads: immutable after construction; every method is const and safe to call from any thread.

@@ -2,6 +2,7 @@
 // made of "Split" stages with behavior "Isolated": every match of a stage's pattern becomes a
 // piece, and so does every non-empty run of text between matches. Stages apply in order, each to
 // the pieces of the one before. No text is lost or reordered: the pieces concatenate to the input.
+// HF's "Digits" stage is such a Split, with kDigitPattern or kDigitRunPattern below.
 //
 // Patterns are PCRE2 with UTF and UCP (so \p{L}, \p{N}, \s and (?i:...) follow Unicode, as HF's
 // Oniguruma-based regexes do) and PCRE2_MATCH_INVALID_UTF: invalid UTF-8 in the text never
@@ -25,6 +26,13 @@ namespace kvserve {
 // GPT-2's pattern, which HF's ByteLevel pre-tokenizer applies when its use_regex is true.
 inline constexpr char kGpt2SplitPattern[] =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+
+// HF's Digits pre-tokenizer as a pattern: each character of Unicode category N (Rust's
+// char::is_numeric: Nd, Nl, No) alone with individual_digits, or each run of them without. Which
+// characters are N is PCRE2's Unicode tables' answer (Unicode 14 in Debian 12's PCRE2 10.42),
+// which may lag Rust's for characters added since.
+inline constexpr char kDigitPattern[] = R"(\p{N})";
+inline constexpr char kDigitRunPattern[] = R"(\p{N}+)";
 
 class PreTokenizer {
  public:

@@ -8,7 +8,10 @@
 //     control tokens) and for ids outside the vocabulary. A token's bytes need not be valid UTF-8
 //     on their own (byte-level BPE splits characters); streaming to clients therefore feeds them
 //     to a Utf8StreamDecoder, which holds back a character split across tokens.
-//   * Decode(Encode(s)) == s for every byte string s that contains no special token's text.
+//   * Decode(Encode(s)) == s for every byte string s that contains no special token's text, with
+//     one exception: a BPE vocabulary without tokens for bytes that no assigned character's UTF-8
+//     contains (GPT-NeoX's lacks 0xC0, 0xC1, 0xF5..0xFF) drops or unk-encodes them
+//     (bpe_tokenizer.h).
 //
 // Threads: implementations are immutable after construction; every method is const and safe to
 // call from any thread at once.

@@ -6,8 +6,10 @@
 
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/pretokenizer.h"
 #include "engine/tokenizer/utf8_stream_decoder.h"
@@ -32,7 +34,7 @@ constexpr char kLlama3Pattern[] =
 constexpr char kQwen2Pattern[] =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
-// GPT-2's bytes_to_unicode, written out here independently of engine/byte_level.cc.
+// GPT-2's bytes_to_unicode, written out here independently of engine/tokenizer/byte_level.cc.
 std::string ByteChar(int b) {
   const bool itself = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
   int cp = b;
@@ -335,6 +337,160 @@ TEST(BpeTokenizerTest, RefusesWhatItCannotDo) {
   EXPECT_THAT(std::string(bad_eos.status().message()), HasSubstr("5000"));
   EXPECT_EQ(BpeTokenizer::Create("{not json", "tokenizer.json", {}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// One piece per input: BPE over the whole text, so that dropped bytes show their neighbours merging.
+Json WholeTextByteLevel() {
+  return {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}};
+}
+
+absl::StatusOr<std::unique_ptr<BpeTokenizer>> Create(const Json& json) {
+  return BpeTokenizer::Create(json.dump(), "tokenizer.json", {});
+}
+
+// GPT-NeoX's vocabulary has no tokens for the bytes that never occur in UTF-8; StarCoder's lacks
+// 0xF1 too. Hugging Face loads both; its BPE drops a character without an entry (the neighbours
+// then merge) or, with unk_token, emits unk_token (fused with fuse_unk). Checked against HF
+// tokenizers 0.23 on the same vocabulary with "x" missing: "hxe" → [he]; with unk_token "hxxe" →
+// [h, unk, unk, e], with fuse_unk [h, unk, e].
+TEST(BpeTokenizerTest, VocabularyWithoutNonUtf8BytesLoadsAndDropsThem) {
+  Json json = MakeTokenizerJson({WholeTextByteLevel()});
+  std::vector<int> missing = {0xC0, 0xC1, 0xF1, 0xF2};
+  for (int b = 0xF5; b <= 0xFF; ++b) missing.push_back(b);
+  for (int b : missing) ASSERT_EQ(json["model"]["vocab"].erase(ByteChar(b)), 1u) << b;
+  absl::StatusOr<std::unique_ptr<BpeTokenizer>> t = Create(json);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_THAT((*t)->Describe(), HasSubstr("15 bytes without a token"));
+  // Valid UTF-8 (every byte of it has a token) encodes and round-trips as before.
+  const std::string text = "h\xC3\xA9llo w\xC3\xB6rld \xF0\x9F\x8E\x89 \xF3\xA0\x80\x81";
+  EXPECT_EQ((*t)->Decode((*t)->Encode(text)), text);
+  // h, [0xFF dropped], e: h·e merges across the dropped byte.
+  EXPECT_THAT((*t)->Encode("h\xFF" "e"), ElementsAre(kHe));
+  EXPECT_THAT((*t)->Encode("h\xF5\xC0" "ello"), ElementsAre(kHello));
+  EXPECT_THAT((*t)->Encode("\xFF\xFE"), ElementsAre());
+  EXPECT_THAT((*t)->Encode("\xFF"), ElementsAre());  // the one-byte shortcut drops it too
+  EXPECT_EQ((*t)->TokenId("\xFF"), -1);
+  // Bytes that have tokens are unaffected even where invalid (a lone continuation byte).
+  EXPECT_THAT((*t)->Encode("\x80"), ElementsAre(0x80));
+
+  constexpr int32_t kUnk = 271;
+  json["model"]["vocab"]["<unk>"] = kUnk;
+  json["model"]["unk_token"] = "<unk>";
+  t = Create(json);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_THAT((*t)->Encode("h\xFF" "e"), ElementsAre('h', kUnk, 'e'));
+  EXPECT_THAT((*t)->Encode("h\xFF\xFE" "e"), ElementsAre('h', kUnk, kUnk, 'e'));
+  EXPECT_THAT((*t)->Encode("\xFF"), ElementsAre(kUnk));
+  json["model"]["fuse_unk"] = true;
+  t = Create(json);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_THAT((*t)->Encode("h\xFF\xFE" "e"), ElementsAre('h', kUnk, 'e'));
+  EXPECT_THAT((*t)->Encode("\xFF\xF5h\xF5"), ElementsAre(kUnk, 'h', kUnk));
+
+  // An unk_token that is not in model.vocab: the bytes are dropped, as with none.
+  json["model"]["unk_token"] = "<absent>";
+  t = Create(json);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_THAT((*t)->Encode("h\xFF" "e"), ElementsAre(kHe));
+}
+
+TEST(BpeTokenizerTest, VocabularyWithoutBytesOfUtf8TextIsRefused) {
+  // 0x80 continues every multi-byte character; 0xF3 leads plane 14 (tags, variation selectors)
+  // and 0xF4 plane 16 (private use); 0xF0 the emoji; 0x0A is a newline.
+  for (int b : {0x0A, 0x80, 0xBF, 0xC2, 0xF0, 0xF3, 0xF4}) {
+    Json json = MakeTokenizerJson({WholeTextByteLevel()});
+    json["model"]["vocab"].erase(ByteChar(b));
+    absl::StatusOr<std::unique_ptr<BpeTokenizer>> t = Create(json);
+    ASSERT_FALSE(t.ok()) << b;
+    EXPECT_THAT(std::string(t.status().message()),
+                HasSubstr(absl::StrFormat("byte 0x%02X", b)));
+    EXPECT_THAT(std::string(t.status().message()), HasSubstr("not a byte-level vocabulary"));
+  }
+}
+
+// Command-R's vocabulary spells U+200D both as raw text (id 264) and byte-level ("âĢį", 35927);
+// both stand for the bytes E2 80 8D. HF merges by string, so BPE reaches the byte-level entry
+// only; the raw-text one is never produced.
+TEST(BpeTokenizerTest, MergesAndWholePiecesResolveByTheVocabularyString) {
+  constexpr int32_t kRawZwj = 272, kHalf = 273, kByteLevelZwj = 274;
+  const std::string half = ByteChar(0xE2) + ByteChar(0x80);
+  for (const bool ignore_merges : {false, true}) {
+    Json json = MakeTokenizerJson({SplitThenByteLevel(kLlama3Pattern), false, ignore_merges});
+    json["model"]["vocab"]["\u200D"] = kRawZwj;  // lower id than the byte-level spelling
+    json["model"]["vocab"][half] = kHalf;
+    json["model"]["vocab"][half + ByteChar(0x8D)] = kByteLevelZwj;
+    json["model"]["merges"].push_back(ByteChar(0xE2) + " " + ByteChar(0x80));
+    json["model"]["merges"].push_back(half + " " + ByteChar(0x8D));
+    absl::StatusOr<std::unique_ptr<BpeTokenizer>> t = Create(json);
+    ASSERT_TRUE(t.ok()) << t.status();
+    EXPECT_THAT((*t)->Encode("\u200D"), ElementsAre(kByteLevelZwj)) << ignore_merges;
+    EXPECT_THAT((*t)->Encode("\xE2\x80"), ElementsAre(kHalf)) << ignore_merges;
+    EXPECT_EQ((*t)->TokenId("\xE2\x80\x8D"), kByteLevelZwj);
+    // Both decode to the same bytes.
+    EXPECT_EQ((*t)->Decode({kRawZwj}), "\u200D");
+    EXPECT_EQ((*t)->Decode({kByteLevelZwj}), "\u200D");
+  }
+  // A merge naming the raw-text spelling is resolved by that string, not by its bytes: "\u200D"
+  // is an entry, but "\u200Dh" is not (only the byte-level "âĢįh" would be).
+  Json json = MakeTokenizerJson({WholeTextByteLevel()});
+  json["model"]["vocab"]["\u200D"] = kRawZwj;
+  json["model"]["vocab"][half + ByteChar(0x8D) + "h"] = 275;
+  json["model"]["merges"].push_back("\u200D h");
+  absl::StatusOr<std::unique_ptr<BpeTokenizer>> t = Create(json);
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(std::string(t.status().message()), HasSubstr("model.merges[10]"));
+}
+
+// HF's Digits pre-tokenizer, checked against HF tokenizers 0.23 on this vocabulary: with
+// individual_digits every character of Unicode category N is a piece of its own; without, each run
+// of them is one piece (here "٣½4": U+0663 Nd, U+00BD No, '4').
+TEST(BpeTokenizerTest, DigitsPreTokenizerBothWays) {
+  constexpr int32_t k12 = 280, k123 = 281, kHalf4 = 282, kA1 = 283;
+  auto make = [&](const Json& digits) {
+    Json json = MakeTokenizerJson({{{"type", "Sequence"},
+                                    {"pretokenizers", {digits, WholeTextByteLevel()}}}});
+    for (const auto& [left, right, id] : std::vector<std::tuple<std::string, std::string, int>>{
+             {"1", "2", k12}, {"12", "3", k123}, {ByteChar(0xBD), "4", kHalf4}, {"a", "1", kA1}}) {
+      json["model"]["vocab"][left + right] = id;
+      json["model"]["merges"].push_back(left + " " + right);
+    }
+    return Create(json);
+  };
+  absl::StatusOr<std::unique_ptr<BpeTokenizer>> individual =
+      make({{"type", "Digits"}, {"individual_digits", true}});
+  ASSERT_TRUE(individual.ok()) << individual.status();
+  EXPECT_THAT((*individual)->PreTokenize("a123"), ElementsAre("a", "1", "2", "3"));
+  EXPECT_THAT((*individual)->Encode("a123"), ElementsAre('a', '1', '2', '3'));
+  EXPECT_THAT((*individual)->Encode("\u0663\u00BD" "4"), ElementsAre(0xD9, 0xA3, 0xC2, 0xBD, '4'));
+  EXPECT_THAT((*individual)->Encode("x12 3"), ElementsAre('x', '1', '2', ' ', '3'));
+
+  for (const Json& runs : {Json{{"type", "Digits"}, {"individual_digits", false}},
+                           Json{{"type", "Digits"}}}) {  // HF's default is false
+    absl::StatusOr<std::unique_ptr<BpeTokenizer>> t = make(runs);
+    ASSERT_TRUE(t.ok()) << t.status();
+    EXPECT_THAT((*t)->PreTokenize("a123 45"), ElementsAre("a", "123", " ", "45"));
+    EXPECT_THAT((*t)->Encode("a123"), ElementsAre('a', k123));  // no a·1: different pieces
+    EXPECT_THAT((*t)->Encode("\u0663\u00BD" "4"), ElementsAre(0xD9, 0xA3, 0xC2, kHalf4));
+    EXPECT_THAT((*t)->Encode("x12 3"), ElementsAre('x', k12, ' ', '3'));
+  }
+
+  absl::StatusOr<std::unique_ptr<BpeTokenizer>> not_bool =
+      make({{"type", "Digits"}, {"individual_digits", "yes"}});
+  EXPECT_THAT(std::string(not_bool.status().message()), HasSubstr("individual_digits"));
+  // After ByteLevel, HF would look for digits in the byte-level spelling: refused.
+  Json after = MakeTokenizerJson({{{"type", "Sequence"},
+                                   {"pretokenizers", {WholeTextByteLevel(), {{"type", "Digits"}}}}}});
+  EXPECT_THAT(std::string(Create(after).status().message()), HasSubstr("Digits after ByteLevel"));
+}
+
+TEST(BpeTokenizerTest, NormalizerSequencesOfNfcAreAccepted) {
+  Json json = MakeTokenizerJson({WholeTextByteLevel()});
+  json["normalizer"] = {{"type", "Sequence"}, {"normalizers", Json::array()}};  // DeepSeek's
+  EXPECT_TRUE(Create(json).ok());
+  json["normalizer"]["normalizers"].push_back({{"type", "NFC"}});
+  EXPECT_TRUE(Create(json).ok());
+  json["normalizer"]["normalizers"].push_back({{"type", "Lowercase"}});
+  EXPECT_THAT(std::string(Create(json).status().message()), HasSubstr("normalizer"));
 }
 
 }  // namespace

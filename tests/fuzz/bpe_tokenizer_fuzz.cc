@@ -1,4 +1,4 @@
-// bpe_tokenizer_fuzz: BpeTokenizer (engine/bpe_tokenizer.h) on arbitrary tokenizer.json files and
+// bpe_tokenizer_fuzz: BpeTokenizer (engine/tokenizer/bpe_tokenizer.h) on arbitrary tokenizer.json files and
 // on arbitrary text.
 //
 // Input, by its first byte:

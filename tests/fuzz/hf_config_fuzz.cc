@@ -1,4 +1,4 @@
-// hf_config_fuzz: ParseHfConfig (engine/hf_config.h) on arbitrary config.json bytes.
+// hf_config_fuzz: ParseHfConfig (engine/checkpoint/hf_config.h) on arbitrary config.json bytes.
 //
 // Properties (the promises of hf_config.h), abort on violation:
 //   * refused → INVALID_ARGUMENT whose message names the file;

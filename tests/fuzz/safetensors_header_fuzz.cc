@@ -1,4 +1,4 @@
-// safetensors_header_fuzz: ParseSafetensorsHeader (engine/safetensors.h) on arbitrary files.
+// safetensors_header_fuzz: ParseSafetensorsHeader (engine/checkpoint/safetensors.h) on arbitrary files.
 //
 // Input, by its first byte:
 //   * even: the rest is a whole safetensors file, as is (length prefix, header, data);

@@ -93,6 +93,19 @@ def tokenizer_seeds():
     missing_byte = mc.tokenizer_json()
     del missing_byte["model"]["vocab"][mc.BYTE_CHAR[ord("a")]]
     write("bpe_tokenizer_fuzz", "tokenizer_missing_byte", json.dumps(missing_byte))
+    # GPT-NeoX-style: no tokens for the bytes that never occur in UTF-8 (accepted; unk_token for
+    # them in invalid input), and a Digits step before the ByteLevel one.
+    neox = mc.tokenizer_json()
+    for b in [0xC0, 0xC1] + list(range(0xF5, 0x100)):
+        del neox["model"]["vocab"][mc.BYTE_CHAR[b]]
+    neox["model"]["vocab"]["<unk>"] = max(neox["model"]["vocab"].values()) + 100
+    neox["model"]["unk_token"] = "<unk>"
+    neox["model"]["fuse_unk"] = True
+    neox["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Digits", "individual_digits": True},
+        {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True}]}
+    write("bpe_tokenizer_fuzz", "tokenizer_neox_missing_bytes_digits",
+          json.dumps(neox, ensure_ascii=False))
     # Text inputs (first byte is not '{'): the fixed tokenizers of the target.
     write("bpe_tokenizer_fuzz", "text_english", "hello world, the order of 12345 things\n\n  end")
     write("bpe_tokenizer_fuzz", "text_added_tokens", "x<|endoftext|>[NS]<|endoftext|<|endoftext|>>")
