@@ -8,12 +8,18 @@
 
 namespace kvserve {
 
-inline uint64_t SplitMix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
+// SplitMix64's increment (the golden ratio in 64 bits).
+inline constexpr uint64_t kSplitMixGamma = 0x9e3779b97f4a7c15ULL;
+
+// SplitMix64's output function (Stafford's "Mix13"): a bijective mix of one 64-bit state.
+inline uint64_t SplitMixFinalize(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
 }
+
+// The output of a SplitMix64 generator whose state was x, after one step.
+inline uint64_t SplitMix64(uint64_t x) { return SplitMixFinalize(x + kSplitMixGamma); }
 
 }  // namespace kvserve
 

@@ -2,23 +2,11 @@
 
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
 namespace kvserve {
-
-std::vector<int64_t> AttentionBatch::VisibleSlots(int32_t row) const {
-  std::vector<int64_t> slots;
-  for (const BatchSequence& seq : sequences) {
-    if (row < seq.token_offset || row >= seq.token_offset + seq.q_len) continue;
-    const int32_t visible = seq.VisibleLength(row - seq.token_offset);
-    slots.reserve(visible);
-    for (int32_t p = 0; p < visible; ++p) {
-      slots.push_back(int64_t{seq.page_table[p / page_size]} * page_size + p % page_size);
-    }
-  }
-  return slots;
-}
 
 BatchingKvCache::BatchingKvCache(std::unique_ptr<PagePool> pool, bool enable_prefix_caching)
     : pool_(std::move(pool)) {
@@ -27,12 +15,18 @@ BatchingKvCache::BatchingKvCache(std::unique_ptr<PagePool> pool, bool enable_pre
   }
 }
 
-absl::StatusOr<BatchingKvCache::Sequence*> BatchingKvCache::Find(RequestId id) {
+absl::StatusOr<const BatchingKvCache::Sequence*> BatchingKvCache::Find(RequestId id) const {
   auto it = sequences_.find(id);
   if (it == sequences_.end()) {
     return absl::NotFoundError(absl::StrCat("request ", id, " is not in the KV cache"));
   }
   return &it->second;
+}
+
+absl::StatusOr<BatchingKvCache::Sequence*> BatchingKvCache::Find(RequestId id) {
+  absl::StatusOr<const Sequence*> found = std::as_const(*this).Find(id);
+  if (!found.ok()) return found.status();
+  return const_cast<Sequence*>(*found);
 }
 
 PageId BatchingKvCache::AllocatePage() {
@@ -65,14 +59,12 @@ absl::Status BatchingKvCache::AddRequest(RequestId id) {
 }
 
 absl::Status BatchingKvCache::RemoveRequest(RequestId id) {
-  auto it = sequences_.find(id);
-  if (it == sequences_.end()) {
-    return absl::NotFoundError(absl::StrCat("request ", id, " is not in the KV cache"));
-  }
+  absl::StatusOr<const Sequence*> found = std::as_const(*this).Find(id);
+  if (!found.ok()) return found.status();
   // Last page first: with prefix caching, the deepest pages of a prefix are evicted first.
-  const std::vector<PageId>& pages = it->second.pages;
+  const std::vector<PageId>& pages = (*found)->pages;
   for (auto page = pages.rbegin(); page != pages.rend(); ++page) ReleasePage(*page);
-  sequences_.erase(it);
+  sequences_.erase(id);
   return absl::OkStatus();
 }
 
@@ -81,14 +73,12 @@ bool BatchingKvCache::LastPageShared(const Sequence& seq) const {
 }
 
 absl::StatusOr<int64_t> BatchingKvCache::PagesNeeded(RequestId id, int32_t num_tokens) const {
-  auto it = sequences_.find(id);
-  if (it == sequences_.end()) {
-    return absl::NotFoundError(absl::StrCat("request ", id, " is not in the KV cache"));
-  }
+  absl::StatusOr<const Sequence*> found = Find(id);
+  if (!found.ok()) return found.status();
   if (num_tokens < 0) {
     return absl::InvalidArgumentError(absl::StrCat("cannot extend by ", num_tokens, " tokens"));
   }
-  const Sequence& seq = it->second;
+  const Sequence& seq = **found;
   if (num_tokens > std::numeric_limits<int32_t>::max() - seq.length) {
     return absl::OutOfRangeError(absl::StrCat("request ", id, " of length ", seq.length,
                                               " cannot grow by ", num_tokens,
@@ -125,16 +115,14 @@ absl::Status BatchingKvCache::Extend(RequestId id, int32_t num_tokens) {
 absl::Status BatchingKvCache::Append(RequestId id, int32_t layer,
                                      absl::Span<const int32_t> positions, const float* k,
                                      const float* v, int64_t row_stride) {
-  auto it = sequences_.find(id);
-  if (it == sequences_.end()) {
-    return absl::NotFoundError(absl::StrCat("request ", id, " is not in the KV cache"));
-  }
+  absl::StatusOr<const Sequence*> found = std::as_const(*this).Find(id);
+  if (!found.ok()) return found.status();
   const PageGeometry& g = pool_->geometry();
   if (layer < 0 || layer >= g.num_layers) {
     return absl::InvalidArgumentError(absl::StrCat("layer ", layer, " is outside [0, ",
                                                    g.num_layers, ")"));
   }
-  const Sequence& seq = it->second;
+  const Sequence& seq = **found;
   for (int32_t pos : positions) {
     if (pos < 0 || pos >= seq.length) {
       return absl::OutOfRangeError(absl::StrCat("position ", pos, " of request ", id,

@@ -29,7 +29,7 @@
 #include <cstdint>
 
 #include "absl/types/span.h"
-#include "engine/cache/batching_kv_cache.h"
+#include "engine/cache/attention_batch.h"
 #include "engine/cache/page_pool.h"
 
 namespace kvserve {

@@ -94,14 +94,4 @@ absl::Status ValidateGenerationParams(const GenerationParams& params, const Mode
   return absl::OkStatus();
 }
 
-StopCriteria MakeStopCriteria(const GenerationParams& params, const ModelConfig& config) {
-  StopCriteria criteria;
-  criteria.eos_token_id = config.eos_token_id;
-  criteria.ignore_eos = params.ignore_eos;
-  criteria.stop_token_ids = params.stop_token_ids;
-  criteria.max_tokens = params.max_tokens;
-  criteria.more_eos_token_ids = config.more_eos_token_ids;
-  return criteria;
-}
-
 }  // namespace kvserve

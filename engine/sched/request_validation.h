@@ -52,8 +52,6 @@ struct GenerationParams {
 // served model's (its vocab_size, max_context).
 absl::Status ValidateGenerationParams(const GenerationParams& params, const ModelConfig& config);
 
-// The stop rule of a (validated) request: the model's EOS, the request's stop ids and max_tokens.
-StopCriteria MakeStopCriteria(const GenerationParams& params, const ModelConfig& config);
 
 }  // namespace kvserve
 

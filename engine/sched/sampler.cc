@@ -6,18 +6,13 @@
 #include <limits>
 #include <numeric>
 
+#include "engine/base/split_mix.h"
+
 namespace kvserve {
 
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-
-// The SplitMix64 output function (Stafford's "Mix13").
-uint64_t Mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
 
 // Logit order: NaN counts as -inf so the comparators below are strict weak orders.
 float Key(float logit) { return std::isnan(logit) ? kNegInf : logit; }
@@ -320,9 +315,9 @@ int32_t SampleFull(absl::Span<const float> logits, const SamplingParams& params,
 double SamplingUniform(uint64_t seed, int64_t output_index) {
   // The (output_index + 1)-th output of a SplitMix64 stream whose start is the mixed seed: any
   // output of the stream is computable directly from its index.
-  const uint64_t start = Mix64(seed ^ 0x6A09E667F3BCC909ULL);
+  const uint64_t start = SplitMixFinalize(seed ^ 0x6A09E667F3BCC909ULL);
   const uint64_t x =
-      Mix64(start + (static_cast<uint64_t>(output_index) + 1) * 0x9E3779B97F4A7C15ULL);
+      SplitMixFinalize(start + (static_cast<uint64_t>(output_index) + 1) * kSplitMixGamma);
   return static_cast<double>(x >> 11) * 0x1.0p-53;
 }
 
@@ -347,22 +342,6 @@ int32_t SampleToken(absl::Span<const float> logits, const SamplingParams& params
     return SampleTopK(logits, params, u, scratch);
   }
   return SampleFull(logits, params, u, scratch);
-}
-
-FinishReason CheckStop(int32_t token, int32_t num_output_tokens, const StopCriteria& criteria) {
-  if (!criteria.ignore_eos) {
-    if (criteria.eos_token_id >= 0 && token == criteria.eos_token_id) return FinishReason::kStop;
-    for (int32_t eos : criteria.more_eos_token_ids) {
-      if (token == eos) return FinishReason::kStop;
-    }
-  }
-  for (int32_t stop : criteria.stop_token_ids) {
-    if (token == stop) return FinishReason::kStop;
-  }
-  if (criteria.max_tokens > 0 && num_output_tokens >= criteria.max_tokens) {
-    return FinishReason::kLength;
-  }
-  return FinishReason::kNone;
 }
 
 }  // namespace kvserve

@@ -29,7 +29,6 @@
 #include <vector>
 
 #include "absl/types/span.h"
-#include "engine/sched/finish_reason.h"
 
 namespace kvserve {
 
@@ -81,20 +80,6 @@ class Sampler {
   SamplerScratch scratch_;
 };
 
-// When a request stops, as seen after each generated token.
-struct StopCriteria {
-  int32_t eos_token_id = -1;            // < 0: the model has none
-  bool ignore_eos = false;              // keep going past EOS
-  std::vector<int32_t> stop_token_ids;  // always stop, even if one of them is EOS and ignore_eos
-  int32_t max_tokens = 0;               // <= 0: no limit here (validated requests always have one)
-  std::vector<int32_t> more_eos_token_ids;  // like eos_token_id (ModelConfig::more_eos_token_ids)
-};
-
-// Called after `token` was generated; `num_output_tokens` counts the generated tokens including
-// `token`. kStop if it is EOS or one of more_eos_token_ids (and EOS is not ignored) or a stop
-// token id; else kLength if
-// max_tokens have now been generated; else kNone. The stopping token itself is part of the output.
-FinishReason CheckStop(int32_t token, int32_t num_output_tokens, const StopCriteria& criteria);
 
 }  // namespace kvserve
 

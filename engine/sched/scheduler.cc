@@ -22,14 +22,10 @@ absl::Duration Elapsed(absl::Time from, absl::Time to) {
 
 }  // namespace
 
-struct Scheduler::Request {
-  RequestId id = 0;
+// A request's state beyond what planning sees (Sequence: id, tokens, progress, chunk).
+struct Scheduler::Request final : Sequence {
   GenerationParams params;
   StopCriteria stop;
-  std::vector<int32_t> tokens;  // the prompt, then every generated token
-  int32_t prompt_len = 0;
-  int32_t num_computed = 0;     // leading tokens whose K/V are in the cache
-  int32_t chunk = 0;            // tokens planned for the current step
   int32_t cached_prompt_tokens = 0;  // prompt tokens found in the prefix cache at first admission
   absl::Time deadline = absl::InfiniteFuture();
   std::shared_ptr<TokenSink> sink;
@@ -40,10 +36,11 @@ struct Scheduler::Request {
   absl::Time submitted_at;      // the clock in Submit
   absl::Time first_token_at;    // when its first token was sampled (if num_generated() > 0)
   absl::Time last_token_at;     // when its latest token was sampled (if num_generated() > 0)
-
-  int32_t num_generated() const { return static_cast<int32_t>(tokens.size()) - prompt_len; }
-  int32_t pending() const { return static_cast<int32_t>(tokens.size()) - num_computed; }
 };
+
+Scheduler::Request& Scheduler::AsRequest(Sequence& sequence) {
+  return static_cast<Request&>(sequence);  // every Sequence the scheduler holds is a Request
+}
 
 absl::Status SchedulerOptions::Validate() const {
   if (page_size <= 0 || max_num_seqs <= 0 || max_batched_tokens <= 0 || max_waiting <= 0) {
@@ -97,13 +94,14 @@ Scheduler::Scheduler(std::unique_ptr<StepEngine> engine, std::unique_ptr<Batchin
       options_(options),
       clock_(std::move(clock)),
       observer_(options_.observer.get()),
-      cancel_epoch_(std::make_shared<std::atomic<int64_t>>(0)) {
+      cancel_epoch_(std::make_shared<std::atomic<int64_t>>(0)),
+      planner_(options_.max_num_seqs, options_.max_batched_tokens, options_.admission_policy) {
   counters_.total_pages = cache_->pool().total_pages();
   counters_.free_pages = cache_->pool().free_pages();
   stats_ = counters_;
   running_.reserve(options_.max_num_seqs);
-  chunks_.reserve(options_.max_num_seqs);
-  batch_requests_.reserve(options_.max_num_seqs);
+  plan_.chunks.reserve(options_.max_num_seqs);
+  plan_.sequences.reserve(options_.max_num_seqs);
   batch_tokens_.reserve(options_.max_batched_tokens);
   terminal_calls_.reserve(options_.max_num_seqs);
 }
@@ -187,8 +185,12 @@ void Scheduler::Shutdown(absl::Duration drain) {
   TakeSubmissions();
   now_ = clock_();
   step_stats_ = StepStats();
-  for (auto& r : running_) FailRequest(*r, absl::UnavailableError("server is shutting down"));
-  for (auto& r : waiting_) FailRequest(*r, absl::UnavailableError("server is shutting down"));
+  for (auto& r : running_) {
+    FailRequest(AsRequest(*r), absl::UnavailableError("server is shutting down"));
+  }
+  for (auto& r : waiting_) {
+    FailRequest(AsRequest(*r), absl::UnavailableError("server is shutting down"));
+  }
   running_.clear();
   waiting_.clear();
   PublishStats();
@@ -225,9 +227,10 @@ bool Scheduler::Step() {
   step_stats_ = StepStats();
   EndCancelledAndExpired();
   RemoveEnded();  // so that planning never picks an ended request (e.g. as a preemption victim)
-  const bool planned = PlanBatch();
+  Plan();
+  const bool planned = !plan_.empty();
   if (planned) {
-    RunBatch();  // moves now_ to when the logits were ready
+    Update(Execute());  // Execute moves now_ to when the logits were ready
     step_stats_.duration = Elapsed(start, now_);
   }
   RemoveEnded();
@@ -260,124 +263,66 @@ void Scheduler::EndCancelledAndExpired() {
       FailRequest(r, absl::DeadlineExceededError("request deadline exceeded"));
     }
   };
-  for (auto& r : running_) check(*r);
+  for (auto& r : running_) check(AsRequest(*r));
   // The waiting queue is scanned only when something in it may have ended (a cancellation, or
   // the earliest deadline passed), so a step costs O(batch), not O(queue).
   if (!any_cancelled && now < earliest_waiting_deadline_) return;
   earliest_waiting_deadline_ = absl::InfiniteFuture();
-  for (auto& r : waiting_) {
-    check(*r);
-    if (!r->ended) earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, r->deadline);
+  for (auto& s : waiting_) {
+    Request& r = AsRequest(*s);
+    check(r);
+    if (!r.ended) earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, r.deadline);
   }
-  std::erase_if(waiting_, [](const std::unique_ptr<Request>& r) { return r->ended; });
+  std::erase_if(waiting_, [](const std::unique_ptr<Sequence>& s) { return AsRequest(*s).ended; });
 }
 
-bool Scheduler::ClaimChunk(Request& request, int32_t tokens) {
-  if (!cache_->Extend(request.id, tokens).ok()) return false;
-  request.chunk = tokens;
-  chunks_.push_back(SequenceChunk{.id = request.id, .num_new_tokens = tokens});
-  batch_requests_.push_back(&request);
-  return true;
+void Scheduler::Plan() {
+  planner_.Plan(running_, waiting_, *cache_, &plan_);
+  for (Sequence* s : plan_.preempted) {
+    const Request& victim = AsRequest(*s);
+    ++counters_.preemptions;
+    if (observer_ != nullptr) observer_->OnPreemption();
+    earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, victim.deadline);
+  }
+  for (Sequence* s : plan_.admitted) {
+    Request& r = AsRequest(*s);
+    if (r.admitted) continue;  // readmitted after a preemption: counted the first time
+    r.admitted = true;
+    r.cached_prompt_tokens = std::min(r.num_computed, r.prompt_len);
+    counters_.cached_prompt_tokens += r.cached_prompt_tokens;
+    step_stats_.num_cached_prompt_tokens += r.cached_prompt_tokens;
+    if (observer_ != nullptr) observer_->OnRequestAdmitted(Elapsed(r.submitted_at, now_));
+  }
+  step_stats_.num_seqs = static_cast<int32_t>(plan_.sequences.size());
+  step_stats_.num_decode_tokens = plan_.num_decode_tokens;
+  step_stats_.num_prefill_tokens = plan_.num_prefill_tokens;
 }
 
-void Scheduler::Preempt(Request& victim) {
-  (void)cache_->RemoveRequest(victim.id);
-  victim.num_computed = 0;
-  victim.chunk = 0;
-  ++counters_.preemptions;
-  if (observer_ != nullptr) observer_->OnPreemption();
-  auto it = std::find_if(running_.begin(), running_.end(),
-                         [&](const std::unique_ptr<Request>& r) { return r.get() == &victim; });
-  earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, victim.deadline);
-  waiting_.push_front(std::move(*it));
-  running_.erase(it);
-}
-
-bool Scheduler::PlanBatch() {
-  chunks_.clear();
-  batch_requests_.clear();
-  int32_t budget = options_.max_batched_tokens;
-  // Running requests first, oldest first; the newest are the ones preempted to make room.
-  // (Step() has removed ended requests, so every one here is live.)
-  for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
-    Request& r = *running_[i];
-    const int32_t n = std::min(r.pending(), budget);
-    bool claimed = ClaimChunk(r, n);
-    while (!claimed) {
-      Request& victim = *running_.back();
-      const bool self = &victim == &r;
-      Preempt(victim);
-      if (self) break;
-      claimed = ClaimChunk(r, n);
-    }
-    if (claimed) budget -= n;
-  }
-  // Then admit waiting requests in order while there is room. A request is admitted only if its
-  // whole remaining prefill fits in the free pages, so chunked prefill does not thrash.
-  if (options_.static_batching && running_.empty()) static_batch_open_ = true;
-  const bool may_admit = !options_.static_batching || static_batch_open_;
-  while (may_admit && !waiting_.empty() && budget > 0 &&
-         static_cast<int32_t>(running_.size()) < options_.max_num_seqs) {
-    Request& r = *waiting_.front();
-    if (!cache_->AddRequest(r.id).ok()) break;
-    const absl::StatusOr<int32_t> cached = cache_->MatchPrefix(r.id, r.tokens);
-    r.num_computed = cached.ok() ? *cached : 0;
-    const absl::StatusOr<int64_t> needed = cache_->PagesNeeded(r.id, r.pending());
-    const int32_t n = std::min(r.pending(), budget);
-    if (!cached.ok() || !needed.ok() || *needed > cache_->pool().free_pages() ||
-        !ClaimChunk(r, n)) {
-      (void)cache_->RemoveRequest(r.id);
-      r.num_computed = 0;
-      break;
-    }
-    budget -= n;
-    if (!r.admitted) {
-      r.admitted = true;
-      r.cached_prompt_tokens = std::min(r.num_computed, r.prompt_len);
-      counters_.cached_prompt_tokens += r.cached_prompt_tokens;
-      step_stats_.num_cached_prompt_tokens += r.cached_prompt_tokens;
-      if (observer_ != nullptr) observer_->OnRequestAdmitted(Elapsed(r.submitted_at, now_));
-    }
-    running_.push_back(std::move(waiting_.front()));
-    waiting_.pop_front();
-  }
-  // A static batch keeps admitting over the next steps only while the token budget alone held it
-  // back; once it is full, out of pages or out of queued requests, it runs until it drains.
-  if (options_.static_batching &&
-      !(budget <= 0 && !waiting_.empty() &&
-        static_cast<int32_t>(running_.size()) < options_.max_num_seqs)) {
-    static_batch_open_ = false;
-  }
-  return !chunks_.empty();
-}
-
-void Scheduler::RunBatch() {
+absl::StatusOr<absl::Span<const float>> Scheduler::Execute() {
   batch_tokens_.clear();
-  for (Request* r : batch_requests_) {
-    batch_tokens_.insert(batch_tokens_.end(), r->tokens.begin() + r->num_computed,
-                         r->tokens.begin() + r->num_computed + r->chunk);
-    if (r->chunk == 1 && r->num_computed >= r->prompt_len) {
-      ++step_stats_.num_decode_tokens;
-    } else {
-      step_stats_.num_prefill_tokens += r->chunk;
-    }
+  for (const Sequence* s : plan_.sequences) {
+    batch_tokens_.insert(batch_tokens_.end(), s->tokens.begin() + s->num_computed,
+                         s->tokens.begin() + s->num_computed + s->chunk);
   }
-  step_stats_.num_seqs = static_cast<int32_t>(batch_requests_.size());
-  const absl::Status built = cache_->BuildBatchInto(chunks_, &attention_batch_);
+  const absl::Status built = cache_->BuildBatchInto(plan_.chunks, &attention_batch_);
   absl::StatusOr<absl::Span<const float>> logits =
       built.ok() ? engine_->Step(*cache_, attention_batch_, batch_tokens_)
                  : absl::StatusOr<absl::Span<const float>>(built);
   now_ = clock_();
   ++counters_.steps;
+  return logits;
+}
+
+void Scheduler::Update(absl::StatusOr<absl::Span<const float>> logits) {
   if (!logits.ok()) {
     const absl::Status error =
         absl::InternalError(absl::StrCat("engine step failed: ", logits.status().message()));
-    for (Request* r : batch_requests_) FailRequest(*r, error);
+    for (Sequence* s : plan_.sequences) FailRequest(AsRequest(*s), error);
     return;
   }
   const int64_t vocab = engine_->config().vocab_size;
-  for (size_t i = 0; i < batch_requests_.size(); ++i) {
-    Request& r = *batch_requests_[i];
+  for (size_t i = 0; i < plan_.sequences.size(); ++i) {
+    Request& r = AsRequest(*plan_.sequences[i]);
     if (!r.prompt_counted && r.num_computed + r.chunk >= r.prompt_len) {
       counters_.prompt_tokens += r.prompt_len;
       step_stats_.num_prompt_tokens += r.prompt_len;
@@ -455,7 +400,7 @@ void Scheduler::DeliverTerminalCalls() {
 }
 
 void Scheduler::RemoveEnded() {
-  std::erase_if(running_, [](const std::unique_ptr<Request>& r) { return r->ended; });
+  std::erase_if(running_, [](const std::unique_ptr<Sequence>& s) { return AsRequest(*s).ended; });
 }
 
 void Scheduler::PublishStats() {
@@ -465,11 +410,11 @@ void Scheduler::PublishStats() {
   counters_.cached_pages = cache_->cached_pages();
   counters_.kv_unused_slots = 0;
   counters_.kv_tokens = 0;
-  for (const auto& r : running_) {  // O(running), like the step itself
-    const int32_t length = cache_->Length(r->id);
+  for (const auto& s : running_) {  // O(running), like the step itself
+    const int32_t length = cache_->Length(s->id);
     counters_.kv_tokens += length;
     counters_.kv_unused_slots +=
-        static_cast<int64_t>(cache_->PageTable(r->id).size()) * cache_->page_size() - length;
+        static_cast<int64_t>(cache_->PageTable(s->id).size()) * cache_->page_size() - length;
   }
   absl::MutexLock lock(&mu_);
   stats_ = counters_;

@@ -1,19 +1,13 @@
 // Scheduler: continuous batching over one StepEngine and one BatchingKvCache.
 //
-// Every iteration of the loop (Step()):
-//   1. takes newly submitted requests into the waiting queue (FIFO);
-//   2. ends cancelled and expired requests, freeing their pages;
-//   3. plans a batch within `max_batched_tokens` and `max_num_seqs`: every running request gets
-//      its next chunk first (one token for a decode, up to the budget for a prefill), then waiting
-//      requests are admitted in order while the budget, the sequence limit and free pages allow
-//      (chunked prefill: a long prompt is spread over several steps); with prefix caching, an
-//      admitted request first shares the cached pages matching the start of its tokens and
-//      computes only the rest (BatchingKvCache::MatchPrefix);
-//      when a running request needs a page and none is free, the most recently admitted running
-//      request is preempted: its pages are freed and it goes back to the front of the queue, to be
-//      recomputed (prompt + tokens so far) when pages free up;
-//   4. runs one engine step, samples a token for every sequence whose chunk reached its end,
-//      streams it to the request's sink, and evicts finished requests at once.
+// Every iteration of the loop (Step()) takes newly submitted requests into the waiting queue
+// (FIFO), ends cancelled and expired requests (freeing their pages), then runs three phases:
+//   1. plan: StepPlanner (step_planner.h) decides the batch within `max_batched_tokens` and
+//      `max_num_seqs` — every running request's next chunk, preemptions when pages run out,
+//      admissions from the queue (with prefix-cache matches) — as a StepPlan value;
+//   2. execute: the plan becomes an AttentionBatch and the engine runs one step over it;
+//   3. update: prefix-cache commits, sampling a token for every sequence whose chunk reached its
+//      end, the stop rules (stop_rules.h), streaming to the sinks, evicting finished requests.
 //
 // Outputs do not depend on batching, chunking or preemption: sampling is counter-based per
 // (seed, output index), and recomputation rebuilds exactly the same K/V.
@@ -45,8 +39,10 @@
 #include "engine/sched/request_validation.h"
 #include "engine/sched/sampler.h"
 #include "engine/sched/scheduler_observer.h"
+#include "engine/sched/step_planner.h"
 #include "engine/model/step_engine.h"
 #include "engine/sched/token_sink.h"
+#include "engine/sched/stop_rules.h"
 
 namespace kvserve {
 
@@ -58,10 +54,9 @@ struct SchedulerOptions {
   int32_t max_batched_tokens = 512;      // tokens in one step (prefill chunks + decodes)
   int32_t max_waiting = 1024;            // queued requests beyond this are refused
   bool enable_prefix_caching = true;     // reuse the K/V of full pages with identical prefixes
-  // Static batching, for comparison only: a batch of up to max_num_seqs requests is admitted
-  // (its prefill spread over steps by the token budget) once no request is running, and runs
-  // until its last request finishes. Continuous batching (false) is what serves.
-  bool static_batching = false;
+  // Whether queued requests may join a step; nullptr: continuous batching, what serves. (Static
+  // batching for comparisons is a policy of the benchmarks: tests/bench/static_batch_admission.h.)
+  std::shared_ptr<AdmissionPolicy> admission_policy;
   // Longest prompt accepted, in tokens; longer ones are refused with INVALID_ARGUMENT. 0: the
   // model's context (Create resolves it, so options() reports the effective bound).
   int32_t max_prompt_tokens = 0;
@@ -128,12 +123,14 @@ class Scheduler {
             SchedulerOptions options, Clock clock);
 
   void Loop();
+  static Request& AsRequest(Sequence& sequence);
+
   void TakeSubmissions();
   void EndCancelledAndExpired();
-  bool PlanBatch();
-  bool ClaimChunk(Request& request, int32_t tokens);
-  void Preempt(Request& victim);
-  void RunBatch();
+  // The three phases of a step (see the file comment).
+  void Plan();
+  absl::StatusOr<absl::Span<const float>> Execute();
+  void Update(absl::StatusOr<absl::Span<const float>> logits);
   void FinishRequest(Request& request, FinishReason reason);
   void FailRequest(Request& request, const absl::Status& status);
   void RemoveEnded();
@@ -160,10 +157,10 @@ class Scheduler {
   std::thread thread_;
 
   // Scheduler-thread state.
-  std::deque<std::unique_ptr<Request>> waiting_;
-  std::vector<std::unique_ptr<Request>> running_;  // in admission order
+  WaitingQueue waiting_;  // of Requests
+  RunningQueue running_;  // of Requests, in admission order
+  StepPlanner planner_;
   int64_t seen_cancel_epoch_ = 0;
-  bool static_batch_open_ = false;
   // No waiting request's deadline is earlier (may be stale-early after admissions: then the next
   // scan recomputes it).
   absl::Time earliest_waiting_deadline_ = absl::InfiniteFuture();  // static batching: the current batch still admits
@@ -182,8 +179,7 @@ class Scheduler {
   };
   std::vector<TerminalCall> terminal_calls_;
   // Per-step scratch, reused.
-  std::vector<SequenceChunk> chunks_;
-  std::vector<Request*> batch_requests_;
+  StepPlan plan_;
   std::vector<int32_t> batch_tokens_;
   AttentionBatch attention_batch_;
   SamplerScratch sampler_scratch_;

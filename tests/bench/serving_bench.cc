@@ -23,6 +23,7 @@
 #include "server/metrics.h"
 #include "tests/bench/bench_common.h"
 #include "tests/bench/offline_load.h"
+#include "tests/bench/static_batch_admission.h"
 
 ABSL_FLAG(std::string, serve_model, "tiny", "serving benchmarks: embedded model preset");
 ABSL_FLAG(int64_t, serve_requests, 256, "serving benchmarks: requests in the workload");
@@ -160,7 +161,8 @@ int RunServeCompare(int, char**) {
   PrintWorkload(*setup, out);
   const int32_t concurrency = absl::GetFlag(FLAGS_serve_concurrency);
   SchedulerOptions static_options = setup->options;
-  static_options.static_batching = true;
+  static_options.admission_policy =
+      std::make_shared<StaticBatchAdmission>(static_options.max_num_seqs);
   const std::vector<load::RequestPlan> plans = load::GenerateWorkload(setup->workload);
   auto continuous = RunAndReport(*setup, plans, setup->options, concurrency, "continuous", out);
   if (!continuous.ok()) return Fail(continuous.status());
@@ -170,6 +172,8 @@ int RunServeCompare(int, char**) {
   const std::vector<load::RequestPlan> padded = PadToStaticBatches(
       plans, setup->options.max_num_seqs, setup->weights->config.pad_token_id);
   static_options.enable_prefix_caching = false;
+  static_options.admission_policy =
+      std::make_shared<StaticBatchAdmission>(static_options.max_num_seqs);
   auto padded_run = RunAndReport(*setup, padded, static_options, concurrency, "padded_static", out);
   if (!padded_run.ok()) return Fail(padded_run.status());
   const double padded_useful_tok_s = RequestedTokens(plans) / padded_run->duration_s;

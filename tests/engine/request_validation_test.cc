@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/model/model_config.h"
+#include "engine/sched/stop_rules.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -191,12 +192,22 @@ TEST(RequestValidationTest, StopCriteriaComeFromTheRequestAndModel) {
   GenerationParams p = ValidParams();
   p.ignore_eos = true;
   const StopCriteria c = MakeStopCriteria(p, config);
-  EXPECT_EQ(c.eos_token_id, config.eos_token_id);
+  EXPECT_EQ(c.eos_token_ids, std::vector<int32_t>{config.eos_token_id});
   EXPECT_TRUE(c.ignore_eos);
   EXPECT_EQ(c.stop_token_ids, p.stop_token_ids);
   EXPECT_EQ(c.max_tokens, p.max_tokens);
   EXPECT_EQ(CheckStop('a', p.max_tokens, c), FinishReason::kLength);
   EXPECT_EQ(CheckStop('\n', 1, c), FinishReason::kStop);
+}
+
+TEST(RequestValidationTest, EosIdsAreOneListPrimaryFirstEachOnce) {
+  ModelConfig config = Micro();
+  config.eos_token_id = 257;
+  config.more_eos_token_ids = {300, 257, 301, 300};
+  EXPECT_EQ(EosTokenIds(config), (std::vector<int32_t>{257, 300, 301}));
+  config.eos_token_id = -1;
+  config.more_eos_token_ids = {};
+  EXPECT_TRUE(EosTokenIds(config).empty());
 }
 
 }  // namespace

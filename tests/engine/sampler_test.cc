@@ -1,4 +1,5 @@
 #include "engine/sched/sampler.h"
+#include "engine/sched/stop_rules.h"
 
 #include <algorithm>
 #include <cmath>
@@ -369,7 +370,7 @@ TEST(SamplerTest, ScratchIsNotReallocatedOnceWarm) {
 
 TEST(StopCriteriaTest, StopsOnEosStopIdsAndLength) {
   const StopCriteria c{
-      .eos_token_id = 257, .ignore_eos = false, .stop_token_ids = {10, 33}, .max_tokens = 5};
+      .eos_token_ids = {257}, .ignore_eos = false, .stop_token_ids = {10, 33}, .max_tokens = 5};
   EXPECT_EQ(CheckStop('a', 1, c), FinishReason::kNone);
   EXPECT_EQ(CheckStop(257, 1, c), FinishReason::kStop);
   EXPECT_EQ(CheckStop(10, 2, c), FinishReason::kStop);
@@ -381,9 +382,10 @@ TEST(StopCriteriaTest, StopsOnEosStopIdsAndLength) {
   EXPECT_EQ(CheckStop(10, 5, c), FinishReason::kStop);
 }
 
-TEST(StopCriteriaTest, MoreEosIdsStopLikeEos) {
-  StopCriteria c{.eos_token_id = 257, .ignore_eos = false, .stop_token_ids = {}, .max_tokens = 9};
-  c.more_eos_token_ids = {300, 301};
+TEST(StopCriteriaTest, EveryEosIdStops) {
+  StopCriteria c{
+      .eos_token_ids = {257, 300, 301}, .ignore_eos = false, .stop_token_ids = {}, .max_tokens = 9};
+  EXPECT_EQ(CheckStop(257, 1, c), FinishReason::kStop);
   EXPECT_EQ(CheckStop(300, 1, c), FinishReason::kStop);
   EXPECT_EQ(CheckStop(301, 1, c), FinishReason::kStop);
   EXPECT_EQ(CheckStop(302, 1, c), FinishReason::kNone);
@@ -393,7 +395,7 @@ TEST(StopCriteriaTest, MoreEosIdsStopLikeEos) {
 
 TEST(StopCriteriaTest, IgnoreEosKeepsGoingButStopIdsStillStop) {
   const StopCriteria c{
-      .eos_token_id = 257, .ignore_eos = true, .stop_token_ids = {257 - 1}, .max_tokens = 3};
+      .eos_token_ids = {257}, .ignore_eos = true, .stop_token_ids = {257 - 1}, .max_tokens = 3};
   EXPECT_EQ(CheckStop(257, 1, c), FinishReason::kNone);
   EXPECT_EQ(CheckStop(257, 3, c), FinishReason::kLength);
   EXPECT_EQ(CheckStop(256, 1, c), FinishReason::kStop);
@@ -403,7 +405,7 @@ TEST(StopCriteriaTest, IgnoreEosKeepsGoingButStopIdsStillStop) {
   EXPECT_EQ(CheckStop(257, 1, explicit_eos), FinishReason::kStop);
   // No EOS in the model.
   const StopCriteria no_eos{
-      .eos_token_id = -1, .ignore_eos = false, .stop_token_ids = {}, .max_tokens = 2};
+      .eos_token_ids = {}, .ignore_eos = false, .stop_token_ids = {}, .max_tokens = 2};
   EXPECT_EQ(CheckStop(257, 1, no_eos), FinishReason::kNone);
   EXPECT_EQ(CheckStop(-1, 1, no_eos), FinishReason::kNone);
   EXPECT_EQ(CheckStop(0, 2, no_eos), FinishReason::kLength);

@@ -12,6 +12,7 @@
 #include "absl/synchronization/notification.h"
 #include "engine/model/model_runner.h"
 #include "gtest/gtest.h"
+#include "tests/bench/static_batch_admission.h"
 
 namespace kvserve {
 namespace {
@@ -403,7 +404,7 @@ TEST(SchedulerTest, RepeatedPromptSkipsItsCachedPagesAndReportsThem) {
 
 TEST(SchedulerTest, StaticBatchingAdmitsOnlyWhenTheBatchHasDrained) {
   SchedulerOptions options = Options(256, /*seqs=*/2, 64);
-  options.static_batching = true;
+  options.admission_policy = std::make_shared<StaticBatchAdmission>(options.max_num_seqs);
   Fixture f(options);
   auto a = f.Submit(Params(4, 2, 1));
   auto b = f.Submit(Params(4, 8, 2));

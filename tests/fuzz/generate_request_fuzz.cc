@@ -28,6 +28,7 @@
 #include "engine/model/model_config.h"
 #include "engine/sched/request_validation.h"
 #include "engine/sched/sampler.h"
+#include "engine/sched/stop_rules.h"
 #include "kvserve/v1/kvserve.pb.h"
 #include "server/request_parser.h"
 #include "server/proto_convert.h"
