@@ -5,7 +5,8 @@ Each test starts a real kvserve (--model micro) on loopback, measures its reside
 one attack for ATTACK_SECONDS while sampling RSS and sending normal requests, and asserts:
   * the peak RSS stays within the attack's budget over the baseline (the BUDGET_MIB table);
   * every normal request meanwhile succeeds, and their median latency is within 2x the idle one
-    (plus a 25 ms allowance for scheduling noise on 2 cores);
+    (plus a 25 ms allowance for scheduling noise on 2 cores; the idle latency is measured before
+    and after the attack and the slower one counts, so load from outside the test cancels out);
   * what the defence is meant to do happened (refusals, cancellations, scrape latencies).
 
 The attacks (tests/soak/h2_attack.py writes the raw HTTP/2 ones):
@@ -125,8 +126,10 @@ class HardeningTest(unittest.TestCase):
         self.target = self.daemon.address
         self.port = int(self.target.rsplit(":", 1)[1])
         normal_request_seconds(self.target)  # warm-up
-        self.idle_latency = statistics.median(
-            normal_request_seconds(self.target) for _ in range(7))
+        self.idle_latency = self.measure_idle_latency()
+
+    def measure_idle_latency(self):
+        return statistics.median(normal_request_seconds(self.target) for _ in range(7))
 
     def _cleanup(self):
         if self.nginx:
@@ -151,6 +154,10 @@ class HardeningTest(unittest.TestCase):
             peak = sampler.stop()
         growth_mib = (peak - baseline) / 1024
         median = statistics.median(prober.latencies) if prober.latencies else float("inf")
+        # The unloaded latency again, after the attack: whatever else the machine runs (a shared
+        # CI host) slows both measurements alike, and the slower of the two is the baseline.
+        if self.daemon.process.poll() is None:
+            self.idle_latency = max(self.idle_latency, self.measure_idle_latency())
         print("%s: %.1f s; RSS %.0f -> peak %.0f MiB (+%.0f, budget +%d); normal request idle "
               "%.0f ms, under attack median %.0f ms, max %.0f ms (%d requests); %s" % (
                   name, elapsed, baseline / 1024, peak / 1024, growth_mib, BUDGET_MIB[name],
