@@ -1,5 +1,6 @@
-// Cached generation, the KV-cache lab from the project's origins: one sequence, greedy decoding,
-// with or without a KV cache, counting the attention operations each way.
+// Cached generation, part of the KV-cache lab (engine/lab/, linked by tests and kvbench, not by
+// the daemon): one sequence, greedy decoding, with or without a KV cache, counting the attention
+// operations each way, so that the two give identical tokens at N vs N(N+1)/2 attention ops.
 //
 // An "attention op" is one query position attending over its prefix. Generating from a 1-token
 // prompt for N forward steps costs N ops with a cache (each position is computed once) and

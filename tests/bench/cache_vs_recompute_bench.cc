@@ -6,6 +6,11 @@
 //
 // Prints with_cache_tok_s, without_cache_tok_s, speedup and tokens_identical (whether both ways
 // produced the same greedy tokens).
+//
+// It runs the serving engine (ModelRunner over the paged cache), not the KV-cache lab's
+// CachedGeneration (engine/lab/): the lab shows the idea on one sequence with naive ops and counts
+// attention ops (N vs N(N+1)/2, tests/engine/cached_generation_test.cc); this measures what the
+// idea is worth on the engine that serves, where the speed-up target applies.
 #include <chrono>
 #include <memory>
 
