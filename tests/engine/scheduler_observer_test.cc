@@ -8,6 +8,7 @@
 
 #include "engine/sched/scheduler.h"
 #include "gtest/gtest.h"
+#include "tests/engine/recording_sink.h"
 
 namespace kvserve {
 namespace {
@@ -42,16 +43,6 @@ class TimedEngine : public StepEngine {
   std::vector<float> logits_;
 };
 
-class NullSink : public TokenSink {
- public:
-  void OnTokens(absl::Span<const int32_t> tokens) override { received += tokens.size(); }
-  void OnFinish(FinishReason, const Usage&) override { ++terminal_calls; }
-  void OnError(const absl::Status&) override { ++terminal_calls; }
-  size_t received = 0;
-  int terminal_calls = 0;
-};
-
-// Records every call; checks that each request end comes before its sink's terminal call.
 class RecordingObserver : public SchedulerObserver {
  public:
   void OnStep(const StepStats& step) override { steps.push_back(step); }
@@ -91,9 +82,9 @@ struct Fixture {
     options.observer = observer;
     scheduler = *Scheduler::Create(std::move(owned), options, [this] { return now; });
   }
-  std::shared_ptr<NullSink> Submit(GenerationParams params,
+  std::shared_ptr<RecordingSink> Submit(GenerationParams params,
                                    absl::Time deadline = absl::InfiniteFuture()) {
-    auto sink = std::make_shared<NullSink>();
+    auto sink = std::make_shared<RecordingSink>();
     auto handle = scheduler->Submit(std::move(params), sink, deadline);
     EXPECT_TRUE(handle.ok()) << handle.status();
     if (handle.ok()) handles.push_back(*handle);
@@ -168,7 +159,7 @@ TEST(SchedulerObserverTest, StepFiguresAddUpToSchedulerStatsUnderPreemption) {
   // 6 requests of 6 + 14 tokens = 5 pages each; 12 pages hold two at the end: preemptions.
   // Prefix caching off, so that every preemption is recomputed from scratch.
   Fixture f(/*pages=*/12, /*budget=*/16, /*seqs=*/8, /*prefix_caching=*/false);
-  std::vector<std::shared_ptr<NullSink>> sinks;
+  std::vector<std::shared_ptr<RecordingSink>> sinks;
   for (int i = 0; i < 6; ++i) sinks.push_back(f.Submit(Params(6, 14)));
   f.RunToIdle();
   const SchedulerStats stats = f.scheduler->stats();
@@ -227,7 +218,7 @@ TEST(SchedulerObserverTest, CancelledDeadlineAndShutdownEndsCarryTheirCodes) {
   const RequestEndStats& last = f.observer->ends[2];
   EXPECT_EQ(last.code, absl::StatusCode::kUnavailable);
   EXPECT_EQ(last.finish_reason, FinishReason::kNone);
-  EXPECT_EQ(static_cast<size_t>(last.completion_tokens), running->received);
+  EXPECT_EQ(static_cast<size_t>(last.completion_tokens), running->tokens.size());
   EXPECT_EQ(running->terminal_calls, 1);
   // Shutdown reports the final state.
   const StepStats& final_state = f.observer->steps.back();
@@ -248,10 +239,10 @@ TEST(SchedulerObserverTest, StartReportsTheInitialStateAndTheThreadReportsSteps)
   options.observer = observer;
   auto scheduler = *Scheduler::Create(std::make_unique<TimedEngine>(&now), options);
   scheduler->Start();
-  auto sink = std::make_shared<NullSink>();
+  auto sink = std::make_shared<RecordingSink>();
   ASSERT_TRUE(scheduler->Submit(Params(3, 5), sink).ok());
   scheduler->Shutdown(absl::Seconds(10));  // drains: the request finishes
-  EXPECT_EQ(sink->received, 5u);
+  EXPECT_EQ(sink->tokens.size(), 5u);
   ASSERT_GE(observer->steps.size(), 3u);
   EXPECT_EQ(observer->steps.front().num_seqs, 0);
   EXPECT_EQ(observer->steps.front().total_pages, 32);

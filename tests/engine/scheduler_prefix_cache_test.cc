@@ -7,26 +7,10 @@
 #include "engine/model/model_runner.h"
 #include "engine/sched/scheduler.h"
 #include "gtest/gtest.h"
+#include "tests/engine/recording_sink.h"
 
 namespace kvserve {
 namespace {
-
-class CollectingSink : public TokenSink {
- public:
-  void OnTokens(absl::Span<const int32_t> t) override { tokens.insert(tokens.end(), t.begin(), t.end()); }
-  void OnFinish(FinishReason, const Usage& u) override {
-    ++ends;
-    usage = u;
-  }
-  void OnError(const absl::Status& s) override {
-    ++ends;
-    error = s;
-  }
-  std::vector<int32_t> tokens;
-  Usage usage;
-  absl::Status error;
-  int ends = 0;
-};
 
 struct WorkloadRun {
   std::vector<std::vector<int32_t>> tokens;
@@ -45,7 +29,7 @@ WorkloadRun RunWorkload(bool prefix_caching, int64_t pages) {
                            .enable_prefix_caching = prefix_caching};
   auto scheduler = *Scheduler::Create(std::move(runner), options);
   const std::vector<int> system_lengths = {16, 21, 13};
-  std::vector<std::shared_ptr<CollectingSink>> sinks;
+  std::vector<std::shared_ptr<RecordingSink>> sinks;
   for (int i = 0; i < 12; ++i) {
     GenerationParams p;
     p.has_prompt = true;
@@ -58,7 +42,7 @@ WorkloadRun RunWorkload(bool prefix_caching, int64_t pages) {
     p.max_tokens = 10;
     p.ignore_eos = true;
     if (i % 2 == 1) p.sampling = {.temperature = 0.9f, .top_k = 20, .top_p = 0.95f, .seed = 7u + i};
-    auto sink = std::make_shared<CollectingSink>();
+    auto sink = std::make_shared<RecordingSink>();
     EXPECT_TRUE(scheduler->Submit(p, sink).ok());
     sinks.push_back(sink);
     if (i % 4 == 3) {
@@ -68,7 +52,7 @@ WorkloadRun RunWorkload(bool prefix_caching, int64_t pages) {
   }
   WorkloadRun run;
   for (auto& s : sinks) {
-    EXPECT_EQ(s->ends, 1);
+    EXPECT_EQ(s->terminal_calls, 1);
     EXPECT_TRUE(s->error.ok()) << s->error;
     run.tokens.push_back(s->tokens);
     run.cached.push_back(s->usage.cached_prompt_tokens);

@@ -13,6 +13,7 @@
 #include "engine/model/model_runner.h"
 #include "gtest/gtest.h"
 #include "tests/bench/static_batch_admission.h"
+#include "tests/engine/recording_sink.h"
 
 namespace kvserve {
 namespace {
@@ -73,33 +74,6 @@ class FakeEngine : public StepEngine {
   static constexpr int32_t kDim = 16;
   ModelConfig config_;
   std::vector<float> logits_;
-};
-
-// Collects everything a request's sink receives.
-class RecordingSink : public TokenSink {
- public:
-  void OnTokens(absl::Span<const int32_t> tokens) override {
-    EXPECT_EQ(terminal_calls, 0) << "tokens after the terminal call";
-    this->tokens.insert(this->tokens.end(), tokens.begin(), tokens.end());
-  }
-  void OnFinish(FinishReason reason, const Usage& usage) override {
-    ++terminal_calls;
-    finish = reason;
-    this->usage = usage;
-    done.Notify();
-  }
-  void OnError(const absl::Status& status) override {
-    ++terminal_calls;
-    error = status;
-    done.Notify();
-  }
-
-  std::vector<int32_t> tokens;
-  int terminal_calls = 0;
-  FinishReason finish = FinishReason::kNone;
-  Usage usage;
-  absl::Status error;
-  absl::Notification done;
 };
 
 GenerationParams Params(int prompt_len, int max_tokens, int salt = 0) {
