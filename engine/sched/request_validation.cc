@@ -26,7 +26,8 @@ std::string FormatFloatExactly(float value) {
   return text;
 }
 
-absl::Status ValidateGenerationParams(const GenerationParams& params, const ModelConfig& config) {
+absl::Status ValidateGenerationParams(const GenerationParams& params, const ModelConfig& config,
+                                      const ServingLimits& limits) {
   // The prompt.
   if (!params.has_prompt) {
     return absl::InvalidArgumentError("prompt is required: set prompt.text or prompt.token_ids");
@@ -49,6 +50,13 @@ absl::Status ValidateGenerationParams(const GenerationParams& params, const Mode
                                                    config.max_context));
   }
 
+  if (limits.max_prompt_tokens > 0 && prompt_len > limits.max_prompt_tokens) {
+    return absl::InvalidArgumentError(absl::StrCat("prompt has ", prompt_len,
+                                                   " tokens, more than the server's ",
+                                                   "max_prompt_tokens of ",
+                                                   limits.max_prompt_tokens));
+  }
+
   // The length of the generation.
   if (params.max_tokens <= 0) {
     return absl::InvalidArgumentError(
@@ -59,6 +67,16 @@ absl::Status ValidateGenerationParams(const GenerationParams& params, const Mode
         "max_tokens ", params.max_tokens, " plus the prompt's ", prompt_len, " tokens is ",
         prompt_len + params.max_tokens, ", more than the model's context of ", config.max_context,
         " (at most ", config.max_context - prompt_len, " new tokens fit)"));
+  }
+
+  if (limits.page_size > 0 && limits.total_pages > 0) {
+    const int64_t tokens = prompt_len + params.max_tokens;
+    const int64_t pages = (tokens + limits.page_size - 1) / limits.page_size;
+    if (pages > limits.total_pages) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("prompt + max_tokens = ", tokens, " tokens needs ", pages,
+                       " KV pages; the server's cache has ", limits.total_pages));
+    }
   }
 
   // Sampling. Proto3 zeros (greedy, top_k off, top_p off) are valid.

@@ -7,7 +7,15 @@
 //   * a non-empty prompt of ids inside [0, vocab_size), no longer than the model's context;
 //   * 0 < max_tokens and prompt + max_tokens <= max_context, so generation always fits;
 //   * temperature finite and >= 0; top_k >= 0; top_p 0 (off) or in (0, 1];
-//   * at most kMaxStopTokenIds stop token ids, each inside the vocabulary.
+//   * at most kMaxStopTokenIds stop token ids, each inside the vocabulary;
+//   * with ServingLimits: a prompt of at most max_prompt_tokens, and prompt + max_tokens within
+//     the pages of the whole KV cache (or the request could never run).
+//
+// Where a request is accepted, in order (this is the one list): the server's transport checks
+// (server/generation_service.h: bearer token, the bytes parse as a GenerateRequest, the server
+// still accepting, request_id length, a live-stream slot), then these checks, then the queue
+// (Scheduler::Submit: RESOURCE_EXHAUSTED when max_waiting are queued, UNAVAILABLE once shutting
+// down).
 // A refusal is INVALID_ARGUMENT whose message starts with the proto field path of the first bad
 // field ("prompt", "prompt.token_ids[3]", "max_tokens", "sampling.temperature", "sampling.top_p",
 // "sampling.top_k", "stop_token_ids[1]"), so the server can pass it to the client as is.
@@ -50,7 +58,15 @@ struct GenerationParams {
 
 // OK, or INVALID_ARGUMENT naming the first bad field (see the file comment). `config` is the
 // served model's (its vocab_size, max_context).
-absl::Status ValidateGenerationParams(const GenerationParams& params, const ModelConfig& config);
+// The serving bounds beyond the model's own; 0 means none.
+struct ServingLimits {
+  int32_t max_prompt_tokens = 0;  // the server's --max_prompt_tokens
+  int32_t page_size = 0;          // the KV cache's pages and their size
+  int64_t total_pages = 0;
+};
+
+absl::Status ValidateGenerationParams(const GenerationParams& params, const ModelConfig& config,
+                                      const ServingLimits& limits = {});
 
 
 }  // namespace kvserve

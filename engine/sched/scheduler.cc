@@ -113,20 +113,11 @@ absl::StatusOr<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationParam
                                                                  absl::Time deadline) {
   if (sink == nullptr) return absl::InvalidArgumentError("a request needs a sink");
   const ModelConfig& config = engine_->config();
-  if (absl::Status s = ValidateGenerationParams(params, config); !s.ok()) return s;
-  if (params.prompt_ids.size() > static_cast<size_t>(options_.max_prompt_tokens)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("prompt has ", params.prompt_ids.size(), " tokens, more than the server's ",
-                     "max_prompt_tokens of ", options_.max_prompt_tokens));
-  }
-  // A request must fit the whole cache on its own, or it could never run.
+  const ServingLimits limits{.max_prompt_tokens = options_.max_prompt_tokens,
+                              .page_size = options_.page_size,
+                              .total_pages = cache_->pool().total_pages()};
+  if (absl::Status s = ValidateGenerationParams(params, config, limits); !s.ok()) return s;
   const int64_t tokens = static_cast<int64_t>(params.prompt_ids.size()) + params.max_tokens;
-  const int64_t pages = (tokens + options_.page_size - 1) / options_.page_size;
-  if (pages > cache_->pool().total_pages()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "prompt + max_tokens = ", tokens, " tokens needs ", pages, " KV pages; the server's cache has ",
-        cache_->pool().total_pages()));
-  }
   auto request = std::make_unique<Request>();
   request->stop = MakeStopCriteria(params, config);
   request->tokens = params.prompt_ids;

@@ -126,6 +126,19 @@ TEST(RequestValidationTest, FloatMessagesShowTheDigitsThatBrokeTheRule) {
   EXPECT_EQ(std::strtof(FormatFloatExactly(0.1f + 1e-8f).c_str(), nullptr), 0.1f + 1e-8f);
 }
 
+TEST(RequestValidationTest, ServingLimitsBoundThePromptAndTheWholeCache) {
+  GenerationParams p = ValidParams();  // 6 prompt tokens
+  p.max_tokens = 10;                    // 16 tokens: 4 pages of 4
+  EXPECT_TRUE(ValidateGenerationParams(p, Micro(), {.max_prompt_tokens = 6}).ok());
+  const absl::Status prompt = ValidateGenerationParams(p, Micro(), {.max_prompt_tokens = 5});
+  EXPECT_EQ(prompt.message(),
+            "prompt has 6 tokens, more than the server's max_prompt_tokens of 5");
+  EXPECT_TRUE(ValidateGenerationParams(p, Micro(), {.page_size = 4, .total_pages = 4}).ok());
+  const absl::Status cache = ValidateGenerationParams(p, Micro(), {.page_size = 4, .total_pages = 3});
+  EXPECT_EQ(cache.message(),
+            "prompt + max_tokens = 16 tokens needs 4 KV pages; the server's cache has 3");
+}
+
 TEST(RequestValidationTest, StopIdsAtTheCapAreValid) {
   GenerationParams p = ValidParams();
   p.stop_token_ids.assign(kMaxStopTokenIds, 'a');
