@@ -16,6 +16,7 @@ PACKAGES=(
   libssl-dev  # TLS file checks, token digests
   python3 python3-grpcio python3-numpy python3-protobuf python3-yaml
   clang libclang-rt-14-dev libomp-dev openssl nginx-full  # libomp-dev: OpenMP for clang (fuzz build)
+  clang-format  # deploy/test.sh checks the tree's formatting (.clang-format)
 )
 
 missing=()

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/serving/model_source.h"
 #include "grpcpp/impl/codegen/proto_utils.h"  // SerializationTraits for protobuf messages
 #include "server/bearer_auth_interceptor.h"
 #include "server/generate_reactor.h"
@@ -11,20 +12,6 @@
 #include "server/proto_convert.h"
 
 namespace kvserve {
-
-absl::StatusOr<ByteTokenizer> TokenizerForModel(const ModelConfig& config) {
-  ByteVocab vocab;
-  vocab.bos_token_id = config.bos_token_id;
-  vocab.eos_token_id = config.eos_token_id;
-  vocab.pad_token_id = config.pad_token_id;
-  vocab.vocab_size = config.vocab_size;
-  absl::StatusOr<ByteTokenizer> tokenizer = ByteTokenizer::Create(vocab);
-  if (!tokenizer.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model '", config.name, "' has no byte-level vocabulary: ", tokenizer.status().message()));
-  }
-  return tokenizer;
-}
 
 absl::StatusOr<std::unique_ptr<GenerationService>> GenerationService::Create(
     Scheduler* scheduler, Metrics* metrics, std::shared_ptr<const Tokenizer> tokenizer,

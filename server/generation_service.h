@@ -26,7 +26,6 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "engine/tokenizer/byte_tokenizer.h"
 #include "engine/model/model_config.h"
 #include "engine/sched/scheduler.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -42,10 +41,6 @@ class Metrics;
 // Longest request_id accepted, in bytes.
 inline constexpr size_t kMaxRequestIdBytes = 256;
 
-// The byte-level tokenizer for `config`'s special ids. INVALID_ARGUMENT if the model's
-// vocabulary is not byte-level (a model loaded from a checkpoint with its own tokenizer).
-absl::StatusOr<ByteTokenizer> TokenizerForModel(const ModelConfig& config);
-
 // Both methods are registered raw (grpc::ByteBuffer in and out) so that a request that does not
 // parse gets INVALID_ARGUMENT saying why (request_parser.h), not gRPC's bare UNIMPLEMENTED.
 class GenerationService final
@@ -54,7 +49,7 @@ class GenerationService final
  public:
   // `metrics` (not owned, may be null) must outlive every call, like the scheduler. `tokenizer`
   // encodes text prompts and decodes streamed tokens; null means the byte-level tokenizer of the
-  // scheduler's model (TokenizerForModel). INVALID_ARGUMENT if its ids exceed the model's
+  // scheduler's model (TokenizerForModel, engine/serving/model_source.h). INVALID_ARGUMENT if its ids exceed the model's
   // vocabulary.
   // INVALID_ARGUMENT also for limits that are not positive.
   static absl::StatusOr<std::unique_ptr<GenerationService>> Create(

@@ -41,9 +41,9 @@ bool IsLoopbackHost(const std::string& host) {
   return true;
 }
 
-absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(std::unique_ptr<Scheduler> scheduler,
+absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(LoadedModel model,
+                                                          EngineStackOptions engine,
                                                           const KvServerOptions& options) {
-  if (scheduler == nullptr) return absl::InvalidArgumentError("KvServer needs a scheduler");
   if (options.port < 0 || options.port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("port ", options.port, " is not in [0, 65535]"));
   }
@@ -66,13 +66,21 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(std::unique_ptr<Schedu
     return absl::InvalidArgumentError(
         absl::StrCat("max_other_streams must be > 0; got ", options.max_other_streams));
   }
-  std::unique_ptr<KvServer> server(new KvServer());
+  if (options.metrics != nullptr) {
+    if (engine.scheduler.observer != nullptr && engine.scheduler.observer != options.metrics) {
+      return absl::InvalidArgumentError(
+          "the scheduler has an observer of its own; the server's metrics would be its observer");
+    }
+    engine.scheduler.observer = options.metrics;
+  }
+  absl::StatusOr<EngineStack> stack = EngineStack::Create(std::move(model), engine);
+  if (!stack.ok()) return stack.status();
+
+  std::unique_ptr<KvServer> server(new KvServer(options.metrics, *std::move(stack)));
   server->shut_down_ = true;  // nothing to shut down (the scheduler's destructor stops it) until up
-  server->metrics_ = options.metrics;
-  server->scheduler_ = std::move(scheduler);
   absl::StatusOr<std::unique_ptr<GenerationService>> service =
-      GenerationService::Create(server->scheduler_.get(), server->metrics_.get(), options.tokenizer,
-                                options.stream_limits);
+      GenerationService::Create(&server->scheduler(), server->metrics_.get(),
+                                server->stack_.tokenizer(), options.stream_limits);
   if (!service.ok()) return service.status();
   server->service_ = *std::move(service);
   if (options.auth != nullptr) server->service_->RequireBearerToken(options.auth);
@@ -104,11 +112,11 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(std::unique_ptr<Schedu
   }
   factories.push_back(std::make_unique<OtherStreamsLimitFactory>(options.max_other_streams));
   builder.experimental().SetInterceptorCreators(std::move(factories));
-  server->scheduler_->Start();
+  server->scheduler().Start();
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || selected_port == 0) {
     server->server_.reset();
-    server->scheduler_->Shutdown(absl::ZeroDuration());
+    server->scheduler().Shutdown(absl::ZeroDuration());
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", requested, " (address in use or not local?)"));
   }
@@ -129,7 +137,7 @@ void KvServer::Shutdown(absl::Duration drain, absl::Duration grace) {
     health->SetServingStatus(false);
   }
   // Every accepted stream gets its terminal call here, so every reactor can Finish.
-  scheduler_->Shutdown(drain);
+  scheduler().Shutdown(drain);
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   server_->Wait();
 }

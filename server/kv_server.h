@@ -1,7 +1,8 @@
-// KvServer: the running daemon minus its command line: a started Scheduler behind a gRPC server
-// that serves kvserve.v1.Generation, the standard grpc.health.v1 health service and server
-// reflection, and optionally Prometheus metrics over HTTP (see metrics.h). main.cc builds one
-// from flags; tests build one in-process on port 0.
+// KvServer: the running daemon minus its command line: an EngineStack (engine/serving/
+// engine_stack.h: model → runner → scheduler) behind a gRPC server that serves
+// kvserve.v1.Generation, the standard grpc.health.v1 health service and server reflection, and
+// optionally Prometheus metrics over HTTP (see metrics.h). Start() is the one way to start a
+// server: kvserve_main.cc calls it with its flags, kvbench and the tests in-process on port 0.
 //
 // Security and bounds (KvServerOptions): plaintext or TLS/mTLS credentials, an optional bearer
 // token required on every RPC but health, the largest request message, the streams one HTTP/2
@@ -18,18 +19,20 @@
 // KvServer is destroyed.
 //
 // Threads: Start() and Shutdown() from one controlling thread (main, or a test); port(),
-// address(), metrics_port() and scheduler() from any thread while the server is alive.
+// address(), metrics_port(), scheduler() and engine() from any thread while the server is alive.
 #ifndef KVSERVE_SERVER_KV_SERVER_H_
 #define KVSERVE_SERVER_KV_SERVER_H_
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "engine/sched/scheduler.h"
-#include "engine/tokenizer/tokenizer.h"
+#include "engine/serving/engine_stack.h"
+#include "engine/serving/model_source.h"
 #include "grpcpp/grpcpp.h"
 #include "security/bearer_token.h"
 #include "server/generation_service.h"
@@ -41,17 +44,13 @@ namespace kvserve {
 struct KvServerOptions {
   std::string host = "127.0.0.1";
   int32_t port = 50051;  // 0: any free port (see KvServer::port())
-  // Prometheus metrics; nullptr: none. The server counts refused requests in it; give the same
-  // object to the scheduler as its observer (SchedulerOptions::observer) for everything else.
+  // Prometheus metrics; nullptr: none. Start() makes it the scheduler's observer (everything the
+  // engine reports) and the service counts refused requests in it.
   std::shared_ptr<Metrics> metrics;
   // Where `metrics` are served, at http://<metrics_host>:<metrics_port>/metrics. -1: not served;
   // 0: any free port (see KvServer::metrics_port()). An empty metrics_host means `host`.
   int32_t metrics_port = -1;
   std::string metrics_host;
-  // Encodes text prompts and decodes streamed tokens; nullptr: the byte-level tokenizer of the
-  // scheduler's model (the embedded presets).
-  std::shared_ptr<const Tokenizer> tokenizer;
-
   // Transport security (see tls_server_credentials.h); nullptr: plaintext.
   std::shared_ptr<grpc::ServerCredentials> credentials;
   // Bearer-token auth on every RPC but grpc.health.v1.Health (see bearer_auth_interceptor.h);
@@ -74,8 +73,14 @@ struct KvServerOptions {
 
 class KvServer {
  public:
-  // Starts `scheduler`'s thread and the gRPC server. Fails if the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<KvServer>> Start(std::unique_ptr<Scheduler> scheduler,
+  // Checks `options`, builds the EngineStack for `model` with `engine` (EngineStack::Create;
+  // `options.metrics`, if any, becomes the scheduler's observer), then starts the scheduler's
+  // thread and the gRPC server. Text is encoded and decoded with `model.tokenizer`.
+  // INVALID_ARGUMENT for options out of range, metrics together with another observer in
+  // `engine`, or whatever EngineStack::Create refuses; UNAVAILABLE if the address cannot be
+  // bound (or metrics_port, see MetricsExposer::Start).
+  static absl::StatusOr<std::unique_ptr<KvServer>> Start(LoadedModel model,
+                                                         EngineStackOptions engine,
                                                          const KvServerOptions& options);
 
   KvServer(const KvServer&) = delete;
@@ -90,15 +95,18 @@ class KvServer {
   int32_t metrics_port() const { return exposer_ != nullptr ? exposer_->port() : -1; }
   // "host:port" as bound (IPv6 hosts in brackets).
   const std::string& address() const { return address_; }
-  Scheduler& scheduler() { return *scheduler_; }
+  Scheduler& scheduler() { return stack_.scheduler(); }
+  // The model, tokenizer and KV-cache figures of what is served.
+  const EngineStack& engine() const { return stack_; }
 
  private:
-  KvServer() = default;
+  KvServer(std::shared_ptr<Metrics> metrics, EngineStack stack)
+      : metrics_(std::move(metrics)), stack_(std::move(stack)) {}
 
   // Destroyed in reverse order: the metrics endpoint, the gRPC server, then the service it calls,
-  // then the scheduler, then the metrics they update.
+  // then the engine (the scheduler), then the metrics they update.
   std::shared_ptr<Metrics> metrics_;
-  std::unique_ptr<Scheduler> scheduler_;
+  EngineStack stack_;
   std::unique_ptr<GenerationService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsExposer> exposer_;

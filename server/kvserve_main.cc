@@ -1,4 +1,5 @@
-// kvserve: the gRPC daemon. Flags → model → ModelRunner → Scheduler → KvServer; then it waits for
+// kvserve: the gRPC daemon. Flags → model (LoadModel) → KvServer::Start (the EngineStack: runner
+// and scheduler, with the metrics; then the gRPC server); then it waits for
 // SIGTERM/SIGINT and shuts down gracefully (see kv_server.h), exiting 0. The flags live in this
 // file, named after the binary, so that `kvserve --help` lists them.
 #include <omp.h>
@@ -17,13 +18,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "engine/model/model_runner.h"
 #include "engine/sched/scheduler.h"
+#include "engine/serving/engine_stack.h"
+#include "engine/serving/model_source.h"
 #include "security/bearer_token.h"
 #include "server/kv_server.h"
 #include "server/log.h"
 #include "server/metrics.h"
-#include "server/model_loader.h"
 #include "server/port_file.h"
 #include "server/shutdown_signal.h"
 #include "server/tls_server_credentials.h"
@@ -132,9 +133,11 @@ absl::Status Run() {
   absl::StatusOr<LoadedModel> loaded = LoadModel(model);
   if (!loaded.ok()) return loaded.status();
   Log("model: %s", loaded->description);
-  const ModelConfig config = loaded->weights->config;
 
-  SchedulerOptions options;
+  EngineStackOptions engine;
+  engine.threads = threads;
+  engine.bf16_matmul = matmul_dtype == "bf16";
+  SchedulerOptions& options = engine.scheduler;
   options.page_size = absl::GetFlag(FLAGS_page_size);
   options.kv_cache_bytes = absl::GetFlag(FLAGS_kv_cache_bytes);
   options.num_pages = absl::GetFlag(FLAGS_num_pages);
@@ -149,33 +152,13 @@ absl::Status Run() {
   if (metrics_port < 0 && !absl::GetFlag(FLAGS_metrics_port_file).empty()) {
     return absl::InvalidArgumentError("--metrics_port_file needs --metrics_port >= 0");
   }
-  std::shared_ptr<Metrics> metrics;
-  if (metrics_port >= 0) {
-    metrics = std::make_shared<Metrics>();
-    options.observer = metrics;
-  }
   if (absl::Status s = options.Validate(); !s.ok()) return s;
-
-  ModelRunner::Options runner_options;
-  runner_options.max_batched_tokens = options.max_batched_tokens;
-  runner_options.max_num_seqs = options.max_num_seqs;
-  runner_options.bf16_matmul = matmul_dtype == "bf16";
-  absl::StatusOr<std::unique_ptr<StepEngine>> engine =
-      MakeModelEngine(loaded->weights, runner_options, threads);
-  if (!engine.ok()) return engine.status();
-  const int64_t page_bytes = (*engine)->KvGeometry(options.page_size).page_bytes();
-  absl::StatusOr<std::unique_ptr<Scheduler>> scheduler =
-      Scheduler::Create(*std::move(engine), options);
-  if (!scheduler.ok()) return scheduler.status();
-  const SchedulerOptions& actual = (*scheduler)->options();
-  const int64_t pages = (*scheduler)->stats().total_pages;
 
   KvServerOptions server_options;
   server_options.host = absl::GetFlag(FLAGS_host);
   server_options.port = absl::GetFlag(FLAGS_port);
-  server_options.metrics = metrics;
+  if (metrics_port >= 0) server_options.metrics = std::make_shared<Metrics>();
   server_options.metrics_port = metrics_port;
-  server_options.tokenizer = loaded->tokenizer;
   server_options.metrics_host = absl::GetFlag(FLAGS_metrics_host);
   if (server_options.metrics_host.empty()) server_options.metrics_host = server_options.host;
   server_options.credentials = *std::move(credentials);
@@ -192,18 +175,20 @@ absl::Status Run() {
   server_options.stream_limits.write_timeout = absl::Seconds(write_timeout);
   server_options.max_other_streams = absl::GetFlag(FLAGS_max_other_streams);
   absl::StatusOr<std::unique_ptr<KvServer>> server =
-      KvServer::Start(*std::move(scheduler), server_options);
+      KvServer::Start(*std::move(loaded), engine, server_options);
   if (!server.ok()) return server.status();
+  const SchedulerOptions& actual = (*server)->scheduler().options();
+  const int64_t pages = (*server)->engine().total_pages();
+  const ModelConfig& config = (*server)->engine().config();
 
   Log("listening on %s; model %s (%d layers, hidden %d, vocab %d, context %d); KV cache %d pages "
       "x %d tokens = %.1f MiB; prefix caching %s; max_num_seqs %d, max_batched_tokens %d, "
       "max_waiting %d, threads %d, matmul %s",
       (*server)->address(), config.name, config.num_layers, config.hidden_size, config.vocab_size,
       config.max_context, pages, actual.page_size,
-      static_cast<double>(pages * page_bytes) / (1 << 20),
-      actual.enable_prefix_caching ? "on" : "off", actual.max_num_seqs,
-      actual.max_batched_tokens, actual.max_waiting, threads > 0 ? threads : omp_get_max_threads(),
-      matmul_dtype);
+      static_cast<double>((*server)->engine().kv_cache_bytes()) / (1 << 20),
+      actual.enable_prefix_caching ? "on" : "off", actual.max_num_seqs, actual.max_batched_tokens,
+      actual.max_waiting, threads > 0 ? threads : omp_get_max_threads(), matmul_dtype);
 
   const char* transport = "plaintext (no TLS)";
   if (tls.tls()) transport = tls.mutual() ? "mutual TLS" : "TLS";

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "absl/flags/flag.h"
+#include "engine/serving/model_source.h"
 #include "tests/bench/bench_common.h"
 #include "tests/bench/engine_driver.h"
 
@@ -26,11 +27,9 @@ namespace kvserve::bench {
 namespace {
 
 int RunCacheVsRecompute(int, char**) {
-  auto config = PresetConfig(absl::GetFlag(FLAGS_recompute_model));
-  if (!config.ok()) return Fail(config.status());
-  auto weights = MakeSyntheticWeights(*config);
-  if (!weights.ok()) return Fail(weights.status());
-  auto shared = std::make_shared<const ModelWeights>(*std::move(weights));
+  auto model = LoadModel(absl::GetFlag(FLAGS_recompute_model));
+  if (!model.ok()) return Fail(model.status());
+  const std::shared_ptr<const ModelWeights> shared = model->weights;
   const int32_t prompt_len = absl::GetFlag(FLAGS_prompt), new_tokens = absl::GetFlag(FLAGS_new);
   const int32_t page_size = absl::GetFlag(FLAGS_page_size);
   const int64_t pages = (prompt_len + new_tokens + page_size - 1) / page_size + 1;
@@ -63,7 +62,7 @@ int RunCacheVsRecompute(int, char**) {
   auto without_cache = generate(false);
   if (!without_cache.ok()) return Fail(without_cache.status());
   KeyValuePrinter out;
-  out.Add("model", config->name);
+  out.Add("model", shared->config.name);
   out.Add("prompt_tokens", prompt_len);
   out.Add("new_tokens", new_tokens);
   out.Add("with_cache_tok_s", new_tokens / with_cache->second);

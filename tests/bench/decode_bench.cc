@@ -11,6 +11,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "engine/serving/model_source.h"
 #include "tests/bench/bench_common.h"
 #include "tests/bench/engine_driver.h"
 
@@ -26,16 +27,14 @@ double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
 }
 
 int RunDecode(int, char**) {
-  auto config = PresetConfig(absl::GetFlag(FLAGS_decode_model));
-  if (!config.ok()) return Fail(config.status());
-  auto weights = MakeSyntheticWeights(*config);
-  if (!weights.ok()) return Fail(weights.status());
-  auto shared = std::make_shared<const ModelWeights>(*std::move(weights));
+  auto model = LoadModel(absl::GetFlag(FLAGS_decode_model));
+  if (!model.ok()) return Fail(model.status());
+  const std::shared_ptr<const ModelWeights> shared = model->weights;
   const int32_t context = absl::GetFlag(FLAGS_context);
   const int32_t steps = absl::GetFlag(FLAGS_decode_new);
   const int32_t page_size = absl::GetFlag(FLAGS_page_size);
   KeyValuePrinter out;
-  out.Add("model", config->name);
+  out.Add("model", shared->config.name);
   out.Add("context", context);
   out.Add("new_tokens", steps);
   out.Add("threads", omp_get_max_threads());

@@ -18,14 +18,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "clients/kvload/load_runner.h"
-#include "engine/model/model_runner.h"
+#include "engine/serving/engine_stack.h"
+#include "engine/serving/model_source.h"
 #include "server/kv_server.h"
 #include "server/metrics.h"
 #include "tests/bench/bench_common.h"
 #include "tests/bench/offline_load.h"
 #include "tests/bench/static_batch_admission.h"
 
-ABSL_FLAG(std::string, serve_model, "tiny", "serving benchmarks: embedded model preset");
+ABSL_FLAG(std::string, serve_model, "tiny",
+          "serving benchmarks: embedded model preset (or checkpoint directory, as kvserve --model)");
 ABSL_FLAG(int64_t, serve_requests, 256, "serving benchmarks: requests in the workload");
 ABSL_FLAG(std::string, serve_prompt, "32:512", "serving benchmarks: prompt length range lo:hi");
 ABSL_FLAG(std::string, serve_output, "16:256", "serving benchmarks: output length range lo:hi");
@@ -42,18 +44,16 @@ namespace kvserve::bench {
 namespace {
 
 struct Setup {
-  std::shared_ptr<const ModelWeights> weights;
+  LoadedModel model;  // loaded once; every run builds its own EngineStack on it
   SchedulerOptions options;
   load::WorkloadOptions workload;
 };
 
 absl::StatusOr<Setup> MakeSetup() {
   Setup setup;
-  auto config = PresetConfig(absl::GetFlag(FLAGS_serve_model));
-  if (!config.ok()) return config.status();
-  auto weights = MakeSyntheticWeights(*config);
-  if (!weights.ok()) return weights.status();
-  setup.weights = std::make_shared<const ModelWeights>(*std::move(weights));
+  auto model = LoadModel(absl::GetFlag(FLAGS_serve_model));
+  if (!model.ok()) return model.status();
+  setup.model = *std::move(model);
   setup.options.page_size = absl::GetFlag(FLAGS_page_size);
   setup.options.kv_cache_bytes = absl::GetFlag(FLAGS_serve_kv_cache_mib) << 20;
   setup.options.max_num_seqs = absl::GetFlag(FLAGS_serve_max_num_seqs);
@@ -74,14 +74,8 @@ absl::StatusOr<Setup> MakeSetup() {
   return setup;
 }
 
-absl::StatusOr<std::unique_ptr<Scheduler>> MakeScheduler(const Setup& setup,
-                                                         SchedulerOptions options) {
-  auto runner = ModelRunner::Create(setup.weights,
-                                    {.max_batched_tokens = options.max_batched_tokens,
-                                     .max_num_seqs = options.max_num_seqs,
-                                     .threads = absl::GetFlag(FLAGS_threads)});
-  if (!runner.ok()) return runner.status();
-  return Scheduler::Create(*std::move(runner), options);
+EngineStackOptions EngineOptions(const SchedulerOptions& options) {
+  return {.scheduler = options, .threads = absl::GetFlag(FLAGS_threads)};
 }
 
 // Static batching as a static-shape runner (Hugging Face generate, FasterTransformer) does it:
@@ -118,13 +112,14 @@ absl::StatusOr<OfflineResult> RunAndReport(const Setup& setup,
                                            const std::vector<load::RequestPlan>& plans,
                                            const SchedulerOptions& options, int32_t concurrency,
                                            const std::string& prefix, KeyValuePrinter& out) {
-  auto scheduler = MakeScheduler(setup, options);
-  if (!scheduler.ok()) return scheduler.status();
-  (*scheduler)->Start();
-  auto result = RunOffline(**scheduler, plans, concurrency);
-  (*scheduler)->Shutdown(absl::Seconds(5));
+  auto stack = EngineStack::Create(setup.model, EngineOptions(options));
+  if (!stack.ok()) return stack.status();
+  Scheduler& scheduler = stack->scheduler();
+  scheduler.Start();
+  auto result = RunOffline(scheduler, plans, concurrency);
+  scheduler.Shutdown(absl::Seconds(5));
   if (!result.ok()) return result.status();
-  const SchedulerStats stats = (*scheduler)->stats();
+  const SchedulerStats stats = scheduler.stats();
   out.Add(prefix + "_seconds", result->duration_s);
   out.Add(prefix + "_tok_s", result->tokens_per_second());  // every token generated
   out.Add(prefix + "_ttft_p50_ms", 1e3 * result->Ttft().p50);
@@ -141,7 +136,7 @@ absl::StatusOr<OfflineResult> RunAndReport(const Setup& setup,
 }
 
 void PrintWorkload(const Setup& setup, KeyValuePrinter& out) {
-  out.Add("model", setup.weights->config.name);
+  out.Add("model", setup.model.weights->config.name);
   out.Add("threads", omp_get_max_threads());
   out.Add("requests", setup.workload.num_requests);
   out.Add("prompt_len", setup.workload.prompt_len.ToString());
@@ -170,7 +165,7 @@ int RunServeCompare(int, char**) {
   if (!batched.ok()) return Fail(batched.status());
   // Padded static batches; prefix caching off, or the shared padding would be served from it.
   const std::vector<load::RequestPlan> padded = PadToStaticBatches(
-      plans, setup->options.max_num_seqs, setup->weights->config.pad_token_id);
+      plans, setup->options.max_num_seqs, setup->model.weights->config.pad_token_id);
   static_options.enable_prefix_caching = false;
   static_options.admission_policy =
       std::make_shared<StaticBatchAdmission>(static_options.max_num_seqs);
@@ -228,13 +223,9 @@ int RunServerOverhead(int, char**) {
 
   // The daemon's serving path: the gRPC server with metrics (as the daemon runs it), driven by
   // kvload's client over loopback TCP.
-  SchedulerOptions options = setup->options;
-  auto metrics = std::make_shared<Metrics>();
-  options.observer = metrics;
-  auto scheduler = MakeScheduler(*setup, options);
-  if (!scheduler.ok()) return Fail(scheduler.status());
-  auto server = KvServer::Start(*std::move(scheduler),
-                                {.host = "127.0.0.1", .port = 0, .metrics = metrics});
+  auto server = KvServer::Start(
+      setup->model, EngineOptions(setup->options),
+      {.host = "127.0.0.1", .port = 0, .metrics = std::make_shared<Metrics>()});
   if (!server.ok()) return Fail(server.status());
   load::ChannelPool pool((*server)->address(), load::ChannelPool::ChannelsFor(concurrency));
   if (absl::Status s = pool.WaitForConnected(absl::Seconds(10)); !s.ok()) return Fail(s);

@@ -168,6 +168,20 @@ TEST(KvserveBinaryTest, RefusesUnknownModelsAndDirectoriesAndHasHelp) {
   EXPECT_THAT(kvctl_help.out + kvctl_help.err, HasSubstr("--max_tokens"));
 }
 
+// absl's --help names each flag's defining file; the names start at the repository root, not at
+// the build machine's checkout (absl prints "/tmp/x/server/..." as "tmp/x/server/...").
+TEST(KvserveBinaryTest, HelpPrintsNoBuildMachinePaths) {
+  const std::string checkout = std::string(KVSERVE_SOURCE_DIR).substr(1);
+  for (const char* binary : {KVSERVE_BINARY, KVCTL_BINARY, KVLOAD_BINARY}) {
+    SCOPED_TRACE(binary);
+    const CommandResult help = RunCommand(binary, {"--help"}, absl::Seconds(30));
+    EXPECT_THAT(help.out + help.err, HasSubstr("Flags from "));
+    EXPECT_THAT(help.out + help.err, ::testing::Not(HasSubstr(checkout)));
+  }
+  const CommandResult help = RunCommand(KVSERVE_BINARY, {"--help"}, absl::Seconds(30));
+  EXPECT_THAT(help.out + help.err, HasSubstr("Flags from server/kvserve_main.cc:"));
+}
+
 TEST_F(KvserveTest, ConcurrentGreedyStreamsEqualSoloRuns) {
   StartDaemon({"--kv_cache_bytes=268435456"});  // tiny
   constexpr int kStreams = 32;

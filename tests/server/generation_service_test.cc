@@ -18,7 +18,6 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/kv_server.h"
-#include "server/model_loader.h"
 #include "tests/server/generate_client.h"
 #include "tests/server/in_process_server.h"
 

@@ -8,10 +8,11 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "engine/serving/engine_stack.h"
+#include "engine/serving/model_source.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/kv_server.h"
-#include "server/model_loader.h"
 #include "tests/server/generate_client.h"
 #include "tests/server/metrics_scrape.h"
 
@@ -192,21 +193,16 @@ TEST(MetricsExposerTest, RefusesBadAddressesAndBusyPorts) {
 // refusals, and /metrics on a free port shows both.
 TEST(KvServerMetricsTest, ServesSchedulerAndRefusalFigures) {
   auto metrics = std::make_shared<Metrics>();
-  SchedulerOptions options;
-  options.num_pages = 128;
-  options.observer = metrics;
-  absl::StatusOr<std::shared_ptr<const ModelWeights>> weights = LoadModelWeights("micro");
-  ASSERT_TRUE(weights.ok()) << weights.status();
-  absl::StatusOr<std::unique_ptr<StepEngine>> engine = MakeModelEngine(
-      *weights, ModelRunner::Options{.max_batched_tokens = 512, .max_num_seqs = 64}, 0);
-  ASSERT_TRUE(engine.ok()) << engine.status();
-  absl::StatusOr<std::unique_ptr<Scheduler>> scheduler =
-      Scheduler::Create(*std::move(engine), options);
-  ASSERT_TRUE(scheduler.ok()) << scheduler.status();
+  absl::StatusOr<LoadedModel> model = LoadModel("micro");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EngineStackOptions engine;
+  engine.scheduler.num_pages = 128;
+  // Start() makes the metrics the scheduler's observer.
   absl::StatusOr<std::unique_ptr<KvServer>> server = KvServer::Start(
-      *std::move(scheduler),
+      *model, engine,
       KvServerOptions{.host = "127.0.0.1", .port = 0, .metrics = metrics, .metrics_port = 0});
   ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_EQ((*server)->scheduler().options().observer, metrics);
   const int32_t metrics_port = (*server)->metrics_port();
   ASSERT_GT(metrics_port, 0);
 
@@ -243,19 +239,28 @@ TEST(KvServerMetricsTest, ServesSchedulerAndRefusalFigures) {
 }
 
 TEST(KvServerMetricsTest, MetricsPortWithoutMetricsIsRefused) {
-  absl::StatusOr<std::shared_ptr<const ModelWeights>> weights = LoadModelWeights("micro");
-  ASSERT_TRUE(weights.ok());
-  SchedulerOptions options;
-  options.num_pages = 16;
-  absl::StatusOr<std::unique_ptr<StepEngine>> engine = MakeModelEngine(
-      *weights, ModelRunner::Options{.max_batched_tokens = 512, .max_num_seqs = 64}, 0);
-  ASSERT_TRUE(engine.ok());
-  absl::StatusOr<std::unique_ptr<Scheduler>> scheduler =
-      Scheduler::Create(*std::move(engine), options);
-  ASSERT_TRUE(scheduler.ok());
+  absl::StatusOr<LoadedModel> model = LoadModel("micro");
+  ASSERT_TRUE(model.ok());
+  EngineStackOptions engine;
+  engine.scheduler.num_pages = 16;
   absl::StatusOr<std::unique_ptr<KvServer>> server = KvServer::Start(
-      *std::move(scheduler), KvServerOptions{.host = "127.0.0.1", .port = 0, .metrics_port = 0});
+      *model, engine, KvServerOptions{.host = "127.0.0.1", .port = 0, .metrics_port = 0});
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The scheduler has one observer slot: metrics and an observer of the caller's are refused
+// together rather than one of them silently dropped.
+TEST(KvServerMetricsTest, MetricsAndAnotherObserverAreRefused) {
+  absl::StatusOr<LoadedModel> model = LoadModel("micro");
+  ASSERT_TRUE(model.ok());
+  EngineStackOptions engine;
+  engine.scheduler.num_pages = 16;
+  engine.scheduler.observer = std::make_shared<Metrics>();
+  absl::StatusOr<std::unique_ptr<KvServer>> server = KvServer::Start(
+      *model, engine,
+      KvServerOptions{.host = "127.0.0.1", .port = 0, .metrics = std::make_shared<Metrics>()});
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(server.status().message(), HasSubstr("observer"));
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "engine/serving/engine_stack.h"
+#include "engine/serving/model_source.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -69,19 +71,15 @@ TEST(ServerLimitsTest, MaxPromptTokensDefaultsToTheContextAndCannotExceedIt) {
   EXPECT_EQ(server->scheduler().options().max_prompt_tokens,
             server->scheduler().model_config().max_context);
 
-  absl::StatusOr<std::shared_ptr<const ModelWeights>> weights = LoadModelWeights("micro");
-  ASSERT_TRUE(weights.ok());
-  for (int32_t bad : {-1, (*weights)->config.max_context + 1}) {
+  absl::StatusOr<LoadedModel> model = LoadModel("micro");
+  ASSERT_TRUE(model.ok());
+  for (int32_t bad : {-1, model->weights->config.max_context + 1}) {
     SCOPED_TRACE(bad);
-    absl::StatusOr<std::unique_ptr<StepEngine>> engine =
-        MakeModelEngine(*weights, ModelRunner::Options{}, /*threads=*/1);
-    ASSERT_TRUE(engine.ok());
-    SchedulerOptions options = SmallCache();
-    options.max_prompt_tokens = bad;
-    absl::StatusOr<std::unique_ptr<Scheduler>> scheduler =
-        Scheduler::Create(*std::move(engine), options);
-    EXPECT_EQ(scheduler.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(scheduler.status().message(), HasSubstr("max_prompt_tokens"));
+    EngineStackOptions options{.scheduler = SmallCache(), .threads = 1};
+    options.scheduler.max_prompt_tokens = bad;
+    absl::StatusOr<EngineStack> stack = EngineStack::Create(*model, options);
+    EXPECT_EQ(stack.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(stack.status().message(), HasSubstr("max_prompt_tokens"));
   }
 }
 
@@ -121,18 +119,12 @@ TEST(ServerLimitsTest, RequestIdsLongerThanTheLimitAreInvalidArgument) {
 }
 
 TEST(ServerLimitsTest, KvServerRefusesNonPositiveBounds) {
+  absl::StatusOr<LoadedModel> model = LoadModel("micro");
+  ASSERT_TRUE(model.ok());
   for (const KvServerOptions& options : {KvServerOptions{.max_message_bytes = 0},
                                          KvServerOptions{.max_streams_per_connection = 0}}) {
-    absl::StatusOr<std::shared_ptr<const ModelWeights>> weights = LoadModelWeights("micro");
-    ASSERT_TRUE(weights.ok());
-    absl::StatusOr<std::unique_ptr<StepEngine>> engine =
-        MakeModelEngine(*weights, ModelRunner::Options{}, /*threads=*/1);
-    ASSERT_TRUE(engine.ok());
-    absl::StatusOr<std::unique_ptr<Scheduler>> scheduler =
-        Scheduler::Create(*std::move(engine), SmallCache());
-    ASSERT_TRUE(scheduler.ok());
     absl::StatusOr<std::unique_ptr<KvServer>> server =
-        KvServer::Start(*std::move(scheduler), options);
+        KvServer::Start(*model, {.scheduler = SmallCache(), .threads = 1}, options);
     EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
   }
 }

@@ -1,4 +1,4 @@
-#include "server/model_loader.h"
+#include "engine/serving/model_source.h"
 
 #include <sys/stat.h>
 
@@ -7,11 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/tokenizer/bpe_tokenizer.h"
 #include "engine/checkpoint/checkpoint_loader.h"
 #include "engine/checkpoint/mapped_file.h"
 #include "engine/model/model_config.h"
-#include "server/generation_service.h"
+#include "engine/tokenizer/bpe_tokenizer.h"
 
 namespace kvserve {
 namespace {
@@ -34,9 +33,9 @@ absl::StatusOr<LoadedModel> LoadCheckpointDir(const std::string& dir) {
       {.bos_token_id = config.bos_token_id, .eos_token_id = config.eos_token_id});
   if (!tokenizer.ok()) return tokenizer.status();
   if ((*tokenizer)->vocab_size() > config.vocab_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        tokenizer_path, ": has ids up to ", (*tokenizer)->vocab_size() - 1,
-        ", outside the model's vocab_size of ", config.vocab_size, " (config.json)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(tokenizer_path, ": has ids up to ", (*tokenizer)->vocab_size() - 1,
+                     ", outside the model's vocab_size of ", config.vocab_size, " (config.json)"));
   }
 
   LoadedModel model;
@@ -62,10 +61,10 @@ absl::StatusOr<LoadedModel> LoadPreset(const std::string& name) {
   absl::StatusOr<ByteTokenizer> tokenizer = TokenizerForModel(*config);
   if (!tokenizer.ok()) return tokenizer.status();
   LoadedModel model;
-  model.description = absl::StrCat("preset ", name, " (synthetic weights; ", config->num_layers,
-                                   " layers, hidden ", config->hidden_size, ", vocab ",
-                                   config->vocab_size, ", context ", config->max_context,
-                                   "; tokenizer: ", tokenizer->Describe(), ")");
+  model.description =
+      absl::StrCat("preset ", name, " (synthetic weights; ", config->num_layers, " layers, hidden ",
+                   config->hidden_size, ", vocab ", config->vocab_size, ", context ",
+                   config->max_context, "; tokenizer: ", tokenizer->Describe(), ")");
   model.weights = std::make_shared<const ModelWeights>(*std::move(weights));
   model.tokenizer = std::make_shared<const ByteTokenizer>(*std::move(tokenizer));
   return model;
@@ -91,19 +90,18 @@ absl::StatusOr<LoadedModel> LoadModel(absl::string_view model) {
   return LoadPreset(name);
 }
 
-absl::StatusOr<std::shared_ptr<const ModelWeights>> LoadModelWeights(absl::string_view model) {
-  absl::StatusOr<LoadedModel> loaded = LoadModel(model);
-  if (!loaded.ok()) return loaded.status();
-  return std::move(loaded->weights);
-}
-
-absl::StatusOr<std::unique_ptr<StepEngine>> MakeModelEngine(
-    std::shared_ptr<const ModelWeights> weights, ModelRunner::Options options, int32_t threads) {
-  options.threads = threads;
-  absl::StatusOr<std::unique_ptr<ModelRunner>> runner =
-      ModelRunner::Create(std::move(weights), options);
-  if (!runner.ok()) return runner.status();
-  return std::unique_ptr<StepEngine>(*std::move(runner));
+absl::StatusOr<ByteTokenizer> TokenizerForModel(const ModelConfig& config) {
+  ByteVocab vocab;
+  vocab.bos_token_id = config.bos_token_id;
+  vocab.eos_token_id = config.eos_token_id;
+  vocab.pad_token_id = config.pad_token_id;
+  vocab.vocab_size = config.vocab_size;
+  absl::StatusOr<ByteTokenizer> tokenizer = ByteTokenizer::Create(vocab);
+  if (!tokenizer.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model '", config.name, "' has no byte-level vocabulary: ", tokenizer.status().message()));
+  }
+  return tokenizer;
 }
 
 }  // namespace kvserve
