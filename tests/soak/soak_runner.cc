@@ -8,6 +8,25 @@
 
 namespace kvserve::soak {
 
+SoakObservation ObservationOf(const GenerateRecord& record) {
+  SoakObservation seen;
+  seen.status_code = static_cast<int32_t>(record.status.error_code());
+  seen.status_message = record.status.error_message();
+  seen.messages = static_cast<int64_t>(record.messages.size());
+  seen.tokens = record.tokens;
+  seen.cancel_sent = record.cancel_sent;
+  seen.started = true;
+  seen.aborted = record.aborted;
+  seen.finish_reason = record.finish_reason;
+  seen.has_usage = record.has_usage;
+  seen.usage_prompt_tokens = record.usage.prompt_tokens();
+  seen.usage_completion_tokens = record.usage.completion_tokens();
+  seen.message_after_final = record.message_after_final;
+  seen.final_fields_split = record.final_fields_split;
+  seen.request_id_mismatch = record.request_id_mismatch;
+  return seen;
+}
+
 SoakRunner::SoakRunner(load::ChannelPool* pool, const std::vector<SoakPlan>* plans,
                        int concurrency)
     : pool_(pool), plans_(plans), concurrency_(concurrency) {
@@ -25,11 +44,16 @@ SoakRunResult SoakRunner::Run(absl::Duration timeout, int64_t progress_every) {
 
   SoakRunResult result;
   for (const SoakPlan& plan : *plans_) {
-    SoakCall* call = SoakCall::Create(&plan, this);
+    GenerateCall* call = GenerateCall::Create(
+        plan.request,
+        GenerateCallOptions{.deadline_ms = plan.deadline_ms,
+                            .cancel_after_tokens = plan.cancel_after_tokens,
+                            .tag = plan.index},
+        this);
     {
       absl::MutexLock lock(&mu_);
       if (!mu_.AwaitWithDeadline(absl::Condition(&has_slot), deadline)) {
-        delete call;  // never started
+        call->Unref();  // never started: drops the call's own reference, deleting it
         break;
       }
     }
@@ -40,7 +64,7 @@ SoakRunResult SoakRunner::Run(absl::Duration timeout, int64_t progress_every) {
       live_.emplace(call, channel);
       seen_[static_cast<size_t>(plan.index)].started = true;
     }
-    call->Begin(pool_->stub(channel));
+    call->Start(pool_->stub(channel));
   }
   {
     absl::MutexLock lock(&mu_);
@@ -55,7 +79,7 @@ SoakRunResult SoakRunner::Run(absl::Duration timeout, int64_t progress_every) {
 }
 
 int64_t SoakRunner::AbortLive(absl::Duration wait) {
-  std::vector<SoakCall*> calls;
+  std::vector<GenerateCall*> calls;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [call, channel] : live_) {
@@ -63,7 +87,7 @@ int64_t SoakRunner::AbortLive(absl::Duration wait) {
       calls.push_back(call);
     }
   }
-  for (SoakCall* call : calls) {
+  for (GenerateCall* call : calls) {
     call->Abort();
     call->Unref();
   }
@@ -73,13 +97,13 @@ int64_t SoakRunner::AbortLive(absl::Duration wait) {
   return static_cast<int64_t>(live_.size());
 }
 
-void SoakRunner::OnSoakCallDone(SoakCall* call, const SoakObservation& seen) {
+void SoakRunner::OnCallDone(GenerateCall& call, GenerateRecord record) {
   absl::MutexLock lock(&mu_);
-  SoakObservation& slot = seen_[static_cast<size_t>(call->plan().index)];
+  SoakObservation& slot = seen_[static_cast<size_t>(call.tag())];
   if (slot.done_calls > 0) {
     ++slot.done_calls;  // a second terminal status for the same request
   } else {
-    slot = seen;
+    slot = ObservationOf(record);
     slot.done_calls = 1;
     ++finished_;
     if (progress_every_ > 0 && finished_ % progress_every_ == 0) {
@@ -87,7 +111,7 @@ void SoakRunner::OnSoakCallDone(SoakCall* call, const SoakObservation& seen) {
                    plans_->size());
     }
   }
-  const auto it = live_.find(call);
+  const auto it = live_.find(&call);
   if (it != live_.end()) {
     pool_->Release(it->second);
     live_.erase(it);

@@ -1,14 +1,16 @@
 // SoakRunner: sends every plan of a soak run with at most `concurrency` streams in flight, over a
 // ChannelPool, and collects one SoakObservation per request.
 //
-// Run starts calls from the calling thread as slots free up (no thread per stream); gRPC's
-// callback threads report each end through OnSoakCallDone. A request whose terminal status
-// arrives twice gets done_calls 2; one that never ends by the run's timeout keeps done_calls 0
-// and is then cancelled (Abort) so the run can finish; `hung` counts streams that did not end even
-// after that (the pool must then not be destroyed: the caller should exit the process).
+// Each request is a GenerateCall (clients/generate_call.h) with the plan's deadline and cancel
+// point, tagged with the plan's index. Run starts calls from the calling thread as slots free up
+// (no thread per stream); gRPC's callback threads report each end through OnCallDone. A request
+// whose terminal status arrives twice gets done_calls 2; one that never ends by the run's timeout
+// keeps done_calls 0 and is then cancelled (Abort) so the run can finish; `hung` counts streams
+// that did not end even after that (the pool must then not be destroyed: the caller should exit
+// the process).
 //
-// Threads: Run from one thread; OnSoakCallDone from gRPC's threads. The pool and plans must
-// outlive the runner.
+// Threads: Run from one thread; OnCallDone from gRPC's threads. The pool and plans must outlive
+// the runner. ObservationOf is a pure function.
 #ifndef KVSERVE_TESTS_SOAK_SOAK_RUNNER_H_
 #define KVSERVE_TESTS_SOAK_SOAK_RUNNER_H_
 
@@ -20,7 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "clients/kvload/channel_pool.h"
-#include "tests/soak/soak_call.h"
+#include "clients/generate_call.h"
 #include "tests/soak/soak_check.h"
 #include "tests/soak/soak_plan.h"
 
@@ -33,14 +35,17 @@ struct SoakRunResult {
   int64_t hung = 0;       // streams that did not end even after being aborted
 };
 
-class SoakRunner final : public SoakCallObserver {
+// What the soak checks of one finished call (done_calls is the runner's to count).
+SoakObservation ObservationOf(const GenerateRecord& record);
+
+class SoakRunner final : public GenerateCallObserver {
  public:
   SoakRunner(load::ChannelPool* pool, const std::vector<SoakPlan>* plans, int concurrency);
 
   // Progress goes to stderr every `progress_every` finished requests (0 = never).
   SoakRunResult Run(absl::Duration timeout, int64_t progress_every);
 
-  void OnSoakCallDone(SoakCall* call, const SoakObservation& seen) override;
+  void OnCallDone(GenerateCall& call, GenerateRecord record) override;
 
  private:
   // Cancels every live call and waits (bounded) for their ends; how many are still live.
@@ -53,7 +58,7 @@ class SoakRunner final : public SoakCallObserver {
 
   absl::Mutex mu_;
   std::vector<SoakObservation> seen_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<SoakCall*, int> live_ ABSL_GUARDED_BY(mu_);  // call → its channel
+  absl::flat_hash_map<GenerateCall*, int> live_ ABSL_GUARDED_BY(mu_);  // call → its channel
   int64_t finished_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
