@@ -1,9 +1,9 @@
-#include "tests/soak/soak_runner.h"
+#include "clients/kvsoak/soak_runner.h"
 
 #include "clients/generate_call.h"
+#include "clients/kvsoak/soak_check.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "tests/soak/soak_check.h"
 
 namespace kvserve::soak {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/soak/soak_runner.h"
+#include "clients/kvsoak/soak_runner.h"
 
 #include <cstdint>
 #include <cstdio>

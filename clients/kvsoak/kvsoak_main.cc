@@ -23,12 +23,12 @@
 #include "absl/time/time.h"
 #include "clients/kvload/channel_pool.h"
 #include "clients/kvload/run_result.h"
+#include "clients/kvsoak/soak_check.h"
+#include "clients/kvsoak/soak_plan.h"
+#include "clients/kvsoak/soak_runner.h"
 #include "clients/server_info.h"
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
-#include "tests/soak/soak_check.h"
-#include "tests/soak/soak_plan.h"
-#include "tests/soak/soak_runner.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "The daemon's address.");
 ABSL_FLAG(int64_t, requests, 1000, "Requests to send.");

@@ -11,8 +11,8 @@
 //
 // Threads: Run from one thread; OnCallDone from gRPC's threads. The pool and plans must outlive
 // the runner. ObservationOf is a pure function.
-#ifndef KVSERVE_TESTS_SOAK_SOAK_RUNNER_H_
-#define KVSERVE_TESTS_SOAK_SOAK_RUNNER_H_
+#ifndef KVSERVE_CLIENTS_KVSOAK_SOAK_RUNNER_H_
+#define KVSERVE_CLIENTS_KVSOAK_SOAK_RUNNER_H_
 
 #include <cstdint>
 #include <vector>
@@ -21,10 +21,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "clients/kvload/channel_pool.h"
 #include "clients/generate_call.h"
-#include "tests/soak/soak_check.h"
-#include "tests/soak/soak_plan.h"
+#include "clients/kvload/channel_pool.h"
+#include "clients/kvsoak/soak_check.h"
+#include "clients/kvsoak/soak_plan.h"
 
 namespace kvserve::soak {
 
@@ -64,4 +64,4 @@ class SoakRunner final : public GenerateCallObserver {
 
 }  // namespace kvserve::soak
 
-#endif  // KVSERVE_TESTS_SOAK_SOAK_RUNNER_H_
+#endif  // KVSERVE_CLIENTS_KVSOAK_SOAK_RUNNER_H_
