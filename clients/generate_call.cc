@@ -18,8 +18,7 @@ double GenerateRecord::FirstTokenSeconds() const {
   return -1;
 }
 
-GenerateCall* GenerateCall::Create(v1::GenerateRequest request,
-                                   const GenerateCallOptions& options,
+GenerateCall* GenerateCall::Create(v1::GenerateRequest request, const GenerateCallOptions& options,
                                    GenerateCallObserver* observer) {
   return new GenerateCall(std::move(request), options, observer);
 }
@@ -111,7 +110,11 @@ void GenerateCall::OnDone(const grpc::Status& status) {
 }
 
 void GenerateCall::Unref() {
-  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    GenerateCallObserver* const observer = observer_;
+    delete this;
+    if (observer != nullptr) observer->OnCallDeleted();
+  }
 }
 
 namespace {
@@ -129,13 +132,16 @@ class BlockingObserver final : public GenerateCallObserver {
     const int index = responses_++;
     return !on_response_ || on_response_(response, index);
   }
-  void OnCallDone(GenerateCall&, GenerateRecord record) override {
-    record_ = std::move(record);
-    done_.Notify();  // the last touch of this object: the waiter may destroy it from here on
+  void OnCallDone(GenerateCall&, GenerateRecord record) override { record_ = std::move(record); }
+  // Waking the waiter only now, not in OnCallDone, keeps the call's ClientContext from being
+  // destroyed on a gRPC thread after RunGenerateCall returned, when the caller may already be
+  // tearing down the channel or the process (gRPC then fails a ref-count check at exit).
+  void OnCallDeleted() override {
+    deleted_.Notify();  // the last touch of this object: the waiter may destroy it from here on
   }
 
   GenerateRecord Wait() {
-    done_.WaitForNotification();
+    deleted_.WaitForNotification();
     return std::move(record_);
   }
 
@@ -143,8 +149,8 @@ class BlockingObserver final : public GenerateCallObserver {
   const ResponseCallback& on_response_;
   absl::Mutex mu_;
   int responses_ ABSL_GUARDED_BY(mu_) = 0;
-  GenerateRecord record_;  // written before done_ is notified, read after
-  absl::Notification done_;
+  GenerateRecord record_;  // written before deleted_ is notified, read after
+  absl::Notification deleted_;
 };
 
 }  // namespace

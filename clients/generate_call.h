@@ -7,8 +7,8 @@
 // Lifetime: Create() builds it, not yet started, so that the caller can list it as live before any
 // callback can run; Start() starts it. It is reference-counted: when the stream is over, OnDone
 // hands the record to the observer's OnCallDone and then drops the call's own reference, which
-// deletes it unless someone took another with Ref() (e.g. to Abort it from another thread). The
-// observer and the stub's channel must outlive the call.
+// deletes it unless someone took another with Ref() (e.g. to Abort it from another thread); the
+// observer's OnCallDeleted follows the deletion. The observer must outlive the call.
 //
 // Threads: the callbacks (and so the observer's methods) run on gRPC's callback threads, one at a
 // time for one call, but consecutive ones may run on different threads; gRPC orders them inside
@@ -97,6 +97,11 @@ class GenerateCallObserver {
   // reference (see Ref), so the observer must forget `call` (e.g. drop it from its live set)
   // before returning.
   virtual void OnCallDone(GenerateCall& call, GenerateRecord record) = 0;
+  // The call is deleted, its ClientContext with it, on whichever thread dropped the last
+  // reference; the call touches nothing after this. Wait for it before tearing down what gRPC
+  // may still use while a ClientContext is destroyed (e.g. before returning from main). The
+  // default does nothing.
+  virtual void OnCallDeleted() {}
 };
 
 class GenerateCall final : public grpc::ClientReadReactor<v1::GenerateResponse> {
@@ -114,7 +119,7 @@ class GenerateCall final : public grpc::ClientReadReactor<v1::GenerateResponse> 
   // Takes a reference; only while the call is known to be alive (e.g. the observer lists it as
   // live and OnCallDone has not removed it).
   void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
-  // Drops a reference, deleting the call with the last one.
+  // Drops a reference, deleting the call with the last one (then OnCallDeleted).
   void Unref();
 
   int64_t tag() const { return tag_; }
@@ -146,7 +151,8 @@ class GenerateCall final : public grpc::ClientReadReactor<v1::GenerateResponse> 
 // Called for each message of a RunGenerateCall, with its index from 0; return false to cancel.
 using ResponseCallback = std::function<bool(const v1::GenerateResponse&, int index)>;
 
-// Runs one call on `stub` to its end and returns its record, blocking the calling thread.
+// Runs one call on `stub` to its end and returns its record, blocking the calling thread until the
+// call is deleted (so the caller may then destroy the stub's channel, or exit).
 // `on_response` (may be empty) runs on a gRPC callback thread, one message at a time; blocking in
 // it holds the next read back, as a slow reader does.
 GenerateRecord RunGenerateCall(v1::Generation::Stub& stub, v1::GenerateRequest request,

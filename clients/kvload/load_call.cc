@@ -14,8 +14,7 @@ v1::GenerateRequest MakeGenerateRequest(const RequestPlan& plan, const CallOptio
   v1::GenerateRequest request;
   request.set_request_id("kvload-" + std::to_string(plan.index));
   if (plan.prompt_text.empty()) {
-    request.mutable_token_ids()->mutable_ids()->Add(plan.prompt_ids.begin(),
-                                                       plan.prompt_ids.end());
+    request.mutable_token_ids()->mutable_ids()->Add(plan.prompt_ids.begin(), plan.prompt_ids.end());
   } else {
     request.set_text(plan.prompt_text);
   }

@@ -52,6 +52,12 @@ class Runner final : public GenerateCallObserver {
     cv_.notify_one();
   }
 
+  void OnCallDeleted() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    --undeleted_;
+    cv_.notify_one();
+  }
+
  private:
   ProgressSnapshot Snapshot() const;  // requires mu_
   // Waits (showing progress) until no stream is in flight or `until`; true if none is.
@@ -72,8 +78,11 @@ class Runner final : public GenerateCallObserver {
   std::mutex mu_;
   std::condition_variable cv_;
   absl::flat_hash_map<GenerateCall*, LiveCall> live_;  // guarded by mu_
-  std::vector<RequestRecord> records_;       // guarded by mu_
-  int64_t errors_ = 0;                       // guarded by mu_
+  std::vector<RequestRecord> records_;                 // guarded by mu_
+  int64_t errors_ = 0;                                 // guarded by mu_
+  // Calls created and not yet deleted: Run waits for none before it returns, since a call's
+  // ClientContext is destroyed (and OnCallDeleted called) just after its OnCallDone.
+  int64_t undeleted_ = 0;  // guarded by mu_
 };
 
 ProgressSnapshot Runner::Snapshot() const {
@@ -128,6 +137,7 @@ absl::StatusOr<RunResult> Runner::Run() {
     GenerateCall* call = GenerateCall::Create(MakeGenerateRequest(*next, options_.call),
                                               MakeCallOptions(*next, options_.call), this);
     live_.emplace(call, LiveCall{.channel = channel, .planned = PlannedRecord(*next)});
+    ++undeleted_;
     next.reset();
     lock.unlock();
     call->Start(pool_.stub(channel));
@@ -154,10 +164,12 @@ absl::StatusOr<RunResult> Runner::Run() {
     }
     lock.lock();
     if (!WaitForIdle(lock, After(Clock::now(), kAbortGraceSeconds))) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          live_.size(), " streams did not end within ", kAbortGraceSeconds, " s of cancelling"));
+      return absl::DeadlineExceededError(absl::StrCat(live_.size(), " streams did not end within ",
+                                                      kAbortGraceSeconds, " s of cancelling"));
     }
   }
+  // Every call has ended; their deletions follow at once (see undeleted_).
+  cv_.wait_until(lock, After(Clock::now(), kAbortGraceSeconds), [this] { return undeleted_ == 0; });
   if (progress_ != nullptr) {
     progress_->Update(Snapshot(), /*force=*/true);
     progress_->Finish();
@@ -209,4 +221,3 @@ absl::StatusOr<RunResult> RunLoad(const LoadOptions& options, ChannelPool& pool,
 }
 
 }  // namespace kvserve::load
-

@@ -50,12 +50,15 @@ SoakRunResult SoakRunner::Run(absl::Duration timeout, int64_t progress_every) {
                             .cancel_after_tokens = plan.cancel_after_tokens,
                             .tag = plan.index},
         this);
+    bool has_slot_in_time = false;
     {
       absl::MutexLock lock(&mu_);
-      if (!mu_.AwaitWithDeadline(absl::Condition(&has_slot), deadline)) {
-        call->Unref();  // never started: drops the call's own reference, deleting it
-        break;
-      }
+      ++undeleted_;
+      has_slot_in_time = mu_.AwaitWithDeadline(absl::Condition(&has_slot), deadline);
+    }
+    if (!has_slot_in_time) {
+      call->Unref();  // never started: drops the call's own reference, deleting it (without mu_)
+      break;
     }
     // Only this thread adds calls, so the slot found above is still free.
     const int channel = pool_->Acquire();
@@ -74,6 +77,11 @@ SoakRunResult SoakRunner::Run(absl::Duration timeout, int64_t progress_every) {
   if (result.timed_out > 0) result.hung = AbortLive(absl::Seconds(5));
   result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   absl::MutexLock lock(&mu_);
+  if (result.hung == 0) {
+    // Every call has ended; their deletions follow at once.
+    auto all_deleted = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return undeleted_ == 0; };
+    mu_.AwaitWithTimeout(absl::Condition(&all_deleted), absl::Seconds(5));
+  }
   result.seen = seen_;
   return result;
 }
@@ -95,6 +103,11 @@ int64_t SoakRunner::AbortLive(absl::Duration wait) {
   auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return live_.empty(); };
   mu_.AwaitWithTimeout(absl::Condition(&idle), wait);
   return static_cast<int64_t>(live_.size());
+}
+
+void SoakRunner::OnCallDeleted() {
+  absl::MutexLock lock(&mu_);
+  --undeleted_;
 }
 
 void SoakRunner::OnCallDone(GenerateCall& call, GenerateRecord record) {

@@ -46,6 +46,7 @@ class SoakRunner final : public GenerateCallObserver {
   SoakRunResult Run(absl::Duration timeout, int64_t progress_every);
 
   void OnCallDone(GenerateCall& call, GenerateRecord record) override;
+  void OnCallDeleted() override;
 
  private:
   // Cancels every live call and waits (bounded) for their ends; how many are still live.
@@ -60,6 +61,8 @@ class SoakRunner final : public GenerateCallObserver {
   std::vector<SoakObservation> seen_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<GenerateCall*, int> live_ ABSL_GUARDED_BY(mu_);  // call → its channel
   int64_t finished_ ABSL_GUARDED_BY(mu_) = 0;
+  // Calls created and not yet deleted; Run waits for none (bounded) before it returns.
+  int64_t undeleted_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace kvserve::soak

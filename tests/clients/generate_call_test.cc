@@ -25,8 +25,8 @@ namespace kvserve {
 namespace {
 
 using Writer = grpc::ServerWriter<v1::GenerateResponse>;
-using Handler = std::function<grpc::Status(grpc::ServerContext*, const v1::GenerateRequest&,
-                                           Writer*)>;
+using Handler =
+    std::function<grpc::Status(grpc::ServerContext*, const v1::GenerateRequest&, Writer*)>;
 
 // Generate runs the test's handler; GetServerInfo answers `info`.
 class ScriptedService final : public v1::Generation::Service {
@@ -80,7 +80,8 @@ v1::GenerateResponse Final(const std::string& id, std::vector<int32_t> tokens, i
 }
 
 // Writes `messages` `gap` apart, then OK.
-Handler Script(std::vector<v1::GenerateResponse> messages, absl::Duration gap = absl::ZeroDuration()) {
+Handler Script(std::vector<v1::GenerateResponse> messages,
+               absl::Duration gap = absl::ZeroDuration()) {
   return [messages = std::move(messages), gap](grpc::ServerContext*, const v1::GenerateRequest&,
                                                Writer* writer) {
     for (const v1::GenerateResponse& m : messages) {
@@ -120,8 +121,8 @@ class GenerateCallTest : public ::testing::Test {
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(port, 0);
-    stub_ = v1::Generation::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                                        grpc::InsecureChannelCredentials()));
+    stub_ = v1::Generation::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
@@ -134,9 +135,9 @@ class GenerateCallTest : public ::testing::Test {
 
 TEST_F(GenerateCallTest, RecordsEveryMessageAndTheEnd) {
   // A token-less first message (a held-back UTF-8 sequence), then tokens, 20 ms apart.
-  service_.SetHandler(Script({Message("r1", {}), Message("r1", {1, 2}), Message("r1", {3}),
-                              Final("r1", {4, 5}, 5, 5)},
-                             absl::Milliseconds(20)));
+  service_.SetHandler(Script(
+      {Message("r1", {}), Message("r1", {1, 2}), Message("r1", {3}), Final("r1", {4, 5}, 5, 5)},
+      absl::Milliseconds(20)));
   const GenerateRecord r =
       RunGenerateCall(*stub_, Request("r1"), GenerateCallOptions{.keep_responses = true});
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
@@ -221,13 +222,13 @@ TEST_F(GenerateCallTest, DoesNotCancelOnceTheFinalMessageArrived) {
 TEST_F(GenerateCallTest, OnResponseReturningFalseCancels) {
   service_.SetHandler(Endless());
   std::vector<int> indexes;  // RunGenerateCall's callbacks are ordered (see its observer)
-  const GenerateRecord r = RunGenerateCall(
-      *stub_, Request("o"), GenerateCallOptions{.deadline_ms = 30000},
-      [&](const v1::GenerateResponse& response, int index) {
-        EXPECT_EQ(response.token_ids_size(), 1);
-        indexes.push_back(index);
-        return index < 2;
-      });
+  const GenerateRecord r =
+      RunGenerateCall(*stub_, Request("o"), GenerateCallOptions{.deadline_ms = 30000},
+                      [&](const v1::GenerateResponse& response, int index) {
+                        EXPECT_EQ(response.token_ids_size(), 1);
+                        indexes.push_back(index);
+                        return index < 2;
+                      });
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::CANCELLED);
   EXPECT_TRUE(r.cancel_sent);
   ASSERT_GE(indexes.size(), 3u);

@@ -40,11 +40,11 @@ inline StreamResult RunGenerate(v1::Generation::Stub& stub, const v1::GenerateRe
                                 const OnMessage& on_message = nullptr) {
   StreamResult result;
   result.start = absl::Now();
-  GenerateRecord record = RunGenerateCall(
-      stub, request,
-      GenerateCallOptions{.deadline_ms = absl::ToInt64Milliseconds(timeout),
-                          .keep_responses = true},
-      on_message);
+  GenerateRecord record =
+      RunGenerateCall(stub, request,
+                      GenerateCallOptions{.deadline_ms = absl::ToInt64Milliseconds(timeout),
+                                          .keep_responses = true},
+                      on_message);
   result.status = std::move(record.status);
   for (const MessageArrival& m : record.messages) {
     result.arrivals.push_back(result.start + absl::Seconds(m.t_s));
