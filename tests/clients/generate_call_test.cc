@@ -263,7 +263,8 @@ TEST_F(GenerateCallTest, AbortFromAnotherThreadEndsTheCall) {
       record = std::move(r);
       done.Notify();
     }
-    absl::Notification streaming, done;
+    void OnCallDeleted() override { deleted.Notify(); }
+    absl::Notification streaming, done, deleted;
     int64_t tag = 0;
     GenerateRecord record;
   } observer;
@@ -275,7 +276,10 @@ TEST_F(GenerateCallTest, AbortFromAnotherThreadEndsTheCall) {
   call->Abort();
   ASSERT_TRUE(observer.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_EQ(call->request().request_id(), "a");
+  EXPECT_FALSE(observer.deleted.HasBeenNotified());  // the test's reference keeps it
   call->Unref();
+  // The last reference went with the test's or with OnDone's, whichever came second.
+  ASSERT_TRUE(observer.deleted.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_EQ(observer.tag, 42);
   EXPECT_TRUE(observer.record.aborted);
   EXPECT_FALSE(observer.record.cancel_sent);
