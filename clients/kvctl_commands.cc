@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "clients/generate_call.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
@@ -97,48 +99,33 @@ int RunGenerate(const std::shared_ptr<grpc::Channel>& channel, const GenerateCom
     return 2;
   }
   std::unique_ptr<v1::Generation::Stub> stub = v1::Generation::NewStub(channel);
-  grpc::ClientContext context;
-  SetDeadline(&context, command.timeout_ms);
-  const v1::GenerateRequest request = MakeRequest(command);
-
-  const absl::Time start = absl::Now();
-  absl::Time first_token = absl::InfiniteFuture();
-  std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader =
-      stub->Generate(&context, request);
-  v1::GenerateResponse response;
-  v1::GenerateResponse last;
-  int64_t tokens_received = 0;
+  // The text is written as it arrives, from the call's callback thread (one message at a time).
   bool wrote_text = false;
-  while (reader->Read(&response)) {
-    if (response.token_ids_size() > 0 && first_token == absl::InfiniteFuture()) {
-      first_token = absl::Now();
-    }
-    tokens_received += response.token_ids_size();
-    if (!response.text().empty()) {
-      std::fwrite(response.text().data(), 1, response.text().size(), out);
-      std::fflush(out);
-      wrote_text = true;
-    }
-    if (response.finish_reason() != v1::FINISH_REASON_UNSPECIFIED) last = response;
-  }
-  const grpc::Status status = reader->Finish();
-  const absl::Time end = absl::Now();
+  const GenerateRecord record = RunGenerateCall(
+      *stub, MakeRequest(command), GenerateCallOptions{.deadline_ms = command.timeout_ms},
+      [&](const v1::GenerateResponse& response, int) {
+        if (!response.text().empty()) {
+          std::fwrite(response.text().data(), 1, response.text().size(), out);
+          std::fflush(out);
+          wrote_text = true;
+        }
+        return true;
+      });
   if (wrote_text && ::isatty(::fileno(out))) std::fputc('\n', out);
   std::fflush(out);
-  if (!status.ok()) return PrintError(err, status);
+  if (!record.status.ok()) return PrintError(err, record.status);
 
-  const double ttft_ms =
-      first_token == absl::InfiniteFuture() ? 0.0 : absl::ToDoubleMilliseconds(first_token - start);
+  const double ttft_ms = std::max(0.0, record.FirstTokenSeconds() * 1000);
+  const auto finish = static_cast<v1::FinishReason>(record.finish_reason);
   std::fprintf(err,
                "[finish=%s prompt_tokens=%d completion_tokens=%d cached=%d ttft_ms=%.1f "
                "total_ms=%.1f]\n",
-               FinishName(last.finish_reason()), last.usage().prompt_tokens(),
-               last.usage().completion_tokens(), last.usage().cached_prompt_tokens(), ttft_ms,
-               absl::ToDoubleMilliseconds(end - start));
-  if (last.finish_reason() == v1::FINISH_REASON_UNSPECIFIED ||
-      tokens_received != last.usage().completion_tokens()) {
+               FinishName(finish), record.usage.prompt_tokens(), record.usage.completion_tokens(),
+               record.usage.cached_prompt_tokens(), ttft_ms, record.end_s * 1000);
+  if (finish == v1::FINISH_REASON_UNSPECIFIED ||
+      record.tokens != record.usage.completion_tokens()) {
     std::fprintf(err, "error: the stream broke the contract: %lld tokens received, usage says %d\n",
-                 static_cast<long long>(tokens_received), last.usage().completion_tokens());
+                 static_cast<long long>(record.tokens), record.usage.completion_tokens());
     return 1;
   }
   return 0;

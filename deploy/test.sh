@@ -4,7 +4,8 @@
 # calls. Stages (each prints a header and its wall time; any failure fails the script):
 #   1. Release build ($BUILD_DIR, default build) + the whole suite. Extra arguments go to this ctest.
 #   2. ASan + UBSan build (build-asan, preset asan) + the whole suite but the hardening test.
-#   3. TSan build (build-tsan, preset tsan) + the tests with threads: scheduler, server, integration.
+#   3. TSan build (build-tsan, preset tsan) + the tests with threads: scheduler, server, integration,
+#      clients (the shared client-side Generate call).
 #   4. Fuzz smoke: tests/fuzz/run_fuzz.sh, KVSERVE_FUZZ_SECONDS (default 60) per target.
 # Sanitizer runtime options and suppressions: tests/sanitizers/ (README.md there).
 set -euo pipefail
@@ -51,15 +52,15 @@ if [ "$SANITIZERS" != 0 ]; then
   ctest --test-dir build-asan --output-on-failure -j "$JOBS" --timeout 900 -LE hardening
   stage_passed
 
-  stage "TSan build + scheduler, server and integration tests"
+  stage "TSan build + scheduler, server, integration and clients tests"
   # One OpenMP thread: Debian's libgomp and oneDNN are not instrumented, and their barriers would
   # be reported as races in the kernels. The scheduler/gRPC threads are unaffected (README.md).
   export OMP_NUM_THREADS=1
   cmake --preset tsan
   cmake --build build-tsan -j "$JOBS" --target scheduler_tests server_tests integration_tests \
-    kvload_integration_tests kvserve_python_stubs
+    kvload_integration_tests generate_call_tests kvserve_python_stubs
   ctest --test-dir build-tsan --output-on-failure -j "$JOBS" --timeout 900 \
-    -L 'scheduler|server|integration'
+    -L 'scheduler|server|integration|clients'
   unset OMP_NUM_THREADS
   stage_passed
 

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -29,23 +29,32 @@ Clock::time_point After(Clock::time_point t, double seconds) {
 // How long aborted streams may take to report their end.
 constexpr double kAbortGraceSeconds = 30;
 
-class Runner final : public CallObserver {
+class Runner final : public GenerateCallObserver {
  public:
   Runner(const LoadOptions& options, ChannelPool& pool, ProgressLine* progress)
       : options_(options), pool_(pool), progress_(progress) {}
 
   absl::StatusOr<RunResult> Run();
 
-  void OnTokens(int64_t tokens) override {
-    tokens_.fetch_add(tokens, std::memory_order_relaxed);
+  bool OnResponse(GenerateCall&, const v1::GenerateResponse& response) override {
+    tokens_.fetch_add(response.token_ids_size(), std::memory_order_relaxed);
+    return true;
   }
 
-  void OnCallDone(GenerateCall* call, RequestRecord record) override {
+  void OnCallDone(GenerateCall& call, GenerateRecord record) override {
     std::lock_guard<std::mutex> lock(mu_);
-    live_.erase(call);
-    pool_.Release(call->channel());
-    if (record.outcome == Outcome::kError) ++errors_;
-    records_.push_back(std::move(record));
+    auto it = live_.find(&call);
+    pool_.Release(it->second.channel);
+    RequestRecord done = ToRequestRecord(std::move(it->second.planned), record, zero_);
+    live_.erase(it);
+    if (done.outcome == Outcome::kError) ++errors_;
+    records_.push_back(std::move(done));
+    cv_.notify_one();
+  }
+
+  void OnCallDeleted() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    --undeleted_;
     cv_.notify_one();
   }
 
@@ -54,16 +63,26 @@ class Runner final : public CallObserver {
   // Waits (showing progress) until no stream is in flight or `until`; true if none is.
   bool WaitForIdle(std::unique_lock<std::mutex>& lock, Clock::time_point until);
 
+  // A call in flight: its channel, and the plan's fields of its record.
+  struct LiveCall {
+    int channel = 0;
+    RequestRecord planned;
+  };
+
   const LoadOptions& options_;
   ChannelPool& pool_;
   ProgressLine* const progress_;
+  Clock::time_point zero_;  // the run's start; set before the first call starts
   std::atomic<int64_t> tokens_{0};
 
   std::mutex mu_;
   std::condition_variable cv_;
-  absl::flat_hash_set<GenerateCall*> live_;  // guarded by mu_
-  std::vector<RequestRecord> records_;       // guarded by mu_
-  int64_t errors_ = 0;                       // guarded by mu_
+  absl::flat_hash_map<GenerateCall*, LiveCall> live_;  // guarded by mu_
+  std::vector<RequestRecord> records_;                 // guarded by mu_
+  int64_t errors_ = 0;                                 // guarded by mu_
+  // Calls created and not yet deleted: Run waits for none before it returns, since a call's
+  // ClientContext is destroyed (and OnCallDeleted called) just after its OnCallDone.
+  int64_t undeleted_ = 0;  // guarded by mu_
 };
 
 ProgressSnapshot Runner::Snapshot() const {
@@ -87,7 +106,8 @@ bool Runner::WaitForIdle(std::unique_lock<std::mutex>& lock, Clock::time_point u
 }
 
 absl::StatusOr<RunResult> Runner::Run() {
-  const Clock::time_point zero = Clock::now();
+  zero_ = Clock::now();
+  const Clock::time_point zero = zero_;
   const Clock::time_point hard_end = After(zero, options_.max_seconds);
   const Clock::time_point issue_end =
       options_.duration_s > 0 ? std::min(hard_end, After(zero, options_.duration_s)) : hard_end;
@@ -114,11 +134,13 @@ absl::StatusOr<RunResult> Runner::Run() {
       continue;
     }
     const int channel = pool_.Acquire();
-    GenerateCall* call = GenerateCall::Create(channel, *next, options_.call, zero, this);
+    GenerateCall* call = GenerateCall::Create(MakeGenerateRequest(*next, options_.call),
+                                              MakeCallOptions(*next, options_.call), this);
+    live_.emplace(call, LiveCall{.channel = channel, .planned = PlannedRecord(*next)});
+    ++undeleted_;
     next.reset();
-    live_.insert(call);
     lock.unlock();
-    call->Begin(pool_.stub(channel));
+    call->Start(pool_.stub(channel));
     lock.lock();
     if (progress_ != nullptr) progress_->Update(Snapshot());
   }
@@ -130,8 +152,11 @@ absl::StatusOr<RunResult> Runner::Run() {
   if (!WaitForIdle(lock, drain_end)) {
     // Abort may run stream callbacks inline, and OnCallDone takes mu_: abort without it, holding
     // a reference to each call so that none is deleted under us.
-    std::vector<GenerateCall*> to_abort(live_.begin(), live_.end());
-    for (GenerateCall* call : to_abort) call->Ref();
+    std::vector<GenerateCall*> to_abort;
+    for (const auto& [call, live] : live_) {
+      call->Ref();
+      to_abort.push_back(call);
+    }
     lock.unlock();
     for (GenerateCall* call : to_abort) {
       call->Abort();
@@ -139,10 +164,12 @@ absl::StatusOr<RunResult> Runner::Run() {
     }
     lock.lock();
     if (!WaitForIdle(lock, After(Clock::now(), kAbortGraceSeconds))) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          live_.size(), " streams did not end within ", kAbortGraceSeconds, " s of cancelling"));
+      return absl::DeadlineExceededError(absl::StrCat(live_.size(), " streams did not end within ",
+                                                      kAbortGraceSeconds, " s of cancelling"));
     }
   }
+  // Every call has ended; their deletions follow at once (see undeleted_).
+  cv_.wait_until(lock, After(Clock::now(), kAbortGraceSeconds), [this] { return undeleted_ == 0; });
   if (progress_ != nullptr) {
     progress_->Update(Snapshot(), /*force=*/true);
     progress_->Finish();
@@ -194,4 +221,3 @@ absl::StatusOr<RunResult> RunLoad(const LoadOptions& options, ChannelPool& pool,
 }
 
 }  // namespace kvserve::load
-

@@ -19,9 +19,9 @@
 
 #include "absl/status/statusor.h"
 #include "clients/kvload/channel_pool.h"
+#include "clients/kvload/load_call.h"
 #include "clients/kvload/progress_line.h"
 #include "clients/kvload/run_result.h"
-#include "clients/kvload/stream_client.h"
 #include "clients/kvload/workload.h"
 
 namespace kvserve::load {

@@ -1,10 +1,10 @@
-// What one kvload run measured: a record per request, as the stream client filled it in.
+// What one kvload run measured: a record per request, read from its GenerateCall's record
+// (load_call.h).
 //
 // Times are seconds on the steady clock: a request's `start_s` from the run's start, everything
 // else of a request from its own start (the moment kvload started the call).
 //
-// Threads: plain values. A RequestRecord is written only by the gRPC callbacks of its own stream
-// (one at a time) until the stream is done, then handed to the load runner.
+// Threads: plain values. The load runner makes a RequestRecord when its stream is done.
 #ifndef KVSERVE_CLIENTS_KVLOAD_RUN_RESULT_H_
 #define KVSERVE_CLIENTS_KVLOAD_RUN_RESULT_H_
 

@@ -1,23 +1,27 @@
 // Test helpers: run one Generate stream to the end and keep everything that came back.
-// Shared by tests/server (in-process server) and tests/integration (the real daemon).
+// Shared by tests/server (in-process server) and tests/integration (the real daemon). The stream
+// is the clients' GenerateCall (clients/generate_call.h), the one kvload and kvsoak drive too.
 //
-// Threads: RunGenerate blocks the calling thread; run one per thread for concurrent streams.
+// Threads: RunGenerate blocks the calling thread; run one per thread for concurrent streams. Its
+// OnMessage runs on a gRPC callback thread, one message at a time (see RunGenerateCall).
 #ifndef KVSERVE_TESTS_SERVER_GENERATE_CLIENT_H_
 #define KVSERVE_TESTS_SERVER_GENERATE_CLIENT_H_
 
-#include <chrono>
 #include <cstdint>
-#include <functional>
-#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "clients/generate_call.h"
+#include "clients/server_info.h"
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
 
 namespace kvserve::testing {
+
+using ::kvserve::WaitForIdleCache;
 
 struct StreamResult {
   grpc::Status status;
@@ -29,29 +33,28 @@ struct StreamResult {
 };
 
 // Called after each message; return false to cancel the call (ClientContext::TryCancel).
-using OnMessage = std::function<bool(const v1::GenerateResponse&, int message_index)>;
+using OnMessage = ResponseCallback;
 
 inline StreamResult RunGenerate(v1::Generation::Stub& stub, const v1::GenerateRequest& request,
                                 absl::Duration timeout = absl::Seconds(60),
                                 const OnMessage& on_message = nullptr) {
   StreamResult result;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
   result.start = absl::Now();
-  std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader =
-      stub.Generate(&context, request);
-  v1::GenerateResponse response;
-  while (reader->Read(&response)) {
-    result.arrivals.push_back(absl::Now());
+  GenerateRecord record =
+      RunGenerateCall(stub, request,
+                      GenerateCallOptions{.deadline_ms = absl::ToInt64Milliseconds(timeout),
+                                          .keep_responses = true},
+                      on_message);
+  result.status = std::move(record.status);
+  for (const MessageArrival& m : record.messages) {
+    result.arrivals.push_back(result.start + absl::Seconds(m.t_s));
+  }
+  for (const v1::GenerateResponse& response : record.responses) {
     result.tokens.insert(result.tokens.end(), response.token_ids().begin(),
                          response.token_ids().end());
     result.text += response.text();
-    result.messages.push_back(response);
-    if (on_message && !on_message(response, static_cast<int>(result.messages.size()) - 1)) {
-      context.TryCancel();
-    }
   }
-  result.status = reader->Finish();
+  result.messages = std::move(record.responses);
   return result;
 }
 
@@ -64,31 +67,11 @@ inline v1::GenerateRequest TextRequest(const std::string& text, int32_t max_toke
   return request;
 }
 
+// GetServerInfo, or an empty ServerInfo if the call failed.
 inline v1::ServerInfo GetInfo(v1::Generation::Stub& stub) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   v1::ServerInfo info;
-  const grpc::Status status = stub.GetServerInfo(&context, v1::GetServerInfoRequest(), &info);
-  if (!status.ok()) info.Clear();
+  if (!FetchServerInfo(stub, &info).ok()) info.Clear();
   return info;
-}
-
-// Polls GetServerInfo until every page is free and nothing runs or waits; false on timeout.
-inline bool WaitForIdleCache(v1::Generation::Stub& stub, absl::Duration timeout,
-                             v1::ServerInfo* last = nullptr) {
-  const absl::Time end = absl::Now() + timeout;
-  v1::ServerInfo info;
-  do {
-    info = GetInfo(stub);
-    if (info.total_pages() > 0 && info.free_pages() == info.total_pages() && info.running() == 0 &&
-        info.waiting() == 0) {
-      if (last != nullptr) *last = info;
-      return true;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  } while (absl::Now() < end);
-  if (last != nullptr) *last = info;
-  return false;
 }
 
 }  // namespace kvserve::testing

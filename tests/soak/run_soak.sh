@@ -17,7 +17,7 @@ NUM_PAGES="${NUM_PAGES:-256}"
 CONCURRENCY="${CONCURRENCY:-128}"
 SEED="${SEED:-1}"
 KVSERVE="$BUILD_DIR/server/kvserve"
-KVSOAK="$BUILD_DIR/tests/soak/kvsoak"
+KVSOAK="$BUILD_DIR/clients/kvsoak/kvsoak"
 for bin in "$KVSERVE" "$KVSOAK"; do
   [[ -x "$bin" ]] || { echo "run_soak.sh: $bin not built (cmake --build $BUILD_DIR --target kvserve kvsoak)" >&2; exit 2; }
 done

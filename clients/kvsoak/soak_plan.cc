@@ -1,4 +1,4 @@
-#include "tests/soak/soak_plan.h"
+#include "clients/kvsoak/soak_plan.h"
 
 #include <algorithm>
 #include <cstdint>

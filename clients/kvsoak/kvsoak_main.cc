@@ -23,12 +23,12 @@
 #include "absl/time/time.h"
 #include "clients/kvload/channel_pool.h"
 #include "clients/kvload/run_result.h"
+#include "clients/kvsoak/soak_check.h"
+#include "clients/kvsoak/soak_plan.h"
+#include "clients/kvsoak/soak_runner.h"
+#include "clients/server_info.h"
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
-#include "tests/server/generate_client.h"
-#include "tests/soak/soak_check.h"
-#include "tests/soak/soak_plan.h"
-#include "tests/soak/soak_runner.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "The daemon's address.");
 ABSL_FLAG(int64_t, requests, 1000, "Requests to send.");
@@ -51,12 +51,6 @@ namespace {
 
 constexpr int kExitViolation = 1;
 constexpr int kExitUsage = 2;
-
-grpc::Status GetInfo(kvserve::v1::Generation::Stub* stub, kvserve::v1::ServerInfo* info) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return stub->GetServerInfo(&context, kvserve::v1::GetServerInfoRequest(), info);
-}
 
 absl::StatusOr<SoakMix> MixFromFlags() {
   SoakMix mix;
@@ -100,7 +94,7 @@ int Main() {
     return kExitUsage;
   }
   kvserve::v1::ServerInfo before;
-  if (grpc::Status s = GetInfo(pool.stub(0), &before); !s.ok()) {
+  if (grpc::Status s = FetchServerInfo(*pool.stub(0), &before); !s.ok()) {
     std::fprintf(stderr, "kvsoak: GetServerInfo failed: %s\n", s.error_message().c_str());
     return kExitUsage;
   }
@@ -157,8 +151,7 @@ int Main() {
 
   // The server afterwards.
   kvserve::v1::ServerInfo after;
-  kvserve::testing::WaitForIdleCache(*pool.stub(0),
-                                     absl::Seconds(absl::GetFlag(FLAGS_idle_timeout_s)), &after);
+  WaitForIdleCache(*pool.stub(0), absl::Seconds(absl::GetFlag(FLAGS_idle_timeout_s)), &after);
   if (after.running() != 0 || after.waiting() != 0) {
     ++violations;
     std::printf("VIOLATION server not idle after the run: running %d, waiting %d\n",

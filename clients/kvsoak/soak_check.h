@@ -12,14 +12,14 @@
 //     request id.
 //
 // Threads: plain values and a pure function.
-#ifndef KVSERVE_TESTS_SOAK_SOAK_CHECK_H_
-#define KVSERVE_TESTS_SOAK_SOAK_CHECK_H_
+#ifndef KVSERVE_CLIENTS_KVSOAK_SOAK_CHECK_H_
+#define KVSERVE_CLIENTS_KVSOAK_SOAK_CHECK_H_
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "tests/soak/soak_plan.h"
+#include "clients/kvsoak/soak_plan.h"
 
 namespace kvserve::soak {
 
@@ -46,4 +46,4 @@ std::vector<std::string> CheckRequest(const SoakPlan& plan, const SoakObservatio
 
 }  // namespace kvserve::soak
 
-#endif  // KVSERVE_TESTS_SOAK_SOAK_CHECK_H_
+#endif  // KVSERVE_CLIENTS_KVSOAK_SOAK_CHECK_H_

@@ -1,4 +1,4 @@
-#include "tests/soak/soak_check.h"
+#include "clients/kvsoak/soak_check.h"
 
 #include <string>
 #include <vector>

@@ -13,8 +13,8 @@
 // KV cache and get preempted.
 //
 // Threads: plain values and pure functions.
-#ifndef KVSERVE_TESTS_SOAK_SOAK_PLAN_H_
-#define KVSERVE_TESTS_SOAK_SOAK_PLAN_H_
+#ifndef KVSERVE_CLIENTS_KVSOAK_SOAK_PLAN_H_
+#define KVSERVE_CLIENTS_KVSOAK_SOAK_PLAN_H_
 
 #include <cstdint>
 
@@ -74,4 +74,4 @@ SoakPlan MakeSoakPlan(const SoakMix& mix, const ModelLimits& limits, uint64_t se
 
 }  // namespace kvserve::soak
 
-#endif  // KVSERVE_TESTS_SOAK_SOAK_PLAN_H_
+#endif  // KVSERVE_CLIENTS_KVSOAK_SOAK_PLAN_H_
