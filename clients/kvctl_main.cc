@@ -53,8 +53,8 @@ int main(int argc, char** argv) {
   if (args.size() < 2) return Usage("missing command (generate or info)");
   const std::string command = args[1];
   std::vector<std::string> rest(args.begin() + 2, args.end());
-  absl::StatusOr<kvserve::ClientChannelFactory> channels = kvserve::ClientChannelFactory::Create(
-      kvserve::SecurityOptionsFromFlags());
+  absl::StatusOr<kvserve::ClientChannelFactory> channels =
+      kvserve::ClientChannelFactory::Create(kvserve::SecurityOptionsFromFlags());
   if (!channels.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(channels.status().message()).c_str());
     return 2;

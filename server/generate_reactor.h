@@ -42,10 +42,10 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
-#include "engine/tokenizer/tokenizer.h"
 #include "engine/sched/finish_reason.h"
 #include "engine/sched/scheduler.h"
 #include "engine/sched/token_sink.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "engine/tokenizer/utf8_stream_decoder.h"
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.pb.h"
@@ -106,7 +106,7 @@ class GenerateReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   // Turns tokens into text for `response_.text`: each token's bytes go through `decoder_`, which
   // holds back a UTF-8 character split across tokens (or messages).
   const std::shared_ptr<const Tokenizer> tokenizer_;
-  std::shared_ptr<GenerateReactor> self_;  // gRPC's reference; reset in OnDone
+  std::shared_ptr<GenerateReactor> self_;       // gRPC's reference; reset in OnDone
   grpc::CallbackServerContext* const context_;  // valid until OnDone returns
   LiveStreams* const live_streams_;             // holds this stream's slot until OnDone
 

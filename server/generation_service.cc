@@ -8,8 +8,8 @@
 #include "grpcpp/impl/codegen/proto_utils.h"  // SerializationTraits for protobuf messages
 #include "server/bearer_auth_interceptor.h"
 #include "server/generate_reactor.h"
-#include "server/request_parser.h"
 #include "server/proto_convert.h"
+#include "server/request_parser.h"
 
 namespace kvserve {
 
@@ -37,9 +37,9 @@ absl::StatusOr<std::unique_ptr<GenerationService>> GenerationService::Create(
     tokenizer = std::make_shared<const ByteTokenizer>(*std::move(bytes));
   }
   if (tokenizer->vocab_size() > config.vocab_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the tokenizer has ", tokenizer->vocab_size(), " ids but model '", config.name,
-        "' only ", config.vocab_size));
+    return absl::InvalidArgumentError(absl::StrCat("the tokenizer has ", tokenizer->vocab_size(),
+                                                   " ids but model '", config.name, "' only ",
+                                                   config.vocab_size));
   }
   return std::unique_ptr<GenerationService>(
       new GenerationService(scheduler, metrics, std::move(tokenizer), limits));

@@ -2,17 +2,18 @@
 //
 //   Generate       one GenerateReactor per stream (see generate_reactor.h); text goes through the
 //                  model's tokenizer (ByteTokenizer for the presets, BpeTokenizer for checkpoints).
-//                  Requests without an id get "req-<n>". After StopAccepting(), new streams end at once with UNAVAILABLE
-//                  "server is shutting down". Refused streams are counted in the metrics, if any.
+//                  Requests without an id get "req-<n>". After StopAccepting(), new streams end at
+//                  once with UNAVAILABLE "server is shutting down". Refused streams are counted in
+//                  the metrics, if any.
 //   GetServerInfo  model shapes, cache and scheduler figures (unary, answered inline).
 //
 // Admission, in order, before a stream does any work: the bearer token if RequireBearerToken()
 // was called (UNAUTHENTICATED; see bearer_auth_interceptor.h), the request's bytes parsing as a
 // GenerateRequest (INVALID_ARGUMENT saying why; request_parser.h), the server still
-// accepting (UNAVAILABLE), a request_id of at most kMaxRequestIdBytes (INVALID_ARGUMENT "request_id ...":
-// it is echoed in every message), a free live-stream slot (RESOURCE_EXHAUSTED; live_streams.h:
-// at most StreamLimits::max_live_streams, and a stream whose client stops reading is cancelled
-// after StreamLimits::write_timeout), then the scheduler's own checks.
+// accepting (UNAVAILABLE), a request_id of at most kMaxRequestIdBytes (INVALID_ARGUMENT "request_id
+// ...": it is echoed in every message), a free live-stream slot (RESOURCE_EXHAUSTED;
+// live_streams.h: at most StreamLimits::max_live_streams, and a stream whose client stops reading
+// is cancelled after StreamLimits::write_timeout), then the scheduler's own checks.
 //
 // Threads: the methods run on gRPC's callback threads; StopAccepting() may be called from any
 // thread. The scheduler is not owned and must outlive every call (stop the scheduler, then the
@@ -49,9 +50,8 @@ class GenerationService final
  public:
   // `metrics` (not owned, may be null) must outlive every call, like the scheduler. `tokenizer`
   // encodes text prompts and decodes streamed tokens; null means the byte-level tokenizer of the
-  // scheduler's model (TokenizerForModel, engine/serving/model_source.h). INVALID_ARGUMENT if its ids exceed the model's
-  // vocabulary.
-  // INVALID_ARGUMENT also for limits that are not positive.
+  // scheduler's model (TokenizerForModel, engine/serving/model_source.h). INVALID_ARGUMENT if its
+  // ids exceed the model's vocabulary. INVALID_ARGUMENT also for limits that are not positive.
   static absl::StatusOr<std::unique_ptr<GenerationService>> Create(
       Scheduler* scheduler, Metrics* metrics = nullptr,
       std::shared_ptr<const Tokenizer> tokenizer = nullptr, const StreamLimits& limits = {});

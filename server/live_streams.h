@@ -39,9 +39,9 @@ namespace kvserve {
 
 // The two bounds, as the daemon's flags set them.
 struct StreamLimits {
-  int32_t max_live_streams = 2048;                     // --max_live_streams
-  int32_t max_live_streams_per_peer = 1024;            // --max_live_streams_per_peer
-  absl::Duration write_timeout = absl::Seconds(30);    // --stream_write_timeout_seconds
+  int32_t max_live_streams = 2048;                   // --max_live_streams
+  int32_t max_live_streams_per_peer = 1024;          // --max_live_streams_per_peer
+  absl::Duration write_timeout = absl::Seconds(30);  // --stream_write_timeout_seconds
 };
 
 // The client address of a gRPC peer string, without its port: "ipv4:10.0.0.7:53412" →

@@ -190,7 +190,8 @@ void Metrics::OnStep(const StepStats& step) {
   pages_free_.Set(static_cast<double>(step.free_pages));
   pages_total_.Set(static_cast<double>(step.total_pages));
   pages_cached_.Set(static_cast<double>(step.cached_pages));
-  if (step.num_cached_prompt_tokens > 0) prefix_cache_hits_.Increment(step.num_cached_prompt_tokens);
+  if (step.num_cached_prompt_tokens > 0)
+    prefix_cache_hits_.Increment(step.num_cached_prompt_tokens);
   if (step.num_prompt_tokens > 0) prompt_tokens_.Increment(step.num_prompt_tokens);
   if (step.num_generated_tokens > 0) generation_tokens_.Increment(step.num_generated_tokens);
   if (step.num_seqs > 0) {
@@ -242,8 +243,7 @@ absl::StatusOr<std::unique_ptr<MetricsExposer>> MetricsExposer::Start(
   std::unique_ptr<MetricsExposer> exposer(new MetricsExposer());
   try {
     exposer->exposer_ = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
-        "listening_ports", address,
-        "num_threads", std::to_string(kMetricsHttpThreads),
+        "listening_ports", address, "num_threads", std::to_string(kMetricsHttpThreads),
         "request_timeout_ms", std::to_string(absl::ToInt64Milliseconds(kMetricsRequestTimeout)),
         "enable_keep_alive", "no"});
   } catch (const std::exception& e) {

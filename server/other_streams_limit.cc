@@ -19,8 +19,9 @@ class OtherStreamsLimitFactory::Interceptor final : public grpc::experimental::I
   ~Interceptor() override { factory_->live_.fetch_sub(1, std::memory_order_relaxed); }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (over_limit_ && methods->QueryInterceptionHookPoint(
-                           grpc::experimental::InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+    if (over_limit_ &&
+        methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
       const std::string message = absl::StrCat(
           "the server has ", factory_->max_streams_,
           " live health Watch and reflection streams, its max_other_streams; retry later");

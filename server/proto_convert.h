@@ -15,12 +15,12 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "engine/tokenizer/tokenizer.h"
-#include "engine/sched/finish_reason.h"
 #include "engine/model/model_config.h"
+#include "engine/sched/finish_reason.h"
 #include "engine/sched/request_validation.h"
 #include "engine/sched/scheduler.h"
 #include "engine/sched/token_sink.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "grpcpp/support/status.h"
 #include "kvserve/v1/kvserve.pb.h"
 
@@ -33,8 +33,7 @@ inline constexpr char kServerVersion[] = "kvserve 0.1.0";
 // that wants one spells it, e.g. "<|begin_of_text|>", or sends token_ids);
 // token_ids are copied as given; an unset prompt oneof gives has_prompt = false. Sampling fields
 // are copied unchanged (seed 0 stays 0: the scheduler picks a seed for it).
-GenerationParams ToGenerationParams(const v1::GenerateRequest& request,
-                                    const Tokenizer& tokenizer);
+GenerationParams ToGenerationParams(const v1::GenerateRequest& request, const Tokenizer& tokenizer);
 
 // The inverse for token-id prompts (text prompts come back as token_ids): for tests and clients.
 v1::GenerateRequest ToGenerateRequest(const GenerationParams& params);

@@ -50,13 +50,13 @@ std::optional<size_t> FirstInvalidUtf8Byte(absl::string_view s) {
 }
 
 // Why `bytes`, which request->ParseFrom... refused, is not a `request`.
-absl::Status ExplainParseFailure(absl::string_view bytes, const google::protobuf::Message& request) {
+absl::Status ExplainParseFailure(absl::string_view bytes,
+                                 const google::protobuf::Message& request) {
   const google::protobuf::Descriptor& descriptor = *request.GetDescriptor();
   google::protobuf::UnknownFieldSet fields;
   if (!fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::InvalidArgumentError(absl::StrCat("the request is not a valid ",
-                                                   descriptor.full_name(),
-                                                   ": malformed protobuf wire format"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the request is not a valid ", descriptor.full_name(), ": malformed protobuf wire format"));
   }
   for (int i = 0; i < fields.field_count(); ++i) {
     const google::protobuf::UnknownField& field = fields.field(i);
@@ -68,15 +68,15 @@ absl::Status ExplainParseFailure(absl::string_view bytes, const google::protobuf
     if (const std::optional<size_t> bad = FirstInvalidUtf8Byte(field.length_delimited())) {
       const google::protobuf::OneofDescriptor* oneof = known->containing_oneof();
       const bool prompt_text = known->full_name() == "kvserve.v1.GenerateRequest.text";
-      return absl::InvalidArgumentError(absl::StrCat(
-          oneof != nullptr ? absl::StrCat(oneof->name(), ".") : "", known->name(),
-          " is not valid UTF-8 (byte ", *bad, " of ", field.length_delimited().size(), ")",
-          prompt_text ? "; send raw bytes as prompt.token_ids instead" : ""));
+      return absl::InvalidArgumentError(
+          absl::StrCat(oneof != nullptr ? absl::StrCat(oneof->name(), ".") : "", known->name(),
+                       " is not valid UTF-8 (byte ", *bad, " of ", field.length_delimited().size(),
+                       ")", prompt_text ? "; send raw bytes as prompt.token_ids instead" : ""));
     }
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the request is not a valid ", descriptor.full_name(),
-      ": a field has the wrong wire type or a nested message is malformed"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the request is not a valid ", descriptor.full_name(),
+                   ": a field has the wrong wire type or a nested message is malformed"));
 }
 
 }  // namespace

@@ -5,10 +5,10 @@
 // kvserve has nothing to reload, so WaitForShutdownSignal takes it, logs that it was ignored and
 // keeps waiting; only SIGTERM and SIGINT drain and stop the daemon.
 //
-// BlockShutdownSignals() blocks all three in the calling thread; every thread created afterwards (gRPC,
-// the scheduler, OpenMP) inherits the mask, so the signals stay pending until a thread takes them
-// with sigwait() in WaitForShutdownSignal(). No code runs in signal context, so there is nothing
-// async-signal-unsafe to get wrong.
+// BlockShutdownSignals() blocks all three in the calling thread; every thread created afterwards
+// (gRPC, the scheduler, OpenMP) inherits the mask, so the signals stay pending until a thread takes
+// them with sigwait() in WaitForShutdownSignal(). No code runs in signal context, so there is
+// nothing async-signal-unsafe to get wrong.
 //
 // Threads: call BlockShutdownSignals() in main before any thread exists; WaitForShutdownSignal()
 // from one thread at a time.

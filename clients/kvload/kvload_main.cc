@@ -143,11 +143,15 @@ nlohmann::json ServerInfoJson(ChannelPool& pool) {
   const grpc::Status status =
       pool.stub(0)->GetServerInfo(&context, kvserve::v1::GetServerInfoRequest(), &info);
   if (!status.ok()) return nullptr;
-  return {{"model_name", info.model_name()},       {"vocab_size", info.vocab_size()},
-          {"max_context", info.max_context()},     {"page_size", info.page_size()},
-          {"total_pages", info.total_pages()},     {"max_num_seqs", info.max_num_seqs()},
+  return {{"model_name", info.model_name()},
+          {"vocab_size", info.vocab_size()},
+          {"max_context", info.max_context()},
+          {"page_size", info.page_size()},
+          {"total_pages", info.total_pages()},
+          {"max_num_seqs", info.max_num_seqs()},
           {"max_batched_tokens", info.max_batched_tokens()},
-          {"max_waiting", info.max_waiting()},     {"version", info.version()}};
+          {"max_waiting", info.max_waiting()},
+          {"version", info.version()}};
 }
 
 // After a run: waits up to `timeout` for the server to report nothing running or waiting, then
@@ -161,17 +165,19 @@ absl::Status CheckServerAfterRun(ChannelPool& pool, absl::Duration timeout) {
     const grpc::Status status =
         pool.stub(0)->GetServerInfo(&context, kvserve::v1::GetServerInfoRequest(), &info);
     if (!status.ok()) {
-      return absl::UnavailableError(absl::StrCat("GetServerInfo after the run: ", status.error_message()));
+      return absl::UnavailableError(
+          absl::StrCat("GetServerInfo after the run: ", status.error_message()));
     }
     if ((info.running() == 0 && info.waiting() == 0) || absl::Now() >= give_up) break;
     absl::SleepFor(absl::Milliseconds(50));
   }
   const int64_t held = info.total_pages() - info.free_pages();
-  std::printf("server after run: running %d, waiting %d, KV pages free %lld of %lld (%lld held, "
-              "%lld cached for prefix reuse)\n",
-              info.running(), info.waiting(), static_cast<long long>(info.free_pages()),
-              static_cast<long long>(info.total_pages()), static_cast<long long>(held),
-              static_cast<long long>(info.cached_pages()));
+  std::printf(
+      "server after run: running %d, waiting %d, KV pages free %lld of %lld (%lld held, "
+      "%lld cached for prefix reuse)\n",
+      info.running(), info.waiting(), static_cast<long long>(info.free_pages()),
+      static_cast<long long>(info.total_pages()), static_cast<long long>(held),
+      static_cast<long long>(info.cached_pages()));
   if (absl::GetFlag(FLAGS_expect_idle) &&
       (info.running() != 0 || info.waiting() != 0 || held != 0)) {
     return absl::InternalError(absl::StrCat("server not idle after the run: ", info.running(),
@@ -200,7 +206,7 @@ absl::Status Main() {
   for (int32_t level : sweep) max_streams = std::max(max_streams, level);
   if (max_streams == 0) max_streams = 1024;  // uncapped open loop
   const int channels = absl::GetFlag(FLAGS_channels) > 0 ? absl::GetFlag(FLAGS_channels)
-                                                          : ChannelPool::ChannelsFor(max_streams);
+                                                         : ChannelPool::ChannelsFor(max_streams);
   absl::StatusOr<ClientChannelFactory> factory =
       ClientChannelFactory::Create(SecurityOptionsFromFlags());
   if (!factory.ok()) return factory.status();
@@ -225,9 +231,8 @@ absl::Status Main() {
     run.summary = SummarizeRun(*result);
     run.result = *std::move(result);
     if (!sweep.empty()) {
-      std::fprintf(stderr, "sweep: concurrency %d done: %.1f tok/s, %lld ok, %lld errors\n",
-                   level, run.summary.output_throughput,
-                   static_cast<long long>(run.summary.ok),
+      std::fprintf(stderr, "sweep: concurrency %d done: %.1f tok/s, %lld ok, %lld errors\n", level,
+                   run.summary.output_throughput, static_cast<long long>(run.summary.ok),
                    static_cast<long long>(run.summary.errors));
     }
   }

@@ -30,10 +30,10 @@ struct RunSummary {
   int64_t errors = 0;
   std::map<std::string, int64_t> errors_by_code;  // status code name → count (Outcome::kError)
   double duration_s = 0;
-  int64_t prompt_tokens = 0;  // sent, over all requests
-  int64_t output_tokens = 0;  // received, over all requests
-  int64_t requested_tokens = 0;  // Σ max_tokens over OK requests
-  int64_t ok_output_tokens = 0;  // received by OK requests
+  int64_t prompt_tokens = 0;      // sent, over all requests
+  int64_t output_tokens = 0;      // received, over all requests
+  int64_t requested_tokens = 0;   // Σ max_tokens over OK requests
+  int64_t ok_output_tokens = 0;   // received by OK requests
   double request_throughput = 0;  // OK requests per second
   double output_throughput = 0;   // output tokens per second
   // In milliseconds.

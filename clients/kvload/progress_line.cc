@@ -22,8 +22,8 @@ ProgressLine::ProgressLine(std::FILE* out, std::string label)
 std::string ProgressLine::Format(const std::string& label, const ProgressSnapshot& s,
                                  double tokens_per_s) {
   const std::string total = s.total > 0 ? absl::StrFormat("/%d", s.total) : "";
-  return absl::StrFormat("%s: %d%s done  %.0f tok/s  %d errors  %d in flight", label, s.done,
-                         total, tokens_per_s, s.errors, s.in_flight);
+  return absl::StrFormat("%s: %d%s done  %.0f tok/s  %d errors  %d in flight", label, s.done, total,
+                         tokens_per_s, s.errors, s.in_flight);
 }
 
 void ProgressLine::Update(const ProgressSnapshot& snapshot, bool force) {

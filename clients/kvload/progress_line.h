@@ -19,7 +19,7 @@ namespace kvserve::load {
 
 struct ProgressSnapshot {
   int64_t done = 0;
-  int64_t total = 0;  // 0 = unknown (time-bounded run)
+  int64_t total = 0;   // 0 = unknown (time-bounded run)
   int64_t tokens = 0;  // output tokens received so far
   int64_t errors = 0;
   int64_t in_flight = 0;

@@ -27,7 +27,8 @@ namespace {
 std::string ErrorsText(const RunSummary& s) {
   if (s.errors_by_code.empty()) return "none";
   std::vector<std::string> parts;
-  for (const auto& [name, count] : s.errors_by_code) parts.push_back(absl::StrCat(name, "=", count));
+  for (const auto& [name, count] : s.errors_by_code)
+    parts.push_back(absl::StrCat(name, "=", count));
   return absl::StrJoin(parts, ", ");
 }
 
@@ -83,10 +84,10 @@ std::string FormatSummary(const RunReport& run) {
   absl::StrAppendFormat(&out, "%-22s %.2f req/s\n", "request_throughput:", s.request_throughput);
   absl::StrAppendFormat(&out, "%-22s %.1f tok/s\n", "output_throughput:", s.output_throughput);
   absl::StrAppendFormat(&out, "%-22s %d\n", "prompt_tokens:", s.prompt_tokens);
-  absl::StrAppendFormat(&out, "%-22s %d (ok requests: %d of %d requested)\n", "output_tokens:",
-                        s.output_tokens, s.ok_output_tokens, s.requested_tokens);
-  absl::StrAppendFormat(&out, "%-8s %9s %9s %9s %9s %9s %9s\n", "ms", "count", "mean", "p50",
-                        "p90", "p99", "max");
+  absl::StrAppendFormat(&out, "%-22s %d (ok requests: %d of %d requested)\n",
+                        "output_tokens:", s.output_tokens, s.ok_output_tokens, s.requested_tokens);
+  absl::StrAppendFormat(&out, "%-8s %9s %9s %9s %9s %9s %9s\n", "ms", "count", "mean", "p50", "p90",
+                        "p99", "max");
   AppendLatencyRow(&out, "ttft", s.ttft_ms);
   AppendLatencyRow(&out, "itl", s.itl_ms);
   AppendLatencyRow(&out, "tpot", s.tpot_ms);
@@ -95,9 +96,9 @@ std::string FormatSummary(const RunReport& run) {
 }
 
 std::string FormatSweepTable(const std::vector<RunReport>& runs) {
-  std::string out = absl::StrFormat(
-      "%6s %6s %6s %6s %8s %9s %9s %9s %8s %8s %9s %9s\n", "conc", "ok", "cancel", "errors",
-      "req/s", "tok/s", "ttft_p50", "ttft_p99", "itl_p50", "itl_p99", "tpot_p50", "e2e_p99");
+  std::string out = absl::StrFormat("%6s %6s %6s %6s %8s %9s %9s %9s %8s %8s %9s %9s\n", "conc",
+                                    "ok", "cancel", "errors", "req/s", "tok/s", "ttft_p50",
+                                    "ttft_p99", "itl_p50", "itl_p99", "tpot_p50", "e2e_p99");
   for (const RunReport& run : runs) {
     const RunSummary& s = run.summary;
     absl::StrAppendFormat(&out, "%6d %6d %6d %6d %8.2f %9.1f %9.2f %9.2f %8.2f %8.2f %9.2f %9.2f\n",

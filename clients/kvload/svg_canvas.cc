@@ -80,8 +80,8 @@ SvgCanvas::SvgCanvas(int width, int height) : width_(width), height_(height) {}
 
 void SvgCanvas::Add(absl::string_view element) { absl::StrAppend(&body_, element, "\n"); }
 
-void SvgCanvas::Text(double x, double y, absl::string_view text, int size,
-                     absl::string_view anchor, absl::string_view extra) {
+void SvgCanvas::Text(double x, double y, absl::string_view text, int size, absl::string_view anchor,
+                     absl::string_view extra) {
   absl::StrAppendFormat(&body_,
                         "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" text-anchor=\"%s\" %s>%s"
                         "</text>\n",
@@ -116,8 +116,8 @@ void SvgCanvas::Polyline(const std::vector<std::pair<double, double>>& points,
 }
 
 void SvgCanvas::Circle(double x, double y, double r, absl::string_view fill) {
-  absl::StrAppendFormat(&body_, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%s\"/>\n", x,
-                        y, r, fill);
+  absl::StrAppendFormat(&body_, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%s\"/>\n", x, y,
+                        r, fill);
 }
 
 std::string SvgCanvas::Finish() const {

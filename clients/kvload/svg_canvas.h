@@ -36,8 +36,8 @@ class SvgCanvas {
   void Add(absl::string_view element);
   void Text(double x, double y, absl::string_view text, int size = 12,
             absl::string_view anchor = "start", absl::string_view extra = "");
-  void Line(double x1, double y1, double x2, double y2, absl::string_view stroke,
-            double width = 1, absl::string_view extra = "");
+  void Line(double x1, double y1, double x2, double y2, absl::string_view stroke, double width = 1,
+            absl::string_view extra = "");
   void Rect(double x, double y, double w, double h, absl::string_view fill,
             absl::string_view extra = "");
   void Polyline(const std::vector<std::pair<double, double>>& points, absl::string_view stroke,

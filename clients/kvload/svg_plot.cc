@@ -99,8 +99,7 @@ void DrawDistribution(SvgCanvas* canvas, double x, double y, double w, double h,
 
   for (const auto& [value, color] : {std::pair{p50, kP50Color}, std::pair{p99, kP99Color}}) {
     if (value > hi) continue;
-    canvas->Line(panel.X(value), y, panel.X(value), y + h, color, 1.5,
-                 "stroke-dasharray=\"5,3\"");
+    canvas->Line(panel.X(value), y, panel.X(value), y + h, color, 1.5, "stroke-dasharray=\"5,3\"");
   }
   panel.Legend(kBarColor, "histogram (left axis)");
   panel.Legend(kCdfColor, "CDF (right axis)");
@@ -135,8 +134,8 @@ void DrawTimeline(SvgCanvas* canvas, double x, double y, double w, double h,
     double tokens = 0;
     for (const RequestRecord& r : result.requests) tokens += static_cast<double>(r.tokens);
     const double mean = tokens / result.duration_s;
-    canvas->Line(panel.X(0), panel.Y(mean), panel.X(panel.x_hi()), panel.Y(mean), kP99Color,
-                 1.5, "stroke-dasharray=\"5,3\"");
+    canvas->Line(panel.X(0), panel.Y(mean), panel.X(panel.x_hi()), panel.Y(mean), kP99Color, 1.5,
+                 "stroke-dasharray=\"5,3\"");
     panel.Legend(kTtftColor, "per bucket");
     panel.Legend(kP99Color, absl::StrFormat("mean %.0f tok/s", mean), /*dashed=*/true);
   }

@@ -17,10 +17,10 @@ namespace {
 
 // Words for --prompt_text prompts; plain ASCII so one byte is one token on the byte models.
 constexpr absl::string_view kWords[] = {
-    "the",    "cache",  "page",   "token",  "model",  "server", "stream", "batch",
-    "prefix", "decode", "layer",  "head",   "query",  "value",  "key",    "time",
-    "load",   "queue",  "step",   "sample", "prompt", "reply",  "north",  "river",
-    "stone",  "light",  "green",  "quiet",  "number", "window", "garden", "silver"};
+    "the",    "cache",  "page",  "token",  "model",  "server", "stream", "batch",
+    "prefix", "decode", "layer", "head",   "query",  "value",  "key",    "time",
+    "load",   "queue",  "step",  "sample", "prompt", "reply",  "north",  "river",
+    "stone",  "light",  "green", "quiet",  "number", "window", "garden", "silver"};
 
 // Appends random words (space-separated) until `out` holds exactly `len` bytes.
 void AppendWords(Rng& rng, size_t len, std::string* out) {

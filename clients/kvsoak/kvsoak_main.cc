@@ -58,10 +58,9 @@ absl::StatusOr<SoakMix> MixFromFlags() {
   mix.deadline_fraction = absl::GetFlag(FLAGS_deadline_fraction);
   mix.invalid_fraction = absl::GetFlag(FLAGS_invalid_fraction);
   mix.long_fraction = absl::GetFlag(FLAGS_long_fraction);
-  const std::pair<const char*, load::LengthRange*> ranges[] = {
-      {"--prompt_len", &mix.prompt_len},
-      {"--max_tokens", &mix.max_tokens},
-      {"--deadline_ms", &mix.deadline_ms}};
+  const std::pair<const char*, load::LengthRange*> ranges[] = {{"--prompt_len", &mix.prompt_len},
+                                                               {"--max_tokens", &mix.max_tokens},
+                                                               {"--deadline_ms", &mix.deadline_ms}};
   const std::string texts[] = {absl::GetFlag(FLAGS_prompt_len), absl::GetFlag(FLAGS_max_tokens),
                                absl::GetFlag(FLAGS_deadline_ms)};
   for (int i = 0; i < 3; ++i) {
@@ -109,12 +108,12 @@ int Main() {
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
   for (int64_t i = 0; i < num_requests; ++i) plans.push_back(MakeSoakPlan(*mix, limits, seed, i));
 
-  std::printf("kvsoak: %lld requests, concurrency %d, seed %llu, model %s (vocab %d, context %d),"
-              " %lld KV pages\n",
-              static_cast<long long>(num_requests), concurrency,
-              static_cast<unsigned long long>(seed), before.model_name().c_str(),
-              limits.vocab_size, limits.max_context,
-              static_cast<long long>(before.total_pages()));
+  std::printf(
+      "kvsoak: %lld requests, concurrency %d, seed %llu, model %s (vocab %d, context %d),"
+      " %lld KV pages\n",
+      static_cast<long long>(num_requests), concurrency, static_cast<unsigned long long>(seed),
+      before.model_name().c_str(), limits.vocab_size, limits.max_context,
+      static_cast<long long>(before.total_pages()));
   std::fflush(stdout);
 
   SoakRunner runner(&pool, &plans, concurrency);
@@ -128,16 +127,16 @@ int Main() {
   for (size_t i = 0; i < plans.size(); ++i) {
     const SoakObservation& seen = run.seen[i];
     tokens += seen.tokens;
-    const std::string status = !seen.started   ? "NOT_STARTED"
-                               : seen.aborted  ? "ABORTED_AT_TIMEOUT"
+    const std::string status = !seen.started          ? "NOT_STARTED"
+                               : seen.aborted         ? "ABORTED_AT_TIMEOUT"
                                : seen.done_calls == 0 ? "NO_STATUS"
                                                       : load::StatusCodeName(seen.status_code);
     ++by_kind_status[absl::StrFormat("%-8s %s", SoakKindName(plans[i].kind), status)];
     for (const std::string& v : CheckRequest(plans[i], seen)) {
       if (violations++ < show) {
         std::printf("VIOLATION request %zu (%s, prompt %d, max_tokens %d): %s\n", i,
-                    SoakKindName(plans[i].kind), plans[i].prompt_len,
-                    plans[i].request.max_tokens(), v.c_str());
+                    SoakKindName(plans[i].kind), plans[i].prompt_len, plans[i].request.max_tokens(),
+                    v.c_str());
       }
     }
   }

@@ -14,13 +14,15 @@ namespace {
 bool Allowed(const SoakPlan& plan, const SoakObservation& seen) {
   const auto code = static_cast<grpc::StatusCode>(seen.status_code);
   switch (plan.kind) {
-    case SoakKind::kNormal: return code == grpc::StatusCode::OK;
+    case SoakKind::kNormal:
+      return code == grpc::StatusCode::OK;
     case SoakKind::kCancel:
       return code == grpc::StatusCode::OK ||
              (seen.cancel_sent && code == grpc::StatusCode::CANCELLED);
     case SoakKind::kDeadline:
       return code == grpc::StatusCode::OK || code == grpc::StatusCode::DEADLINE_EXCEEDED;
-    case SoakKind::kInvalid: return code == grpc::StatusCode::INVALID_ARGUMENT;
+    case SoakKind::kInvalid:
+      return code == grpc::StatusCode::INVALID_ARGUMENT;
   }
   return false;
 }
@@ -34,7 +36,8 @@ void CheckOk(const SoakPlan& plan, const SoakObservation& seen, std::vector<std:
     out.push_back("OK stream without usage");
   } else {
     if (seen.tokens != seen.usage_completion_tokens) {
-      out.push_back(absl::StrCat("received ", seen.tokens, " tokens but usage.completion_tokens is ",
+      out.push_back(absl::StrCat("received ", seen.tokens,
+                                 " tokens but usage.completion_tokens is ",
                                  seen.usage_completion_tokens));
     }
     if (seen.usage_prompt_tokens != plan.prompt_len) {
@@ -45,8 +48,8 @@ void CheckOk(const SoakPlan& plan, const SoakObservation& seen, std::vector<std:
   if (seen.final_fields_split) out.push_back("finish_reason and usage on different messages");
   if (plan.request.ignore_eos() && plan.request.stop_token_ids_size() == 0) {
     if (seen.tokens != max_tokens) {
-      out.push_back(absl::StrCat("ignore_eos stream got ", seen.tokens, " tokens, asked for ",
-                                 max_tokens));
+      out.push_back(
+          absl::StrCat("ignore_eos stream got ", seen.tokens, " tokens, asked for ", max_tokens));
     }
     if (seen.finish_reason != kvserve::v1::FINISH_REASON_LENGTH) {
       out.push_back(absl::StrCat("ignore_eos stream finished with reason ", seen.finish_reason,

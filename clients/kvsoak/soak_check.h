@@ -30,16 +30,16 @@ struct SoakObservation {
   int64_t messages = 0;
   int64_t tokens = 0;
   bool cancel_sent = false;
-  bool started = false;      // the run reached this request before its timeout
-  bool aborted = false;      // still running at the run's timeout, so kvsoak cancelled it
+  bool started = false;  // the run reached this request before its timeout
+  bool aborted = false;  // still running at the run's timeout, so kvsoak cancelled it
   // Message protocol.
-  int32_t finish_reason = 0;          // of the message that carried one, 0 if none
-  bool has_usage = false;             // some message carried usage
+  int32_t finish_reason = 0;  // of the message that carried one, 0 if none
+  bool has_usage = false;     // some message carried usage
   int32_t usage_prompt_tokens = 0;
   int32_t usage_completion_tokens = 0;
-  bool message_after_final = false;   // a message followed the one with finish_reason
-  bool final_fields_split = false;    // finish_reason and usage came on different messages
-  bool request_id_mismatch = false;   // some message's request_id differed from the request's
+  bool message_after_final = false;  // a message followed the one with finish_reason
+  bool final_fields_split = false;   // finish_reason and usage came on different messages
+  bool request_id_mismatch = false;  // some message's request_id differed from the request's
 };
 
 std::vector<std::string> CheckRequest(const SoakPlan& plan, const SoakObservation& seen);

@@ -11,28 +11,37 @@ namespace kvserve::soak {
 
 const char* SoakKindName(SoakKind kind) {
   switch (kind) {
-    case SoakKind::kNormal: return "normal";
-    case SoakKind::kCancel: return "cancel";
-    case SoakKind::kDeadline: return "deadline";
-    case SoakKind::kInvalid: return "invalid";
+    case SoakKind::kNormal:
+      return "normal";
+    case SoakKind::kCancel:
+      return "cancel";
+    case SoakKind::kDeadline:
+      return "deadline";
+    case SoakKind::kInvalid:
+      return "invalid";
   }
   return "?";
 }
 
 const char* ExpectedField(InvalidWay way) {
   switch (way) {
-    case InvalidWay::kZeroMaxTokens: return "max_tokens";
-    case InvalidWay::kBeyondContext: return "max_tokens";
-    case InvalidWay::kTokenBeyondVocab: return "prompt.token_ids[";
-    case InvalidWay::kEmptyPrompt: return "prompt";
-    case InvalidWay::kNanTemperature: return "sampling.temperature";
+    case InvalidWay::kZeroMaxTokens:
+      return "max_tokens";
+    case InvalidWay::kBeyondContext:
+      return "max_tokens";
+    case InvalidWay::kTokenBeyondVocab:
+      return "prompt.token_ids[";
+    case InvalidWay::kEmptyPrompt:
+      return "prompt";
+    case InvalidWay::kNanTemperature:
+      return "sampling.temperature";
   }
   return "?";
 }
 
 absl::Status ValidateSoakMix(const SoakMix& mix, const ModelLimits& limits) {
-  for (double f : {mix.cancel_fraction, mix.deadline_fraction, mix.invalid_fraction,
-                   mix.long_fraction}) {
+  for (double f :
+       {mix.cancel_fraction, mix.deadline_fraction, mix.invalid_fraction, mix.long_fraction}) {
     if (!(f >= 0.0 && f <= 1.0)) {
       return absl::InvalidArgumentError(absl::StrCat("fraction ", f, " is not in [0, 1]"));
     }
@@ -74,8 +83,8 @@ void FillValid(const SoakMix& mix, const ModelLimits& limits, load::Rng& rng, So
   int32_t prompt_len, max_tokens;
   if (rng.Uniform() < mix.long_fraction) {
     // Long: together they fill 75–100% of the context.
-    const int32_t total = static_cast<int32_t>(
-        rng.UniformInt(limits.max_context * 3 / 4, limits.max_context));
+    const int32_t total =
+        static_cast<int32_t>(rng.UniformInt(limits.max_context * 3 / 4, limits.max_context));
     prompt_len = static_cast<int32_t>(rng.UniformInt(1, total - 1));
     max_tokens = total - prompt_len;
   } else {
@@ -130,8 +139,7 @@ void FillInvalid(const ModelLimits& limits, load::Rng& rng, SoakPlan& plan) {
 
 }  // namespace
 
-SoakPlan MakeSoakPlan(const SoakMix& mix, const ModelLimits& limits, uint64_t seed,
-                      int64_t index) {
+SoakPlan MakeSoakPlan(const SoakMix& mix, const ModelLimits& limits, uint64_t seed, int64_t index) {
   load::Rng rng(seed, static_cast<uint64_t>(index));
   SoakPlan plan;
   plan.index = index;
@@ -150,11 +158,9 @@ SoakPlan MakeSoakPlan(const SoakMix& mix, const ModelLimits& limits, uint64_t se
   }
   FillValid(mix, limits, rng, plan);
   if (plan.kind == SoakKind::kCancel) {
-    plan.cancel_after_tokens =
-        static_cast<int32_t>(rng.UniformInt(1, plan.request.max_tokens()));
+    plan.cancel_after_tokens = static_cast<int32_t>(rng.UniformInt(1, plan.request.max_tokens()));
   } else if (plan.kind == SoakKind::kDeadline) {
-    plan.deadline_ms =
-        static_cast<int32_t>(rng.UniformInt(mix.deadline_ms.lo, mix.deadline_ms.hi));
+    plan.deadline_ms = static_cast<int32_t>(rng.UniformInt(mix.deadline_ms.lo, mix.deadline_ms.hi));
   }
   return plan;
 }

@@ -27,8 +27,7 @@ SoakObservation ObservationOf(const GenerateRecord& record) {
   return seen;
 }
 
-SoakRunner::SoakRunner(load::ChannelPool* pool, const std::vector<SoakPlan>* plans,
-                       int concurrency)
+SoakRunner::SoakRunner(load::ChannelPool* pool, const std::vector<SoakPlan>* plans, int concurrency)
     : pool_(pool), plans_(plans), concurrency_(concurrency) {
   seen_.resize(plans->size());
 }
@@ -44,12 +43,12 @@ SoakRunResult SoakRunner::Run(absl::Duration timeout, int64_t progress_every) {
 
   SoakRunResult result;
   for (const SoakPlan& plan : *plans_) {
-    GenerateCall* call = GenerateCall::Create(
-        plan.request,
-        GenerateCallOptions{.deadline_ms = plan.deadline_ms,
-                            .cancel_after_tokens = plan.cancel_after_tokens,
-                            .tag = plan.index},
-        this);
+    GenerateCall* call =
+        GenerateCall::Create(plan.request,
+                             GenerateCallOptions{.deadline_ms = plan.deadline_ms,
+                                                 .cancel_after_tokens = plan.cancel_after_tokens,
+                                                 .tag = plan.index},
+                             this);
     bool has_slot_in_time = false;
     {
       absl::MutexLock lock(&mu_);

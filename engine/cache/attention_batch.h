@@ -29,9 +29,9 @@ struct SequenceChunk {
 struct BatchSequence {
   RequestId id = 0;
   absl::Span<const PageId> page_table;  // covers positions [0, kv_len)
-  int32_t q_start = 0;       // position of the first new token
-  int32_t q_len = 0;         // new tokens in this step (1 for a decode)
-  int32_t kv_len = 0;        // q_start + q_len
+  int32_t q_start = 0;                  // position of the first new token
+  int32_t q_len = 0;                    // new tokens in this step (1 for a decode)
+  int32_t kv_len = 0;                   // q_start + q_len
   int32_t token_offset = 0;  // row of the first new token in the step's flattened token matrix
 
   // The per-request mask, causal inside the chunk: new token i (0-based) sees positions

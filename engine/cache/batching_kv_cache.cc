@@ -119,8 +119,8 @@ absl::Status BatchingKvCache::Append(RequestId id, int32_t layer,
   if (!found.ok()) return found.status();
   const PageGeometry& g = pool_->geometry();
   if (layer < 0 || layer >= g.num_layers) {
-    return absl::InvalidArgumentError(absl::StrCat("layer ", layer, " is outside [0, ",
-                                                   g.num_layers, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("layer ", layer, " is outside [0, ", g.num_layers, ")"));
   }
   const Sequence& seq = **found;
   for (int32_t pos : positions) {
@@ -143,8 +143,8 @@ absl::Status BatchingKvCache::Append(RequestId id, int32_t layer,
     const PageId page = seq.pages[pos / g.page_size];
     const int64_t slot_offset = int64_t{pos % g.page_size} * g.head_dim;
     for (int32_t h = 0; h < g.num_kv_heads; ++h) {
-      std::memcpy(pool_->key_block(page, layer, h) + slot_offset, k + i * row_stride + h * g.head_dim,
-                  head_bytes);
+      std::memcpy(pool_->key_block(page, layer, h) + slot_offset,
+                  k + i * row_stride + h * g.head_dim, head_bytes);
       std::memcpy(pool_->value_block(page, layer, h) + slot_offset,
                   v + i * row_stride + h * g.head_dim, head_bytes);
     }
@@ -158,8 +158,8 @@ absl::StatusOr<int32_t> BatchingKvCache::MatchPrefix(RequestId id,
   if (!found.ok()) return found.status();
   Sequence& seq = **found;
   if (seq.length != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("request ", id, " already holds ", seq.length, " tokens; match prefixes first"));
+    return absl::FailedPreconditionError(absl::StrCat("request ", id, " already holds ", seq.length,
+                                                      " tokens; match prefixes first"));
   }
   if (prefix_ == nullptr || tokens.empty()) return 0;
   const int32_t ps = page_size();
@@ -195,7 +195,8 @@ absl::Status BatchingKvCache::CommitTokens(RequestId id, absl::Span<const int32_
   if (prefix_ == nullptr) return absl::OkStatus();
   const int32_t ps = page_size();
   while (int64_t{seq.hashed_pages + 1} * ps <= static_cast<int64_t>(tokens.size())) {
-    const absl::Span<const int32_t> page_tokens = tokens.subspan(int64_t{seq.hashed_pages} * ps, ps);
+    const absl::Span<const int32_t> page_tokens =
+        tokens.subspan(int64_t{seq.hashed_pages} * ps, ps);
     // If another page already holds this prefix (two requests computed it at once), this one
     // stays unregistered and is simply freed with its request.
     const uint64_t hash = PrefixCache::Hash(seq.last_hash, page_tokens);
@@ -212,7 +213,8 @@ absl::Status BatchingKvCache::Fork(RequestId parent, RequestId child) {
     return absl::NotFoundError(absl::StrCat("fork parent ", parent, " is not in the KV cache"));
   }
   if (sequences_.contains(child)) {
-    return absl::AlreadyExistsError(absl::StrCat("fork child ", child, " is already in the KV cache"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("fork child ", child, " is already in the KV cache"));
   }
   Sequence copy = it->second;  // copied before emplace: emplace may rehash and move `it`
   for (PageId page : copy.pages) pool_->AddRef(page);
@@ -236,11 +238,13 @@ absl::Status BatchingKvCache::BuildBatchInto(absl::Span<const SequenceChunk> chu
   for (const SequenceChunk& chunk : chunks) {
     auto it = sequences_.find(chunk.id);
     if (it == sequences_.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("request ", chunk.id, " is not in the KV cache"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("request ", chunk.id, " is not in the KV cache"));
     }
     const Sequence& seq = it->second;
     if (seq.batch_stamp == stamp) {
-      return absl::InvalidArgumentError(absl::StrCat("request ", chunk.id, " appears twice in a batch"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("request ", chunk.id, " appears twice in a batch"));
     }
     seq.batch_stamp = stamp;
     if (chunk.num_new_tokens <= 0 || chunk.num_new_tokens > seq.length) {

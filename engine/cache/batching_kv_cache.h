@@ -5,8 +5,8 @@
 //
 // One engine step uses it like this (the scheduler thread does all of it):
 //   1. Extend(id, n) for every request in the step: claims slots for n new tokens, allocating pages
-//      and copying a shared last page on write. All-or-nothing: on RESOURCE_EXHAUSTED nothing changed,
-//      and the scheduler may preempt someone and try again.
+//      and copying a shared last page on write. All-or-nothing: on RESOURCE_EXHAUSTED nothing
+//      changed, and the scheduler may preempt someone and try again.
 //   2. BuildBatch(chunks) describes the step for the attention kernels: per request its page table,
 //      the positions of its new tokens and what each may see (the per-request mask).
 //   3. Append(id, layer, positions, k, v) writes the new tokens' K/V, layer by layer.
@@ -98,16 +98,18 @@ class BatchingKvCache {
   struct Sequence {
     std::vector<PageId> pages;
     int32_t length = 0;
-    int32_t hashed_pages = 0;                    // leading pages whose chain hash is known
+    int32_t hashed_pages = 0;                     // leading pages whose chain hash is known
     uint64_t last_hash = PrefixCache::kRootHash;  // chain hash of page hashed_pages - 1
-    mutable uint64_t batch_stamp = 0;  // the last BuildBatchInto call that included it
+    mutable uint64_t batch_stamp = 0;             // the last BuildBatchInto call that included it
   };
-  int64_t PagesFor(int32_t tokens) const { return (int64_t{tokens} + page_size() - 1) / page_size(); }
+  int64_t PagesFor(int32_t tokens) const {
+    return (int64_t{tokens} + page_size() - 1) / page_size();
+  }
   // True if the request may not write into `page` (shared, or holding a cached prefix).
   bool ReadOnly(PageId page) const;
   bool LastPageShared(const Sequence& seq) const;
-  PageId AllocatePage();            // the pool must have a free page
-  void ReleasePage(PageId page);    // one holder fewer; cached pages go to the back
+  PageId AllocatePage();          // the pool must have a free page
+  void ReleasePage(PageId page);  // one holder fewer; cached pages go to the back
   // NOT_FOUND "request <id> is not in the KV cache" if `id` was never added (or was removed).
   absl::StatusOr<Sequence*> Find(RequestId id);
   absl::StatusOr<const Sequence*> Find(RequestId id) const;

@@ -80,7 +80,8 @@ class PagePool {
   const float* page_data(PageId page) const { return data_ + page * page_floats_; }
   // K block [page_size][head_dim] of one layer and KV head; the V block follows it directly.
   float* key_block(PageId page, int32_t layer, int32_t kv_head) {
-    return page_data(page) + (int64_t{layer} * geometry_.num_kv_heads + kv_head) * 2 * block_floats_;
+    return page_data(page) +
+           (int64_t{layer} * geometry_.num_kv_heads + kv_head) * 2 * block_floats_;
   }
   const float* key_block(PageId page, int32_t layer, int32_t kv_head) const {
     return const_cast<PagePool*>(this)->key_block(page, layer, kv_head);
@@ -98,7 +99,7 @@ class PagePool {
   PageGeometry geometry_;
   int64_t block_floats_;
   int64_t page_floats_;
-  float* data_;                      // owned; num_pages * page_floats_, 64-byte aligned
+  float* data_;  // owned; num_pages * page_floats_, 64-byte aligned
   void Unlink(PageId page);
 
   std::vector<int32_t> ref_counts_;  // per page

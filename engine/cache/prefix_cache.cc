@@ -22,8 +22,8 @@ std::optional<PageId> PrefixCache::Lookup(uint64_t hash, uint64_t parent,
   auto it = by_hash_.find(hash);
   if (it == by_hash_.end()) return std::nullopt;
   const PageId page = it->second;
-  if (entries_[page].parent != parent || !std::equal(tokens.begin(), tokens.end(),
-                                                     TokensOf(page).begin(), TokensOf(page).end())) {
+  if (entries_[page].parent != parent ||
+      !std::equal(tokens.begin(), tokens.end(), TokensOf(page).begin(), TokensOf(page).end())) {
     return std::nullopt;  // a hash collision
   }
   return page;

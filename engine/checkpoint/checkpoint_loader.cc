@@ -101,17 +101,17 @@ class TensorTable {
       for (const SafetensorsTensor& t : shards_[s].header.tensors) {
         const auto [it, inserted] = where_.emplace(t.name, Location{static_cast<int32_t>(s), &t});
         if (!inserted) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "tensor '", t.name, "' is in both ", shards_[it->second.shard].file.path(), " and ",
-              shards_[s].file.path()));
+          return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "' is in both ",
+                                                         shards_[it->second.shard].file.path(),
+                                                         " and ", shards_[s].file.path()));
         }
       }
     }
     for (const auto& [tensor, file] : expected) {
       const auto it = where_.find(tensor);
       if (it == where_.end() || shards_[it->second.shard].name != file) {
-        return absl::NotFoundError(absl::StrCat(kIndexFile, " puts tensor '", tensor, "' in ",
-                                                file, ", but that file does not have it"));
+        return absl::NotFoundError(absl::StrCat(kIndexFile, " puts tensor '", tensor, "' in ", file,
+                                                ", but that file does not have it"));
       }
     }
     return absl::OkStatus();
@@ -121,8 +121,8 @@ class TensorTable {
   absl::Status Fill(const std::string& name, absl::Span<const int64_t> shape, float* dst) {
     const auto it = where_.find(name);
     if (it == where_.end()) {
-      return absl::NotFoundError(absl::StrCat("tensor '", name, "' is missing (looked in ",
-                                              FileList(), ")"));
+      return absl::NotFoundError(
+          absl::StrCat("tensor '", name, "' is missing (looked in ", FileList(), ")"));
     }
     const Shard& shard = shards_[it->second.shard];
     const SafetensorsTensor& t = *it->second.tensor;
@@ -163,9 +163,8 @@ class TensorTable {
     std::sort(unused.begin(), unused.end());
     const Location& where = where_.at(unused.front());
     return absl::InvalidArgumentError(absl::StrCat(
-        shards_[where.shard].file.path(), ": tensor '", unused.front(),
-        "' is not part of a ", model_type, " model with this config.json (", unused.size(),
-        " unexpected tensor(s))"));
+        shards_[where.shard].file.path(), ": tensor '", unused.front(), "' is not part of a ",
+        model_type, " model with this config.json (", unused.size(), " unexpected tensor(s))"));
   }
 
   std::vector<std::string> Files() const {
@@ -248,8 +247,8 @@ absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir) {
     absl::StatusOr<MappedFile> file = MappedFile::Open(JoinPath(dir, name));
     if (!file.ok()) {
       if (!expected.empty() && absl::IsNotFound(file.status())) {
-        return absl::NotFoundError(absl::StrCat(file.status().message(), " (a shard listed in ",
-                                                kIndexFile, ")"));
+        return absl::NotFoundError(
+            absl::StrCat(file.status().message(), " (a shard listed in ", kIndexFile, ")"));
       }
       return file.status();
     }

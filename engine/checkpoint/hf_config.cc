@@ -45,7 +45,8 @@ class FieldReader {
   absl::StatusOr<bool> Bool(const char* field, bool fallback) const {
     const Json* v = Find(field);
     if (v == nullptr) return fallback;
-    if (!v->is_boolean()) return Error(field, absl::StrCat("must be true or false, got ", v->dump()));
+    if (!v->is_boolean())
+      return Error(field, absl::StrCat("must be true or false, got ", v->dump()));
     return v->get<bool>();
   }
 
@@ -112,8 +113,8 @@ absl::StatusOr<HfConfig> ParseHfConfig(absl::string_view json_text, absl::string
   out.model_type = *model_type;
   const bool qwen2 = out.model_type == "qwen2";
   if (out.model_type != "llama" && !qwen2) {
-    return f.Error("model_type", absl::StrCat("is \"", out.model_type,
-                                              "\"; supported: \"llama\", \"qwen2\""));
+    return f.Error("model_type",
+                   absl::StrCat("is \"", out.model_type, "\"; supported: \"llama\", \"qwen2\""));
   }
 
   struct IntField {
@@ -121,12 +122,13 @@ absl::StatusOr<HfConfig> ParseHfConfig(absl::string_view json_text, absl::string
     int32_t* dst;
     std::optional<int32_t> fallback;
   };
-  for (const IntField& field : {IntField{"vocab_size", &c.vocab_size, std::nullopt},
-                                {"hidden_size", &c.hidden_size, std::nullopt},
-                                {"intermediate_size", &c.intermediate_size, std::nullopt},
-                                {"num_hidden_layers", &c.num_layers, std::nullopt},
-                                {"num_attention_heads", &c.num_heads, std::nullopt},
-                                {"max_position_embeddings", &c.max_context, qwen2 ? 32768 : 2048}}) {
+  for (const IntField& field :
+       {IntField{"vocab_size", &c.vocab_size, std::nullopt},
+        {"hidden_size", &c.hidden_size, std::nullopt},
+        {"intermediate_size", &c.intermediate_size, std::nullopt},
+        {"num_hidden_layers", &c.num_layers, std::nullopt},
+        {"num_attention_heads", &c.num_heads, std::nullopt},
+        {"max_position_embeddings", &c.max_context, qwen2 ? 32768 : 2048}}) {
     absl::StatusOr<int32_t> v = f.Int(field.name, field.fallback);
     if (!v.ok()) return v.status();
     if (*v <= 0) return f.Error(field.name, absl::StrCat("must be > 0, got ", *v));
@@ -136,9 +138,9 @@ absl::StatusOr<HfConfig> ParseHfConfig(absl::string_view json_text, absl::string
   if (!kv_heads.ok()) return kv_heads.status();
   c.num_kv_heads = *kv_heads;
   if (f.Find("head_dim") == nullptr && c.hidden_size % c.num_heads != 0) {
-    return f.Error("num_attention_heads", absl::StrCat("(", c.num_heads,
-                                                       ") does not divide hidden_size (",
-                                                       c.hidden_size, ") and there is no head_dim"));
+    return f.Error("num_attention_heads",
+                   absl::StrCat("(", c.num_heads, ") does not divide hidden_size (", c.hidden_size,
+                                ") and there is no head_dim"));
   }
   absl::StatusOr<int32_t> head_dim = f.Int("head_dim", c.hidden_size / c.num_heads);
   if (!head_dim.ok()) return head_dim.status();
@@ -155,13 +157,14 @@ absl::StatusOr<HfConfig> ParseHfConfig(absl::string_view json_text, absl::string
   c.tie_word_embeddings = *tie;
 
   for (auto [field, dst] : {std::pair{"bos_token_id", &c.bos_token_id},
-                            {"eos_token_id", &c.eos_token_id}, {"pad_token_id", &c.pad_token_id}}) {
+                            {"eos_token_id", &c.eos_token_id},
+                            {"pad_token_id", &c.pad_token_id}}) {
     absl::StatusOr<std::vector<int32_t>> ids = f.TokenIds(field);
     if (!ids.ok()) return ids.status();
     for (int32_t id : *ids) {
       if (id < 0 || id >= c.vocab_size) {
-        return f.Error(field, absl::StrCat("has id ", id, ", outside the vocabulary of ",
-                                           c.vocab_size));
+        return f.Error(field,
+                       absl::StrCat("has id ", id, ", outside the vocabulary of ", c.vocab_size));
       }
     }
     *dst = ids->empty() ? -1 : ids->front();

@@ -27,9 +27,9 @@
 namespace kvserve {
 
 struct HfConfig {
-  ModelConfig model;             // validated (ModelConfig::Validate)
-  std::string model_type;        // "llama" or "qwen2"
-  bool qkv_bias = false;         // the checkpoint has q/k/v_proj.bias tensors
+  ModelConfig model;       // validated (ModelConfig::Validate)
+  std::string model_type;  // "llama" or "qwen2"
+  bool qkv_bias = false;   // the checkpoint has q/k/v_proj.bias tensors
 };
 
 // `json_text` is the contents of config.json; `file_name` names it in errors. The ModelConfig's

@@ -18,8 +18,7 @@ absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
   if (fd < 0) {
     const int err = errno;
     if (err == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, ": cannot open: ", std::strerror(err)));
+    return absl::FailedPreconditionError(absl::StrCat(path, ": cannot open: ", std::strerror(err)));
   }
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -22,9 +22,9 @@ constexpr int32_t kMaxJsonDepth = 32;
 
 int32_t ElementSize(absl::string_view dtype) {
   static constexpr std::pair<const char*, int32_t> kSizes[] = {
-      {"BOOL", 1}, {"U8", 1},  {"I8", 1},   {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"I16", 2},
-      {"U16", 2},  {"F16", 2}, {"BF16", 2}, {"I32", 4},     {"U32", 4},     {"F32", 4},
-      {"F64", 8},  {"I64", 8}, {"U64", 8}};
+      {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1},
+      {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},
+      {"U32", 4},  {"F32", 4}, {"F64", 8}, {"I64", 8},     {"U64", 8}};
   for (const auto& [name, size] : kSizes) {
     if (dtype == name) return size;
   }
@@ -135,8 +135,8 @@ class HeaderParser {
     uint64_t count = 1;
     for (const Json& dim : *shape) {
       if (!dim.is_number_unsigned()) {
-        return TensorError(name, absl::StrCat("shape has ", dim.dump(),
-                                              ", not a non-negative integer"));
+        return TensorError(name,
+                           absl::StrCat("shape has ", dim.dump(), ", not a non-negative integer"));
       }
       const uint64_t d = dim.get<uint64_t>();
       if (d > (uint64_t{1} << 62) || __builtin_mul_overflow(count, d, &count) ||
@@ -154,20 +154,21 @@ class HeaderParser {
     }
     const uint64_t begin = (*offsets)[0].get<uint64_t>(), end = (*offsets)[1].get<uint64_t>();
     if (begin > end) {
-      return TensorError(name, absl::StrCat("data_offsets [", begin, ", ", end, "] end before they begin"));
+      return TensorError(
+          name, absl::StrCat("data_offsets [", begin, ", ", end, "] end before they begin"));
     }
     if (end > data_size_) {
-      return TensorError(name, absl::StrCat("data_offsets [", begin, ", ", end,
-                                            "] run past the data section's ", data_size_,
-                                            " bytes: truncated file, or the header lies"));
+      return TensorError(
+          name, absl::StrCat("data_offsets [", begin, ", ", end, "] run past the data section's ",
+                             data_size_, " bytes: truncated file, or the header lies"));
     }
     uint64_t want_bytes = 0;
     if (__builtin_mul_overflow(count, static_cast<uint64_t>(t.element_size), &want_bytes) ||
         end - begin != want_bytes) {
-      return TensorError(name, absl::StrCat("data_offsets [", begin, ", ", end, "] hold ",
-                                            end - begin, " bytes, but ", t.dtype, " ",
-                                            ShapeString(t.shape), " needs ", count, " x ",
-                                            t.element_size));
+      return TensorError(
+          name, absl::StrCat("data_offsets [", begin, ", ", end, "] hold ", end - begin,
+                             " bytes, but ", t.dtype, " ", ShapeString(t.shape), " needs ", count,
+                             " x ", t.element_size));
     }
     t.begin = data_begin_ + begin;
     t.end = data_begin_ + end;
@@ -251,8 +252,8 @@ absl::Status ConvertToF32(const SafetensorsTensor& tensor, absl::string_view fil
         absl::StrCat(file_name, ": tensor '", tensor.name, "': ", what));
   };
   if (static_cast<int64_t>(out.size()) != tensor.num_elements) {
-    return error(absl::StrCat("has ", tensor.num_elements, " values, the destination ",
-                              out.size()));
+    return error(
+        absl::StrCat("has ", tensor.num_elements, " values, the destination ", out.size()));
   }
   if (tensor.end > file_bytes.size() || tensor.begin > tensor.end ||
       tensor.end - tensor.begin != static_cast<uint64_t>(tensor.num_elements) *

@@ -1,8 +1,8 @@
 // Safetensors: the header parser and dtype conversion for Hugging Face `*.safetensors` files.
 //
 // File layout: 8 bytes little-endian u64 N, then N bytes of JSON header, then the data section.
-// The header maps tensor names to {"dtype", "shape", "data_offsets": [begin, end]} (offsets relative
-// to the data section) plus an optional "__metadata__" object.
+// The header maps tensor names to {"dtype", "shape", "data_offsets": [begin, end]} (offsets
+// relative to the data section) plus an optional "__metadata__" object.
 //
 // ParseSafetensorsHeader is the untrusted-input boundary (it is the fuzzing entry point): it takes
 // the whole file as bytes and guarantees, if it returns OK, that for every tensor
@@ -42,7 +42,7 @@ struct SafetensorsTensor {
 };
 
 struct SafetensorsHeader {
-  std::vector<SafetensorsTensor> tensors;  // sorted by begin offset
+  std::vector<SafetensorsTensor> tensors;           // sorted by begin offset
   absl::flat_hash_map<std::string, int32_t> index;  // name → position in `tensors`
 
   // nullptr if there is no tensor called `name`.

@@ -125,15 +125,14 @@ absl::StatusOr<GenerationTrace> GenerateGreedy(const ModelWeights& weights,
   if (prompt.empty()) return absl::InvalidArgumentError("prompt: must not be empty");
   for (int32_t id : prompt) {
     if (id < 0 || id >= c.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat("prompt: token id ", id,
-                                                     " is outside the vocabulary of ", c.vocab_size));
+      return absl::InvalidArgumentError(
+          absl::StrCat("prompt: token id ", id, " is outside the vocabulary of ", c.vocab_size));
     }
   }
-  if (max_new_tokens < 0 ||
-      static_cast<int64_t>(prompt.size()) + max_new_tokens > c.max_context) {
-    return absl::InvalidArgumentError(absl::StrCat("prompt (", prompt.size(), ") + max_new_tokens (",
-                                                   max_new_tokens, ") must be within max_context ",
-                                                   c.max_context));
+  if (max_new_tokens < 0 || static_cast<int64_t>(prompt.size()) + max_new_tokens > c.max_context) {
+    return absl::InvalidArgumentError(absl::StrCat("prompt (", prompt.size(),
+                                                   ") + max_new_tokens (", max_new_tokens,
+                                                   ") must be within max_context ", c.max_context));
   }
   GenerationTrace trace;
   std::vector<int32_t> sequence(prompt.begin(), prompt.end());

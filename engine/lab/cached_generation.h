@@ -6,8 +6,8 @@
 // prompt for N forward steps costs N ops with a cache (each position is computed once) and
 // 1 + 2 + ... + N = N(N+1)/2 without (every step recomputes every position).
 //
-// All three modes run the same deterministic per-row fp32 code (engine/lab/naive_ops.h), so they give
-// bit-identical logits and therefore identical tokens; only the work differs:
+// All three modes run the same deterministic per-row fp32 code (engine/lab/naive_ops.h), so they
+// give bit-identical logits and therefore identical tokens; only the work differs:
 //   kNone          every step recomputes K/V for the whole sequence (a fresh FullKvCache per pass)
 //   kFull          one FullKvCache per layer, fed only the new tokens (UpdateAndFetch)
 //   kPreallocated  one PreallocatedKvCache per layer (Update at the position, Get up to the end)

@@ -13,9 +13,9 @@
 //   * Appends are amortized: each (b, h) row keeps spare capacity that at least doubles when it
 //     runs out, so N single-token updates copy O(N * B * H * D) floats in total, not O(N^2 ...).
 //
-// Threads: not thread-safe; one thread (the one running the model step) owns a cache. KvFetch refers
-// to the cache's own tensors, so it sees later updates; spans or element addresses taken from them
-// are invalidated by the next update that grows capacity, and by Reset().
+// Threads: not thread-safe; one thread (the one running the model step) owns a cache. KvFetch
+// refers to the cache's own tensors, so it sees later updates; spans or element addresses taken
+// from them are invalidated by the next update that grows capacity, and by Reset().
 #ifndef KVSERVE_ENGINE_LAB_FULL_KV_CACHE_H_
 #define KVSERVE_ENGINE_LAB_FULL_KV_CACHE_H_
 

@@ -77,7 +77,9 @@ T Silu(T x) {
 template <typename T>
 struct RowScratch {
   explicit RowScratch(const ModelConfig& c)
-      : normed(c.hidden_size), proj(c.hidden_size), gate_up(2 * c.intermediate_size),
+      : normed(c.hidden_size),
+        proj(c.hidden_size),
+        gate_up(2 * c.intermediate_size),
         act(c.intermediate_size) {}
   std::vector<T> normed, proj, gate_up, act;
 };
@@ -103,7 +105,8 @@ void OutputAndMlpRow(const ModelConfig& c, const LayerWeights& lw, const T* attn
   for (int64_t i = 0; i < hidden; ++i) h[i] += scratch.proj[i];
   RmsNorm(h, lw.mlp_norm.data(), c.rms_norm_eps, hidden, scratch.normed.data());
   MatVec(lw.gate_up.data(), nullptr, scratch.normed.data(), hidden, 2 * ff, scratch.gate_up.data());
-  for (int64_t i = 0; i < ff; ++i) scratch.act[i] = Silu(scratch.gate_up[i]) * scratch.gate_up[ff + i];
+  for (int64_t i = 0; i < ff; ++i)
+    scratch.act[i] = Silu(scratch.gate_up[i]) * scratch.gate_up[ff + i];
   MatVec(lw.down_proj.data(), nullptr, scratch.act.data(), ff, hidden, scratch.proj.data());
   for (int64_t i = 0; i < hidden; ++i) h[i] += scratch.proj[i];
 }

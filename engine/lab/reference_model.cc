@@ -38,8 +38,8 @@ std::vector<std::vector<double>> ReferenceForward(const ModelWeights& w,
             values[j * hd + d] = qkv[j][q_size + kv_size + g * hd + d];
           }
         }
-        naive::Attend(qkv[t].data() + head * hd, keys.data(), values.data(), t + 1, hd,
-                      c.head_dim, scale, attn.data() + head * hd);
+        naive::Attend(qkv[t].data() + head * hd, keys.data(), values.data(), t + 1, hd, c.head_dim,
+                      scale, attn.data() + head * hd);
       }
       // The MLP right away: it only depends on this position's residual.
       naive::OutputAndMlpRow(c, lw, attn.data(), scratch, h[t].data());

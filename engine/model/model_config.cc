@@ -10,23 +10,28 @@ absl::Status ModelConfig::Validate() const {
     if (v <= 0) return absl::InvalidArgumentError(absl::StrCat(field, " must be > 0, got ", v));
     return absl::OkStatus();
   };
-  for (auto [v, field] : {std::pair{vocab_size, "vocab_size"}, {hidden_size, "hidden_size"},
-                          {num_layers, "num_layers"}, {num_heads, "num_heads"},
-                          {num_kv_heads, "num_kv_heads"}, {head_dim, "head_dim"},
-                          {intermediate_size, "intermediate_size"}, {max_context, "max_context"}}) {
+  for (auto [v, field] : {std::pair{vocab_size, "vocab_size"},
+                          {hidden_size, "hidden_size"},
+                          {num_layers, "num_layers"},
+                          {num_heads, "num_heads"},
+                          {num_kv_heads, "num_kv_heads"},
+                          {head_dim, "head_dim"},
+                          {intermediate_size, "intermediate_size"},
+                          {max_context, "max_context"}}) {
     if (absl::Status s = positive(v, field); !s.ok()) return s;
   }
   if (num_kv_heads > num_heads || num_heads % num_kv_heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("num_heads (", num_heads,
-                                                   ") must be a multiple of num_kv_heads (",
-                                                   num_kv_heads, ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "num_heads (", num_heads, ") must be a multiple of num_kv_heads (", num_kv_heads, ")"));
   }
   if (head_dim % 2 != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("head_dim must be even for RoPE, got ", head_dim));
+    return absl::InvalidArgumentError(
+        absl::StrCat("head_dim must be even for RoPE, got ", head_dim));
   }
   if (!(rope_theta > 0.0f)) return absl::InvalidArgumentError("rope_theta must be > 0");
   if (!(rms_norm_eps > 0.0f)) return absl::InvalidArgumentError("rms_norm_eps must be > 0");
-  for (auto [id, field] : {std::pair{bos_token_id, "bos_token_id"}, {eos_token_id, "eos_token_id"}}) {
+  for (auto [id, field] :
+       {std::pair{bos_token_id, "bos_token_id"}, {eos_token_id, "eos_token_id"}}) {
     if (id >= vocab_size) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, " ", id, " is outside the vocabulary of ", vocab_size));
@@ -80,8 +85,8 @@ absl::StatusOr<ModelConfig> PresetConfig(std::string_view name) {
     c.max_context = 512;
     return c;
   }
-  return absl::NotFoundError(absl::StrCat("unknown model preset '", std::string(name), "' (known: ",
-                                          absl::StrJoin(PresetNames(), ", "), ")"));
+  return absl::NotFoundError(absl::StrCat("unknown model preset '", std::string(name),
+                                          "' (known: ", absl::StrJoin(PresetNames(), ", "), ")"));
 }
 
 std::vector<std::string> PresetNames() { return {"tiny", "tiny-mha", "micro"}; }

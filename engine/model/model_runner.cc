@@ -1,9 +1,9 @@
 #include "engine/model/model_runner.h"
 
+#include <omp.h>
+
 #include <cmath>
 #include <cstring>
-
-#include <omp.h>
 
 #include "absl/strings/str_cat.h"
 #include "engine/model/paged_attention.h"
@@ -64,8 +64,8 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Create(
     OneDnnLinear::Options qkv_options{.bf16 = options.bf16_matmul};
     qkv_options.bias = lw.qkv_bias.empty() ? nullptr : lw.qkv_bias.data();
     const OneDnnLinear::Options residual{.accumulate = true, .bf16 = options.bf16_matmul};
-    auto qkv = OneDnnLinear::Create(runner->engine_, lw.qkv.data(), c.hidden_size, qkv_rows,
-                                    qkv_options);
+    auto qkv =
+        OneDnnLinear::Create(runner->engine_, lw.qkv.data(), c.hidden_size, qkv_rows, qkv_options);
     auto o = OneDnnLinear::Create(runner->engine_, lw.o_proj.data(), c.q_size(), c.hidden_size,
                                   residual);
     auto gu = OneDnnLinear::Create(runner->engine_, lw.gate_up.data(), c.hidden_size,
@@ -133,9 +133,8 @@ absl::Status ModelRunner::Validate(const BatchingKvCache& cache, const Attention
                                                    options_.max_num_seqs));
   }
   if (static_cast<int64_t>(tokens.size()) != batch.total_tokens) {
-    return absl::InvalidArgumentError(absl::StrCat("step has ", batch.total_tokens,
-                                                   " tokens in its batch but ", tokens.size(),
-                                                   " token ids"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "step has ", batch.total_tokens, " tokens in its batch but ", tokens.size(), " token ids"));
   }
   for (int32_t id : tokens) {
     if (id < 0 || id >= c.vocab_size) {
@@ -144,7 +143,8 @@ absl::Status ModelRunner::Validate(const BatchingKvCache& cache, const Attention
     }
   }
   const PageGeometry& g = cache.pool().geometry();
-  if (g.num_layers != c.num_layers || g.num_kv_heads != c.num_kv_heads || g.head_dim != c.head_dim) {
+  if (g.num_layers != c.num_layers || g.num_kv_heads != c.num_kv_heads ||
+      g.head_dim != c.head_dim) {
     return absl::InvalidArgumentError("the KV cache's page geometry does not match the model");
   }
   for (const BatchSequence& s : batch.sequences) {
@@ -209,8 +209,9 @@ absl::StatusOr<absl::Span<const float>> ModelRunner::Step(BatchingKvCache& cache
     ApplyRope(n);
     for (const BatchSequence& s : batch.sequences) {
       const float* row = qkv_.data() + int64_t{s.token_offset} * qkv_row;
-      absl::Status st = cache.Append(s.id, l, absl::MakeConstSpan(&positions_[s.token_offset], s.q_len),
-                                     row + c.q_size(), row + c.q_size() + c.kv_size(), qkv_row);
+      absl::Status st =
+          cache.Append(s.id, l, absl::MakeConstSpan(&positions_[s.token_offset], s.q_len),
+                       row + c.q_size(), row + c.q_size() + c.kv_size(), qkv_row);
       if (!st.ok()) return st;
     }
     PagedAttention(batch, cache.pool(), l, c.num_heads, qkv_.data(), qkv_row, attn_.data(),

@@ -2,8 +2,8 @@
 //
 // A step is any mix of prefill chunks and single-token decodes (an AttentionBatch built by
 // BatchingKvCache after Extend). For every token it computes Q/K/V, writes K/V into the request's
-// pages, attends over the request's pages with its causal mask (PagedAttention), runs the SwiGLU MLP,
-// and finally returns the logits of each sequence's last new token.
+// pages, attends over the request's pages with its causal mask (PagedAttention), runs the SwiGLU
+// MLP, and finally returns the logits of each sequence's last new token.
 //
 // Linear layers run on oneDNN matmul primitives created once at Create(); attention runs on the
 // paged kernel. Activation buffers are sized once for `max_batched_tokens` and `max_num_seqs` and
@@ -46,8 +46,8 @@ class ModelRunner final : public StepEngine {
 
   // Runs one step. `tokens` holds batch.total_tokens ids in batch order (sequence by sequence,
   // each chunk's tokens in position order). The batch's slots must have been claimed with
-  // cache.Extend. Returns [batch.sequences.size()][vocab] logits, one row per sequence (its last new
-  // token), valid until the next Step().
+  // cache.Extend. Returns [batch.sequences.size()][vocab] logits, one row per sequence (its last
+  // new token), valid until the next Step().
   absl::StatusOr<absl::Span<const float>> Step(BatchingKvCache& cache, const AttentionBatch& batch,
                                                absl::Span<const int32_t> tokens) override;
 

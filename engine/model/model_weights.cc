@@ -65,16 +65,18 @@ absl::Status ModelWeights::Validate() const {
     if (absl::Status s = CheckSize(lm_head, v * h, "lm_head"); !s.ok()) return s;
   }
   if (static_cast<int32_t>(layers.size()) != config.num_layers) {
-    return absl::InvalidArgumentError(absl::StrCat("weights have ", layers.size(),
-                                                   " layers, the config needs ", config.num_layers));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "weights have ", layers.size(), " layers, the config needs ", config.num_layers));
   }
   for (size_t i = 0; i < layers.size(); ++i) {
     const LayerWeights& l = layers[i];
     const std::string p = absl::StrCat("layers.", i, ".");
-    for (auto [t, want, name] :
-         {std::tuple{&l.attn_norm, h, "attn_norm"}, {&l.qkv, qkv_rows * h, "qkv"},
-          {&l.o_proj, h * config.q_size(), "o_proj"}, {&l.mlp_norm, h, "mlp_norm"},
-          {&l.gate_up, 2 * ff * h, "gate_up"}, {&l.down_proj, h * ff, "down_proj"}}) {
+    for (auto [t, want, name] : {std::tuple{&l.attn_norm, h, "attn_norm"},
+                                 {&l.qkv, qkv_rows * h, "qkv"},
+                                 {&l.o_proj, h * config.q_size(), "o_proj"},
+                                 {&l.mlp_norm, h, "mlp_norm"},
+                                 {&l.gate_up, 2 * ff * h, "gate_up"},
+                                 {&l.down_proj, h * ff, "down_proj"}}) {
       if (absl::Status s = CheckSize(*t, want, p + name); !s.ok()) return s;
     }
     if (!l.qkv_bias.empty()) {
@@ -97,7 +99,8 @@ absl::StatusOr<ModelWeights> MakeSyntheticWeights(const ModelConfig& config, uin
   w.layers.resize(config.num_layers);
   for (LayerWeights& l : w.layers) {
     l.attn_norm = fill.AroundOne(h, 0.1);
-    // q/k at 1.5/sqrt(hidden) make attention scores spread over a few units: not uniform, not one-hot.
+    // q/k at 1.5/sqrt(hidden) make attention scores spread over a few units: not uniform, not
+    // one-hot.
     l.qkv = fill.Normal(qkv_rows * h, 1.5 / std::sqrt(static_cast<double>(h)));
     l.o_proj = fill.Normal(h * config.q_size(), branch / std::sqrt(config.q_size()));
     l.mlp_norm = fill.AroundOne(h, 0.1);

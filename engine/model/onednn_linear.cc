@@ -14,8 +14,8 @@ using Dt = memory::data_type;
 absl::StatusOr<OneDnnLinear> OneDnnLinear::Create(const dnnl::engine& engine, const float* weight,
                                                   int64_t in, int64_t out, Options options) {
   if (in <= 0 || out <= 0 || weight == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("linear layer needs in > 0, out > 0 and weights; got ",
-                                                   in, "x", out));
+    return absl::InvalidArgumentError(
+        absl::StrCat("linear layer needs in > 0, out > 0 and weights; got ", in, "x", out));
   }
   try {
     OneDnnLinear layer;
@@ -36,8 +36,9 @@ absl::StatusOr<OneDnnLinear> OneDnnLinear::Create(const dnnl::engine& engine, co
       ops.append_sum(1.0f);
       attr.set_post_ops(ops);
     }
-    dnnl::matmul::desc desc = options.bias ? dnnl::matmul::desc(src_md, weights_any, bias_md, dst_md)
-                                           : dnnl::matmul::desc(src_md, weights_any, dst_md);
+    dnnl::matmul::desc desc = options.bias
+                                  ? dnnl::matmul::desc(src_md, weights_any, bias_md, dst_md)
+                                  : dnnl::matmul::desc(src_md, weights_any, dst_md);
     dnnl::matmul::primitive_desc pd(desc, attr, engine);
     layer.primitive_ = dnnl::matmul(pd);
 

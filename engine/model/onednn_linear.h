@@ -23,9 +23,9 @@ namespace kvserve {
 class OneDnnLinear {
  public:
   struct Options {
-    bool accumulate = false;       // y += x·Wᵀ instead of y = x·Wᵀ
-    const float* bias = nullptr;   // [out] or null; copied
-    bool bf16 = false;             // bfloat16 weights and inputs, fp32 accumulation and output
+    bool accumulate = false;      // y += x·Wᵀ instead of y = x·Wᵀ
+    const float* bias = nullptr;  // [out] or null; copied
+    bool bf16 = false;            // bfloat16 weights and inputs, fp32 accumulation and output
   };
   // `weight` is [out][in] row-major (Hugging Face layout); it is copied (reordered), not kept.
   static absl::StatusOr<OneDnnLinear> Create(const dnnl::engine& engine, const float* weight,

@@ -558,7 +558,7 @@ void Run(const Problem& pr, const AttentionOptions& options, const MakeSource& m
     case 256: return RunWithKernel<16>(pr, make_source, ws);
     default: break;  // other sizes: the portable kernel
   }
-  // clang-format on
+    // clang-format on
 #endif
   RunWithKernel<0>(pr, make_source, ws);
 }

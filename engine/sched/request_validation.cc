@@ -51,10 +51,9 @@ absl::Status ValidateGenerationParams(const GenerationParams& params, const Mode
   }
 
   if (limits.max_prompt_tokens > 0 && prompt_len > limits.max_prompt_tokens) {
-    return absl::InvalidArgumentError(absl::StrCat("prompt has ", prompt_len,
-                                                   " tokens, more than the server's ",
-                                                   "max_prompt_tokens of ",
-                                                   limits.max_prompt_tokens));
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompt has ", prompt_len, " tokens, more than the server's ",
+                     "max_prompt_tokens of ", limits.max_prompt_tokens));
   }
 
   // The length of the generation.
@@ -82,13 +81,13 @@ absl::Status ValidateGenerationParams(const GenerationParams& params, const Mode
   // Sampling. Proto3 zeros (greedy, top_k off, top_p off) are valid.
   const SamplingParams& s = params.sampling;
   if (!std::isfinite(s.temperature) || s.temperature < 0.0f) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "sampling.temperature must be finite and >= 0 (0 = greedy), got ",
-        FormatFloatExactly(s.temperature)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("sampling.temperature must be finite and >= 0 (0 = greedy), got ",
+                     FormatFloatExactly(s.temperature)));
   }
   if (std::isnan(s.top_p) || s.top_p < 0.0f || s.top_p > 1.0f) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("sampling.top_p must be in (0, 1], or 0 for off, got ", FormatFloatExactly(s.top_p)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sampling.top_p must be in (0, 1], or 0 for off, got ", FormatFloatExactly(s.top_p)));
   }
   if (s.top_k < 0) {
     return absl::InvalidArgumentError(
@@ -97,9 +96,9 @@ absl::Status ValidateGenerationParams(const GenerationParams& params, const Mode
 
   // Stop tokens: checked against every sampled token, so their number is capped.
   if (params.stop_token_ids.size() > kMaxStopTokenIds) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "stop_token_ids has ", params.stop_token_ids.size(), " entries, more than the cap of ",
-        kMaxStopTokenIds));
+    return absl::InvalidArgumentError(
+        absl::StrCat("stop_token_ids has ", params.stop_token_ids.size(),
+                     " entries, more than the cap of ", kMaxStopTokenIds));
   }
   for (size_t i = 0; i < params.stop_token_ids.size(); ++i) {
     const int32_t id = params.stop_token_ids[i];

@@ -68,7 +68,6 @@ struct ServingLimits {
 absl::Status ValidateGenerationParams(const GenerationParams& params, const ModelConfig& config,
                                       const ServingLimits& limits = {});
 
-
 }  // namespace kvserve
 
 #endif  // KVSERVE_ENGINE_SCHED_REQUEST_VALIDATION_H_

@@ -80,7 +80,6 @@ class Sampler {
   SamplerScratch scratch_;
 };
 
-
 }  // namespace kvserve
 
 #endif  // KVSERVE_ENGINE_SCHED_SAMPLER_H_

@@ -114,8 +114,8 @@ absl::StatusOr<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationParam
   if (sink == nullptr) return absl::InvalidArgumentError("a request needs a sink");
   const ModelConfig& config = engine_->config();
   const ServingLimits limits{.max_prompt_tokens = options_.max_prompt_tokens,
-                              .page_size = options_.page_size,
-                              .total_pages = cache_->pool().total_pages()};
+                             .page_size = options_.page_size,
+                             .total_pages = cache_->pool().total_pages()};
   if (absl::Status s = ValidateGenerationParams(params, config, limits); !s.ok()) return s;
   const int64_t tokens = static_cast<int64_t>(params.prompt_ids.size()) + params.max_tokens;
   auto request = std::make_unique<Request>();
@@ -133,8 +133,8 @@ absl::StatusOr<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationParam
   absl::MutexLock lock(&mu_);
   if (!accepting_) return absl::UnavailableError("server is shutting down");
   if (queued_ >= options_.max_waiting) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "waiting queue is full (", options_.max_waiting, " requests); retry later"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("waiting queue is full (", options_.max_waiting, " requests); retry later"));
   }
   request->id = next_id_++;
   if (request->params.sampling.seed == 0) {

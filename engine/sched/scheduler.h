@@ -36,24 +36,24 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/cache/batching_kv_cache.h"
+#include "engine/model/step_engine.h"
 #include "engine/sched/request_validation.h"
 #include "engine/sched/sampler.h"
 #include "engine/sched/scheduler_observer.h"
 #include "engine/sched/step_planner.h"
-#include "engine/model/step_engine.h"
-#include "engine/sched/token_sink.h"
 #include "engine/sched/stop_rules.h"
+#include "engine/sched/token_sink.h"
 
 namespace kvserve {
 
 struct SchedulerOptions {
   int32_t page_size = 16;
-  int64_t num_pages = 0;                 // 0: derive from kv_cache_bytes
+  int64_t num_pages = 0;  // 0: derive from kv_cache_bytes
   int64_t kv_cache_bytes = int64_t{1} << 30;
-  int32_t max_num_seqs = 64;             // sequences in one step
-  int32_t max_batched_tokens = 512;      // tokens in one step (prefill chunks + decodes)
-  int32_t max_waiting = 1024;            // queued requests beyond this are refused
-  bool enable_prefix_caching = true;     // reuse the K/V of full pages with identical prefixes
+  int32_t max_num_seqs = 64;          // sequences in one step
+  int32_t max_batched_tokens = 512;   // tokens in one step (prefill chunks + decodes)
+  int32_t max_waiting = 1024;         // queued requests beyond this are refused
+  bool enable_prefix_caching = true;  // reuse the K/V of full pages with identical prefixes
   // Whether queued requests may join a step; nullptr: continuous batching, what serves. (Static
   // batching for comparisons is a policy of the benchmarks: tests/bench/static_batch_admission.h.)
   std::shared_ptr<AdmissionPolicy> admission_policy;
@@ -71,13 +71,13 @@ struct SchedulerStats {
   int32_t waiting = 0;
   int64_t total_pages = 0;
   int64_t free_pages = 0;
-  int64_t cached_pages = 0;       // free pages still holding a reusable prefix
+  int64_t cached_pages = 0;  // free pages still holding a reusable prefix
   int64_t preemptions = 0;
   int64_t steps = 0;
   int64_t requests_finished = 0;  // ended with OnFinish
-  int64_t requests_failed = 0;    // ended with OnError (cancelled, expired, shut down, engine error)
-  int64_t prompt_tokens = 0;      // prompt tokens prefilled (recomputation after preemption excluded)
-  int64_t generated_tokens = 0;   // tokens streamed
+  int64_t requests_failed = 0;  // ended with OnError (cancelled, expired, shut down, engine error)
+  int64_t prompt_tokens = 0;    // prompt tokens prefilled (recomputation after preemption excluded)
+  int64_t generated_tokens = 0;      // tokens streamed
   int64_t cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache (first admission)
   // KV slots of running requests' pages that hold no token yet, and the tokens they hold; the
   // difference is at most page_size - 1 per request by construction.
@@ -99,9 +99,9 @@ class Scheduler {
   // a prompt over max_prompt_tokens starts with "prompt"), RESOURCE_EXHAUSTED (waiting queue full),
   // UNAVAILABLE (shutting down). On OK the sink will get exactly one terminal call; the returned
   // handle cancels the request.
-  absl::StatusOr<std::shared_ptr<RequestHandle>> Submit(GenerationParams params,
-                                                        std::shared_ptr<TokenSink> sink,
-                                                        absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<std::shared_ptr<RequestHandle>> Submit(
+      GenerationParams params, std::shared_ptr<TokenSink> sink,
+      absl::Time deadline = absl::InfiniteFuture());
 
   // Starts the scheduler thread.
   void Start();
@@ -163,7 +163,8 @@ class Scheduler {
   int64_t seen_cancel_epoch_ = 0;
   // No waiting request's deadline is earlier (may be stale-early after admissions: then the next
   // scan recomputes it).
-  absl::Time earliest_waiting_deadline_ = absl::InfiniteFuture();  // static batching: the current batch still admits
+  absl::Time earliest_waiting_deadline_ =
+      absl::InfiniteFuture();  // static batching: the current batch still admits
   SchedulerStats counters_;
   // The clock as of this step's start, then as of its logits (when tokens are sampled); the time
   // every request event of the step is stamped with.

@@ -34,15 +34,15 @@ namespace kvserve {
 // submissions and ended cancelled or expired requests; Start() and Shutdown() report the initial
 // and final states so too).
 struct StepStats {
-  int32_t num_seqs = 0;              // sequences in the batch
-  int32_t num_prefill_tokens = 0;    // batched tokens that were not decodes: prompt chunks, and
-                                     // prompt + output recomputed after a preemption
-  int32_t num_decode_tokens = 0;     // one-token chunks of an already generated token
-  int32_t num_prompt_tokens = 0;     // prompt lengths of the requests whose prompt prefill
-                                     // completed in this step, each request once (recomputation
-                                     // excluded): SchedulerStats::prompt_tokens' increase
-  int32_t num_generated_tokens = 0;  // tokens sampled and handed to sinks in this step:
-                                     // SchedulerStats::generated_tokens' increase
+  int32_t num_seqs = 0;                  // sequences in the batch
+  int32_t num_prefill_tokens = 0;        // batched tokens that were not decodes: prompt chunks, and
+                                         // prompt + output recomputed after a preemption
+  int32_t num_decode_tokens = 0;         // one-token chunks of an already generated token
+  int32_t num_prompt_tokens = 0;         // prompt lengths of the requests whose prompt prefill
+                                         // completed in this step, each request once (recomputation
+                                         // excluded): SchedulerStats::prompt_tokens' increase
+  int32_t num_generated_tokens = 0;      // tokens sampled and handed to sinks in this step:
+                                         // SchedulerStats::generated_tokens' increase
   int32_t num_cached_prompt_tokens = 0;  // prompt tokens of requests first admitted in this step
                                          // that were found in the prefix cache
   // From the start of the step (after taking submissions) until its logits were ready: admission,

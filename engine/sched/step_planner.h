@@ -39,8 +39,8 @@ struct Sequence {
   RequestId id = 0;
   std::vector<int32_t> tokens;  // the prompt, then every generated token
   int32_t prompt_len = 0;
-  int32_t num_computed = 0;     // leading tokens whose K/V are in the cache
-  int32_t chunk = 0;            // tokens planned for the current step
+  int32_t num_computed = 0;  // leading tokens whose K/V are in the cache
+  int32_t chunk = 0;         // tokens planned for the current step
 
   int32_t num_generated() const { return static_cast<int32_t>(tokens.size()) - prompt_len; }
   int32_t pending() const { return static_cast<int32_t>(tokens.size()) - num_computed; }

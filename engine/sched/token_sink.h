@@ -49,7 +49,8 @@ class RequestHandle {
 
  private:
   std::atomic<bool> cancelled_{false};
-  // Shared with the scheduler (and outliving it if need be): lets it skip sweeps when nothing changed.
+  // Shared with the scheduler (and outliving it if need be): lets it skip sweeps when nothing
+  // changed.
   std::shared_ptr<std::atomic<int64_t>> cancel_epoch_;
 };
 

@@ -81,8 +81,8 @@ class BpeTokenizer::Builder {
 
   absl::StatusOr<int32_t> TokenIdField(absl::string_view field, const Json& v) const {
     if (!v.is_number_unsigned() || v.get<uint64_t>() >= static_cast<uint64_t>(kMaxTokenId)) {
-      return Error(field, absl::StrCat("has id ", v.dump(), ", not an integer in [0, ",
-                                       kMaxTokenId, ")"));
+      return Error(field,
+                   absl::StrCat("has id ", v.dump(), ", not an integer in [0, ", kMaxTokenId, ")"));
     }
     return static_cast<int32_t>(v.get<uint64_t>());
   }
@@ -127,8 +127,8 @@ class BpeTokenizer::Builder {
       return Error("model.vocab", "is missing or not an object");
     }
     for (const auto& [token, id_json] : vocab->items()) {
-      absl::StatusOr<int32_t> id = TokenIdField(absl::StrCat("model.vocab[\"", token, "\"]"),
-                                                id_json);
+      absl::StatusOr<int32_t> id =
+          TokenIdField(absl::StrCat("model.vocab[\"", token, "\"]"), id_json);
       if (!id.ok()) return id.status();
       by_string_.emplace(token, *id);
       // Only entries spelled in the byte-level alphabet are reachable by BPE over bytes; an entry
@@ -224,8 +224,7 @@ class BpeTokenizer::Builder {
         ids[k] = it->second;
       }
       // The first (lowest-rank) occurrence of a pair wins, as in HF.
-      out_->merges_.emplace(PairKey(ids[0], ids[1]),
-                            Merge{static_cast<int32_t>(rank), ids[2]});
+      out_->merges_.emplace(PairKey(ids[0], ids[1]), Merge{static_cast<int32_t>(rank), ids[2]});
     }
     return absl::OkStatus();
   }
@@ -240,9 +239,8 @@ class BpeTokenizer::Builder {
       const Json* list = FindNonNull(spec, "pretokenizers");
       if (list == nullptr || !list->is_array()) return Error(field, "has no \"pretokenizers\"");
       for (size_t i = 0; i < list->size(); ++i) {
-        if (absl::Status s = CollectPreTokenizer((*list)[i], absl::StrCat(field, ".pretokenizers[",
-                                                                          i, "]"),
-                                                 byte_level, patterns);
+        if (absl::Status s = CollectPreTokenizer(
+                (*list)[i], absl::StrCat(field, ".pretokenizers[", i, "]"), byte_level, patterns);
             !s.ok()) {
           return s;
         }
@@ -295,8 +293,8 @@ class BpeTokenizer::Builder {
       }
       return absl::OkStatus();
     }
-    return Error(field, absl::StrCat("has type \"", t,
-                                     "\"; supported: ByteLevel, Split, Digits, Sequence"));
+    return Error(
+        field, absl::StrCat("has type \"", t, "\"; supported: ByteLevel, Split, Digits, Sequence"));
   }
 
   absl::Status ReadPreTokenizer(const Json& json) {
@@ -319,8 +317,8 @@ class BpeTokenizer::Builder {
   static bool IsAcceptedNormalizer(const Json& n) {
     const Json* type = FindNonNull(n, "type");
     if (type != nullptr && *type == "NFC") return true;
-    const Json* list = type != nullptr && *type == "Sequence" ? FindNonNull(n, "normalizers")
-                                                             : nullptr;
+    const Json* list =
+        type != nullptr && *type == "Sequence" ? FindNonNull(n, "normalizers") : nullptr;
     if (list == nullptr || !list->is_array()) return false;
     for (const Json& member : *list) {
       if (!IsAcceptedNormalizer(member)) return false;
@@ -329,13 +327,15 @@ class BpeTokenizer::Builder {
   }
 
   absl::Status CheckNormalizerAndDecoder(const Json& json) {
-    if (const Json* n = FindNonNull(json, "normalizer"); n != nullptr && !IsAcceptedNormalizer(*n)) {
+    if (const Json* n = FindNonNull(json, "normalizer");
+        n != nullptr && !IsAcceptedNormalizer(*n)) {
       return Error("normalizer", absl::StrCat("is ", n->dump(), "; only null or NFC is supported"));
     }
     if (const Json* d = FindNonNull(json, "decoder"); d != nullptr) {
       const Json* type = FindNonNull(*d, "type");
       if (type == nullptr || *type != "ByteLevel") {
-        return Error("decoder", absl::StrCat("is ", d->dump(), "; only null or ByteLevel is supported"));
+        return Error("decoder",
+                     absl::StrCat("is ", d->dump(), "; only null or ByteLevel is supported"));
       }
     }
     return absl::OkStatus();
@@ -485,8 +485,8 @@ bool BpeTokenizer::IsSpecial(int32_t id) const {
 }
 
 std::string BpeTokenizer::Describe() const {
-  std::string description = absl::StrCat("byte-level BPE, ", vocab_size(), " ids, ",
-                                         merges_.size(), " merges, ", num_added_, " added tokens");
+  std::string description = absl::StrCat("byte-level BPE, ", vocab_size(), " ids, ", merges_.size(),
+                                         " merges, ", num_added_, " added tokens");
   if (num_bytes_without_token_ > 0) {
     absl::StrAppend(&description, ", ", num_bytes_without_token_, " bytes without a token");
   }

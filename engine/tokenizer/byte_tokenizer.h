@@ -12,8 +12,8 @@
 // The special ids come from a ByteVocab, not from ModelConfig, so the tokenizer can be built and
 // tested without a model; the server fills a ByteVocab from the loaded model's config.
 //
-// Implements the Tokenizer interface (engine/tokenizer/tokenizer.h), so the server treats it like any other
-// vocabulary.
+// Implements the Tokenizer interface (engine/tokenizer/tokenizer.h), so the server treats it like
+// any other vocabulary.
 //
 // Threads: immutable after construction; every method is const and safe to call from any thread.
 #ifndef KVSERVE_ENGINE_TOKENIZER_BYTE_TOKENIZER_H_

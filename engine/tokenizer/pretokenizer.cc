@@ -46,9 +46,8 @@ absl::StatusOr<PreTokenizer> PreTokenizer::Create(const std::vector<Pattern>& pa
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(error, message, sizeof(message));
       return absl::InvalidArgumentError(absl::StrCat("pre-tokenizer pattern '", p.text,
-                                                     "' does not compile at offset ",
-                                                     error_offset, ": ",
-                                                     reinterpret_cast<const char*>(message)));
+                                                     "' does not compile at offset ", error_offset,
+                                                     ": ", reinterpret_cast<const char*>(message)));
     }
     // JIT is an optimisation only: without it (unsupported CPU, no executable memory) pcre2_match
     // interprets the pattern.
@@ -81,8 +80,7 @@ void PreTokenizer::SplitOne(const Compiled& stage, absl::string_view text,
   size_t emitted = 0;  // text before this offset is in `pieces`
   size_t start = 0;    // where the next match attempt begins
   while (start <= text.size()) {
-    const int rc =
-        pcre2_match(stage.code, subject, text.size(), start, 0, match.get(), nullptr);
+    const int rc = pcre2_match(stage.code, subject, text.size(), start, 0, match.get(), nullptr);
     if (rc < 0) break;  // no further match (or a PCRE2 error: the rest stays one piece)
     const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(match.get());
     const size_t begin = ovector[0], end = ovector[1];

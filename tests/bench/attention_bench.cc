@@ -28,8 +28,9 @@
 #include "engine/model/paged_attention.h"
 #include "tests/bench/bench_common.h"
 
-ABSL_FLAG(int32_t, attention_reps, 10,
-          "kvbench attention: timed decode steps (after 2 warm-up steps); step_ms is their median.");
+ABSL_FLAG(
+    int32_t, attention_reps, 10,
+    "kvbench attention: timed decode steps (after 2 warm-up steps); step_ms is their median.");
 ABSL_FLAG(bool, attention_shuffle_pages, true,
           "kvbench attention: hand out KV pages in shuffled order (false: in address order).");
 ABSL_FLAG(int32_t, attention_kv_partitions, 0,
@@ -90,8 +91,8 @@ int RunAttentionBench(int /*argc*/, char** /*argv*/) {
   out.Add("pages", absl::GetFlag(FLAGS_attention_shuffle_pages) ? "shuffled" : "in order");
 
   // KV pages in shuffled order.
-  const PageGeometry geometry{.page_size = ps, .num_layers = layers, .num_kv_heads = kv_heads,
-                              .head_dim = d};
+  const PageGeometry geometry{
+      .page_size = ps, .num_layers = layers, .num_kv_heads = kv_heads, .head_dim = d};
   const int64_t pages_per_seq = (context + ps - 1) / ps;
   auto pool_or = PagePool::Create(geometry, pages_per_seq * batch_size);
   if (!pool_or.ok()) {
@@ -221,7 +222,8 @@ int RunAttentionBench(int /*argc*/, char** /*argv*/) {
   return 0;
 }
 
-KVBENCH_SUBCOMMAND("attention", "paged decode attention: KV bandwidth vs STREAM, paged vs contiguous",
+KVBENCH_SUBCOMMAND("attention",
+                   "paged decode attention: KV bandwidth vs STREAM, paged vs contiguous",
                    RunAttentionBench);
 
 }  // namespace

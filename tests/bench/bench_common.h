@@ -8,10 +8,13 @@
 //     positional arguments left over, argv[0] being the program name.
 //   * The flags below are shared by all subcommands; kvbench_main.cc defines them. --threads is
 //     applied (omp_set_num_threads) before the subcommand runs.
-//   * KeyValuePrinter prints `key: value` lines to stdout as they are added and, if asked, writes the
+//   * KeyValuePrinter prints `key: value` lines to stdout as they are added and, if asked, writes
+//   the
 //     same pairs as one JSON object.
-//   * StreamTriadGbs() reports STREAM's convention: 3 arrays × bytes per iteration (a = b + s*c), not
-//     counting the write-allocate read of `a` (real DRAM traffic is 4/3 of that with normal stores).
+//   * StreamTriadGbs() reports STREAM's convention: 3 arrays × bytes per iteration (a = b + s*c),
+//   not
+//     counting the write-allocate read of `a` (real DRAM traffic is 4/3 of that with normal
+//     stores).
 //
 // Threads: everything here runs on the main thread; StreamTriadGbs uses an OpenMP parallel region
 // over omp_get_max_threads() workers.
@@ -51,9 +54,9 @@ std::string AbslUnparseFlag(const BatchSizes& sizes);
 
 // Common flags (defined in kvbench_main.cc).
 ABSL_DECLARE_FLAG(kvserve::bench::BatchSizes, batch);  // sequences in the batch (or a list)
-ABSL_DECLARE_FLAG(int32_t, context);    // tokens of context per sequence
-ABSL_DECLARE_FLAG(int32_t, threads);    // OpenMP threads; 0 = OpenMP's default
-ABSL_DECLARE_FLAG(std::string, json);   // also write results as a JSON object to this file
+ABSL_DECLARE_FLAG(int32_t, context);                   // tokens of context per sequence
+ABSL_DECLARE_FLAG(int32_t, threads);                   // OpenMP threads; 0 = OpenMP's default
+ABSL_DECLARE_FLAG(std::string, json);  // also write results as a JSON object to this file
 // Model shape (defaults: the "tiny" preset) and KV page size.
 ABSL_DECLARE_FLAG(int32_t, layers);
 ABSL_DECLARE_FLAG(int32_t, heads);
@@ -84,12 +87,12 @@ struct SubcommandRegistrar {
 
 #define KVBENCH_SUBCOMMAND_CONCAT_INNER(a, b) a##b
 #define KVBENCH_SUBCOMMAND_CONCAT(a, b) KVBENCH_SUBCOMMAND_CONCAT_INNER(a, b)
-#define KVBENCH_SUBCOMMAND(name, help, fn)                                                     \
-  static const ::kvserve::bench::SubcommandRegistrar KVBENCH_SUBCOMMAND_CONCAT(               \
+#define KVBENCH_SUBCOMMAND(name, help, fn)                                      \
+  static const ::kvserve::bench::SubcommandRegistrar KVBENCH_SUBCOMMAND_CONCAT( \
       kvbench_subcommand_registrar_, __LINE__)(name, help, fn)
 
-// Collects `key: value` results: prints each line as it is added, then optionally writes all of them
-// as one JSON object (insertion order).
+// Collects `key: value` results: prints each line as it is added, then optionally writes all of
+// them as one JSON object (insertion order).
 class KeyValuePrinter {
  public:
   void Add(const std::string& key, double value) {
@@ -124,7 +127,8 @@ class KeyValuePrinter {
   absl::Status WriteJson(const std::string& path) const {
     if (path.empty()) return absl::OkStatus();
     std::FILE* f = std::fopen(path.c_str(), "w");
-    if (f == nullptr) return absl::UnavailableError(absl::StrCat("cannot open ", path, " for writing"));
+    if (f == nullptr)
+      return absl::UnavailableError(absl::StrCat("cannot open ", path, " for writing"));
     const std::string text = ToJson();
     const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
     if (std::fclose(f) != 0 || !ok) return absl::DataLossError(absl::StrCat("cannot write ", path));

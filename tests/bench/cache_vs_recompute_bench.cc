@@ -73,7 +73,8 @@ int RunCacheVsRecompute(int, char**) {
 }
 
 KVBENCH_SUBCOMMAND("cache-vs-recompute",
-                   "greedy generation with the KV cache vs recomputing every step", RunCacheVsRecompute);
+                   "greedy generation with the KV cache vs recomputing every step",
+                   RunCacheVsRecompute);
 
 }  // namespace
 }  // namespace kvserve::bench

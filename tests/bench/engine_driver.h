@@ -68,7 +68,8 @@ class EngineDriver {
       const int64_t vocab = runner_->config().vocab_size;
       for (size_t k = 0; k < which.size(); ++k) {
         auto row = logits->subspan(k * vocab, vocab);
-        next[which[k]] = static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+        next[which[k]] =
+            static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
       }
     }
   }

@@ -8,12 +8,12 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "tests/bench/bench_common.h"
 
 namespace kvserve::bench {
@@ -82,7 +82,9 @@ int main(int argc, char** argv) {
   std::vector<char*> args;
   args.push_back(argv[0]);
   for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
-  std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
-  if (const int32_t threads = absl::GetFlag(FLAGS_threads); threads > 0) omp_set_num_threads(threads);
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  if (const int32_t threads = absl::GetFlag(FLAGS_threads); threads > 0)
+    omp_set_num_threads(threads);
   return it->second.fn(static_cast<int>(positional.size()), positional.data());
 }

@@ -55,9 +55,8 @@ int64_t OfflineResult::total_tokens() const {
 }
 
 int64_t OfflineResult::failures() const {
-  return std::count_if(requests.begin(), requests.end(), [](const OfflineRecord& r) {
-    return !r.ok || r.tokens != r.max_tokens;
-  });
+  return std::count_if(requests.begin(), requests.end(),
+                       [](const OfflineRecord& r) { return !r.ok || r.tokens != r.max_tokens; });
 }
 
 load::LatencySummary OfflineResult::Ttft() const {

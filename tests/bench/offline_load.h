@@ -3,8 +3,8 @@
 // baseline the serving benchmarks compare the daemon, static batching and prefix caching against.
 //
 // Submission follows the workload: open loop (requests due at their Poisson arrival times) or,
-// for an infinite rate, closed loop with at most `concurrency` requests in flight (0 = all at once).
-// Every request asks for exactly max_tokens tokens (ignore_eos), like kvload's default.
+// for an infinite rate, closed loop with at most `concurrency` requests in flight (0 = all at
+// once). Every request asks for exactly max_tokens tokens (ignore_eos), like kvload's default.
 //
 // While it runs, the calling thread samples scheduler->stats() about every millisecond and keeps
 // the KV figures at saturation (samples with requests waiting), for the KV-waste target.

@@ -26,8 +26,9 @@
 #include "tests/bench/offline_load.h"
 #include "tests/bench/static_batch_admission.h"
 
-ABSL_FLAG(std::string, serve_model, "tiny",
-          "serving benchmarks: embedded model preset (or checkpoint directory, as kvserve --model)");
+ABSL_FLAG(
+    std::string, serve_model, "tiny",
+    "serving benchmarks: embedded model preset (or checkpoint directory, as kvserve --model)");
 ABSL_FLAG(int64_t, serve_requests, 256, "serving benchmarks: requests in the workload");
 ABSL_FLAG(std::string, serve_prompt, "32:512", "serving benchmarks: prompt length range lo:hi");
 ABSL_FLAG(std::string, serve_output, "16:256", "serving benchmarks: output length range lo:hi");
@@ -36,7 +37,8 @@ ABSL_FLAG(int32_t, serve_max_batched_tokens, 512, "serving benchmarks: scheduler
 ABSL_FLAG(int64_t, serve_kv_cache_mib, 1024, "serving benchmarks: KV cache size in MiB");
 ABSL_FLAG(int32_t, serve_concurrency, 0,
           "serving benchmarks: most requests in flight (0 = all at once; server-overhead: 64)");
-ABSL_FLAG(double, serve_rate, 0, "serving benchmarks: Poisson arrivals per second (0 = closed loop)");
+ABSL_FLAG(double, serve_rate, 0,
+          "serving benchmarks: Poisson arrivals per second (0 = closed loop)");
 ABSL_FLAG(int32_t, prefix_shared, 512, "kvbench prefix-cache: shared prefix tokens");
 ABSL_FLAG(uint64_t, serve_seed, 7, "serving benchmarks: workload seed");
 
@@ -129,8 +131,8 @@ absl::StatusOr<OfflineResult> RunAndReport(const Setup& setup,
   out.Add(prefix + "_cached_prompt_tokens", stats.cached_prompt_tokens);
   out.Add(prefix + "_pages_leaked", stats.total_pages - stats.free_pages);
   if (result->failures() > 0) {
-    return absl::InternalError(absl::StrCat(prefix, ": ", result->failures(),
-                                            " requests failed or came back short"));
+    return absl::InternalError(
+        absl::StrCat(prefix, ": ", result->failures(), " requests failed or came back short"));
   }
   return result;
 }
@@ -143,7 +145,7 @@ void PrintWorkload(const Setup& setup, KeyValuePrinter& out) {
   out.Add("max_tokens", setup.workload.max_tokens.ToString());
   out.Add("shared_prefix", setup.workload.shared_prefix);
   out.Add("rate", std::isinf(setup.workload.rate) ? std::string("closed loop")
-                                                   : absl::StrCat(setup.workload.rate, "/s"));
+                                                  : absl::StrCat(setup.workload.rate, "/s"));
   out.Add("max_num_seqs", setup.options.max_num_seqs);
   out.Add("max_batched_tokens", setup.options.max_batched_tokens);
   out.Add("page_size", setup.options.page_size);
@@ -178,8 +180,7 @@ int RunServeCompare(int, char**) {
   out.Add("static_vs_continuous_ttft_p99", batched->Ttft().p99 / continuous->Ttft().p99);
   out.Add("continuous_vs_padded_static_throughput",
           continuous->tokens_per_second() / padded_useful_tok_s);
-  out.Add("padded_static_vs_continuous_ttft_p99",
-          padded_run->Ttft().p99 / continuous->Ttft().p99);
+  out.Add("padded_static_vs_continuous_ttft_p99", padded_run->Ttft().p99 / continuous->Ttft().p99);
   // KV waste at saturation, from the continuous run.
   out.Add("saturated_samples", continuous->saturated_samples);
   out.Add("max_running", continuous->max_running);
@@ -223,9 +224,9 @@ int RunServerOverhead(int, char**) {
 
   // The daemon's serving path: the gRPC server with metrics (as the daemon runs it), driven by
   // kvload's client over loopback TCP.
-  auto server = KvServer::Start(
-      setup->model, EngineOptions(setup->options),
-      {.host = "127.0.0.1", .port = 0, .metrics = std::make_shared<Metrics>()});
+  auto server =
+      KvServer::Start(setup->model, EngineOptions(setup->options),
+                      {.host = "127.0.0.1", .port = 0, .metrics = std::make_shared<Metrics>()});
   if (!server.ok()) return Fail(server.status());
   load::ChannelPool pool((*server)->address(), load::ChannelPool::ChannelsFor(concurrency));
   if (absl::Status s = pool.WaitForConnected(absl::Seconds(10)); !s.ok()) return Fail(s);

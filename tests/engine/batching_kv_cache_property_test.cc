@@ -1,7 +1,5 @@
 // Randomized property test of BatchingKvCache: page accounting and data integrity over
 // thousands of random operations.
-#include "engine/cache/batching_kv_cache.h"
-
 #include <algorithm>
 #include <cstdint>
 #include <iterator>
@@ -12,6 +10,7 @@
 #include <set>
 #include <vector>
 
+#include "engine/cache/batching_kv_cache.h"
 #include "gtest/gtest.h"
 #include "tests/engine/kv_cache_test_util.h"
 

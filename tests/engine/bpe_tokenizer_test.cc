@@ -92,10 +92,17 @@ Json MakeTokenizerJson(const Options& options) {
   if (options.ignore_merges) vocab["her"] = 270;  // reachable only as a whole piece
   Json added = Json::array();
   int id = kEndOfText;
-  for (const auto& [content, special] : std::vector<std::pair<std::string, bool>>{
-           {"<|endoftext|>", true}, {"<|im_start|>", true}, {"<|im_end|>", true}, {"[NS]", false}}) {
-    added.push_back({{"id", id++}, {"content", content}, {"special", special},
-                     {"lstrip", false}, {"rstrip", false}, {"normalized", false}});
+  for (const auto& [content, special] :
+       std::vector<std::pair<std::string, bool>>{{"<|endoftext|>", true},
+                                                 {"<|im_start|>", true},
+                                                 {"<|im_end|>", true},
+                                                 {"[NS]", false}}) {
+    added.push_back({{"id", id++},
+                     {"content", content},
+                     {"special", special},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false}});
   }
   return {{"version", "1.0"},
           {"added_tokens", added},
@@ -165,7 +172,10 @@ TEST(PreTokenizerTest, InvalidUtf8IsKeptAsItsOwnPiece) {
   absl::StatusOr<PreTokenizer> gpt2 = PreTokenizer::Create({{kGpt2SplitPattern}});
   ASSERT_TRUE(gpt2.ok());
   std::vector<absl::string_view> pieces;
-  gpt2->Split("ab\xFF" "cd", &pieces);
+  gpt2->Split(
+      "ab\xFF"
+      "cd",
+      &pieces);
   EXPECT_THAT(pieces, ElementsAre("ab", "\xFF", "cd"));
 }
 
@@ -222,7 +232,7 @@ TEST(BpeTokenizerTest, DecodeSkipsSpecialTokensAndKeepsOtherAddedTokens) {
   EXPECT_FALSE(t->IsSpecial(kNonSpecial));
   EXPECT_FALSE(t->IsSpecial(kHello));
   EXPECT_EQ(t->Decode({-1, 270, 1 << 30}), "");  // outside the vocabulary
-  EXPECT_EQ(t->Decode({0xC3}), "\xC3");           // half a character: bytes, not text
+  EXPECT_EQ(t->Decode({0xC3}), "\xC3");          // half a character: bytes, not text
   EXPECT_EQ(t->vocab_size(), 270);
   EXPECT_EQ(t->eos_token_id(), kEndOfText);
   EXPECT_EQ(t->bos_token_id(), -1);
@@ -247,8 +257,9 @@ TEST(BpeTokenizerTest, IgnoreMergesTakesWholePiecesFromTheVocabulary) {
 TEST(BpeTokenizerTest, RoundTripsArbitraryBytesAndText) {
   std::unique_ptr<BpeTokenizer> t = Qwen2Style();
   ASSERT_NE(t, nullptr);
-  for (const std::string& s : std::vector<std::string>{"", " ", "hello world", "Grüße, 世界! 🎉\n\n  tabs\tand 12345",
-                              "I'M  here", "\xFF\xFE invalid \xC3(", std::string("nul\0byte", 8)}) {
+  for (const std::string& s : std::vector<std::string>{
+           "", " ", "hello world", "Grüße, 世界! 🎉\n\n  tabs\tand 12345", "I'M  here",
+           "\xFF\xFE invalid \xC3(", std::string("nul\0byte", 8)}) {
     EXPECT_EQ(t->Decode(t->Encode(s)), s);
   }
   std::mt19937 rng(7);
@@ -339,7 +350,8 @@ TEST(BpeTokenizerTest, RefusesWhatItCannotDo) {
             absl::StatusCode::kInvalidArgument);
 }
 
-// One piece per input: BPE over the whole text, so that dropped bytes show their neighbours merging.
+// One piece per input: BPE over the whole text, so that dropped bytes show their neighbours
+// merging.
 Json WholeTextByteLevel() {
   return {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}};
 }
@@ -365,8 +377,12 @@ TEST(BpeTokenizerTest, VocabularyWithoutNonUtf8BytesLoadsAndDropsThem) {
   const std::string text = "h\xC3\xA9llo w\xC3\xB6rld \xF0\x9F\x8E\x89 \xF3\xA0\x80\x81";
   EXPECT_EQ((*t)->Decode((*t)->Encode(text)), text);
   // h, [0xFF dropped], e: h·e merges across the dropped byte.
-  EXPECT_THAT((*t)->Encode("h\xFF" "e"), ElementsAre(kHe));
-  EXPECT_THAT((*t)->Encode("h\xF5\xC0" "ello"), ElementsAre(kHello));
+  EXPECT_THAT((*t)->Encode("h\xFF"
+                           "e"),
+              ElementsAre(kHe));
+  EXPECT_THAT((*t)->Encode("h\xF5\xC0"
+                           "ello"),
+              ElementsAre(kHello));
   EXPECT_THAT((*t)->Encode("\xFF\xFE"), ElementsAre());
   EXPECT_THAT((*t)->Encode("\xFF"), ElementsAre());  // the one-byte shortcut drops it too
   EXPECT_EQ((*t)->TokenId("\xFF"), -1);
@@ -378,20 +394,28 @@ TEST(BpeTokenizerTest, VocabularyWithoutNonUtf8BytesLoadsAndDropsThem) {
   json["model"]["unk_token"] = "<unk>";
   t = Create(json);
   ASSERT_TRUE(t.ok()) << t.status();
-  EXPECT_THAT((*t)->Encode("h\xFF" "e"), ElementsAre('h', kUnk, 'e'));
-  EXPECT_THAT((*t)->Encode("h\xFF\xFE" "e"), ElementsAre('h', kUnk, kUnk, 'e'));
+  EXPECT_THAT((*t)->Encode("h\xFF"
+                           "e"),
+              ElementsAre('h', kUnk, 'e'));
+  EXPECT_THAT((*t)->Encode("h\xFF\xFE"
+                           "e"),
+              ElementsAre('h', kUnk, kUnk, 'e'));
   EXPECT_THAT((*t)->Encode("\xFF"), ElementsAre(kUnk));
   json["model"]["fuse_unk"] = true;
   t = Create(json);
   ASSERT_TRUE(t.ok()) << t.status();
-  EXPECT_THAT((*t)->Encode("h\xFF\xFE" "e"), ElementsAre('h', kUnk, 'e'));
+  EXPECT_THAT((*t)->Encode("h\xFF\xFE"
+                           "e"),
+              ElementsAre('h', kUnk, 'e'));
   EXPECT_THAT((*t)->Encode("\xFF\xF5h\xF5"), ElementsAre(kUnk, 'h', kUnk));
 
   // An unk_token that is not in model.vocab: the bytes are dropped, as with none.
   json["model"]["unk_token"] = "<absent>";
   t = Create(json);
   ASSERT_TRUE(t.ok()) << t.status();
-  EXPECT_THAT((*t)->Encode("h\xFF" "e"), ElementsAre(kHe));
+  EXPECT_THAT((*t)->Encode("h\xFF"
+                           "e"),
+              ElementsAre(kHe));
 }
 
 TEST(BpeTokenizerTest, VocabularyWithoutBytesOfUtf8TextIsRefused) {
@@ -402,8 +426,7 @@ TEST(BpeTokenizerTest, VocabularyWithoutBytesOfUtf8TextIsRefused) {
     json["model"]["vocab"].erase(ByteChar(b));
     absl::StatusOr<std::unique_ptr<BpeTokenizer>> t = Create(json);
     ASSERT_FALSE(t.ok()) << b;
-    EXPECT_THAT(std::string(t.status().message()),
-                HasSubstr(absl::StrFormat("byte 0x%02X", b)));
+    EXPECT_THAT(std::string(t.status().message()), HasSubstr(absl::StrFormat("byte 0x%02X", b)));
     EXPECT_THAT(std::string(t.status().message()), HasSubstr("not a byte-level vocabulary"));
   }
 }
@@ -447,8 +470,8 @@ TEST(BpeTokenizerTest, MergesAndWholePiecesResolveByTheVocabularyString) {
 TEST(BpeTokenizerTest, DigitsPreTokenizerBothWays) {
   constexpr int32_t k12 = 280, k123 = 281, kHalf4 = 282, kA1 = 283;
   auto make = [&](const Json& digits) {
-    Json json = MakeTokenizerJson({{{"type", "Sequence"},
-                                    {"pretokenizers", {digits, WholeTextByteLevel()}}}});
+    Json json = MakeTokenizerJson(
+        {{{"type", "Sequence"}, {"pretokenizers", {digits, WholeTextByteLevel()}}}});
     for (const auto& [left, right, id] : std::vector<std::tuple<std::string, std::string, int>>{
              {"1", "2", k12}, {"12", "3", k123}, {ByteChar(0xBD), "4", kHalf4}, {"a", "1", kA1}}) {
       json["model"]["vocab"][left + right] = id;
@@ -461,7 +484,10 @@ TEST(BpeTokenizerTest, DigitsPreTokenizerBothWays) {
   ASSERT_TRUE(individual.ok()) << individual.status();
   EXPECT_THAT((*individual)->PreTokenize("a123"), ElementsAre("a", "1", "2", "3"));
   EXPECT_THAT((*individual)->Encode("a123"), ElementsAre('a', '1', '2', '3'));
-  EXPECT_THAT((*individual)->Encode("\u0663\u00BD" "4"), ElementsAre(0xD9, 0xA3, 0xC2, 0xBD, '4'));
+  EXPECT_THAT((*individual)
+                  ->Encode("\u0663\u00BD"
+                           "4"),
+              ElementsAre(0xD9, 0xA3, 0xC2, 0xBD, '4'));
   EXPECT_THAT((*individual)->Encode("x12 3"), ElementsAre('x', '1', '2', ' ', '3'));
 
   for (const Json& runs : {Json{{"type", "Digits"}, {"individual_digits", false}},
@@ -470,7 +496,9 @@ TEST(BpeTokenizerTest, DigitsPreTokenizerBothWays) {
     ASSERT_TRUE(t.ok()) << t.status();
     EXPECT_THAT((*t)->PreTokenize("a123 45"), ElementsAre("a", "123", " ", "45"));
     EXPECT_THAT((*t)->Encode("a123"), ElementsAre('a', k123));  // no a·1: different pieces
-    EXPECT_THAT((*t)->Encode("\u0663\u00BD" "4"), ElementsAre(0xD9, 0xA3, 0xC2, kHalf4));
+    EXPECT_THAT((*t)->Encode("\u0663\u00BD"
+                             "4"),
+                ElementsAre(0xD9, 0xA3, 0xC2, kHalf4));
     EXPECT_THAT((*t)->Encode("x12 3"), ElementsAre('x', k12, ' ', '3'));
   }
 
@@ -478,8 +506,8 @@ TEST(BpeTokenizerTest, DigitsPreTokenizerBothWays) {
       make({{"type", "Digits"}, {"individual_digits", "yes"}});
   EXPECT_THAT(std::string(not_bool.status().message()), HasSubstr("individual_digits"));
   // After ByteLevel, HF would look for digits in the byte-level spelling: refused.
-  Json after = MakeTokenizerJson({{{"type", "Sequence"},
-                                   {"pretokenizers", {WholeTextByteLevel(), {{"type", "Digits"}}}}}});
+  Json after = MakeTokenizerJson(
+      {{{"type", "Sequence"}, {"pretokenizers", {WholeTextByteLevel(), {{"type", "Digits"}}}}}});
   EXPECT_THAT(std::string(Create(after).status().message()), HasSubstr("Digits after ByteLevel"));
 }
 

@@ -58,7 +58,8 @@ TEST_F(CachedGenerationTest, TokensAgreeWithReferenceGreedy) {
 TEST_F(CachedGenerationTest, GqaCachesHoldFewerHeadsThanQueries) {
   // micro has 4 query heads over 2 KV heads: the caches store only 2 heads per position.
   ASSERT_LT(weights_.config.num_kv_heads, weights_.config.num_heads);
-  auto pre = PreallocatedKvCache::Create(16, weights_.config.num_kv_heads, weights_.config.head_dim);
+  auto pre =
+      PreallocatedKvCache::Create(16, weights_.config.num_kv_heads, weights_.config.head_dim);
   ASSERT_TRUE(pre.ok());
   EXPECT_EQ(pre->position_floats(), 2 * 16);
 }

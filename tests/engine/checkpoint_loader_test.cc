@@ -17,9 +17,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/cache/batching_kv_cache.h"
-#include "engine/model/model_runner.h"
 #include "engine/cache/page_pool.h"
 #include "engine/lab/reference_model.h"
+#include "engine/model/model_runner.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"

@@ -34,8 +34,8 @@ inline float Stamped(int64_t stamp, int32_t h, int32_t d, int is_value) {
 
 // Writes stamps[i] into position positions[i] of `layer`, for K and V.
 inline absl::Status AppendStamped(BatchingKvCache& cache, RequestId id, int32_t layer,
-                           const std::vector<int32_t>& positions,
-                           const std::vector<int64_t>& stamps) {
+                                  const std::vector<int32_t>& positions,
+                                  const std::vector<int64_t>& stamps) {
   std::vector<float> k, v;
   for (int64_t stamp : stamps) {
     for (int32_t h = 0; h < kHeads; ++h) {
@@ -68,7 +68,7 @@ inline void FillRange(BatchingKvCache& cache, RequestId id, int32_t begin, int32
 
 // True if position `pos` of the request with `page_table` holds `stamp` in `layer` (K and V).
 inline bool HoldsStamp(const PagePool& pool, absl::Span<const PageId> page_table, int32_t pos,
-                int32_t layer, int64_t stamp) {
+                       int32_t layer, int64_t stamp) {
   const PageId page = page_table[pos / kPageSize];
   const int32_t slot = pos % kPageSize;
   for (int32_t h = 0; h < kHeads; ++h) {
@@ -83,7 +83,7 @@ inline bool HoldsStamp(const PagePool& pool, absl::Span<const PageId> page_table
 
 // Positions [begin, end) of `id` hold DefaultStamp(source, ...) on every layer.
 inline void ExpectFilled(const BatchingKvCache& cache, RequestId id, int32_t begin, int32_t end,
-                  RequestId source) {
+                         RequestId source) {
   for (int32_t p = begin; p < end; ++p) {
     for (int32_t layer = 0; layer < kLayers; ++layer) {
       EXPECT_TRUE(
@@ -92,7 +92,6 @@ inline void ExpectFilled(const BatchingKvCache& cache, RequestId id, int32_t beg
     }
   }
 }
-
 
 }  // namespace kvserve::testing_util
 

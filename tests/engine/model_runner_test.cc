@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "engine/lab/reference_model.h"
@@ -126,8 +126,8 @@ TEST(ModelRunnerTest, DecodeStepsMatchReference) {
   EngineHarness h(Micro(), 4, 64);
   auto out = h.Step({{1, Tokens(5, 3)}});
   for (int step = 0; step < 12; ++step) {  // crosses pages 2, 3, 4
-    const int32_t next = static_cast<int32_t>(
-        std::max_element(out[1].begin(), out[1].end()) - out[1].begin());
+    const int32_t next =
+        static_cast<int32_t>(std::max_element(out[1].begin(), out[1].end()) - out[1].begin());
     out = h.Step({{1, {next}}});
     h.ExpectMatchesReference(1, out[1]);
   }
@@ -228,8 +228,8 @@ TEST(ModelRunnerTest, GreedyTokensDoNotDependOnBatchCompanions) {
     auto out = h.Step(first);
     std::vector<int32_t> tokens;
     for (int i = 0; i < 16; ++i) {
-      const int32_t next = static_cast<int32_t>(
-          std::max_element(out[1].begin(), out[1].end()) - out[1].begin());
+      const int32_t next =
+          static_cast<int32_t>(std::max_element(out[1].begin(), out[1].end()) - out[1].begin());
       tokens.push_back(next);
       std::vector<Feed> feeds = {{1, {next}}};
       if (crowded) feeds.push_back({2, {static_cast<int32_t>(i)}}), feeds.push_back({3, {7}});

@@ -34,7 +34,8 @@ TEST(ModelConfigTest, ValidateNamesTheBadField) {
 
 TEST(ModelWeightsTest, SyntheticWeightsAreDeterministicAndSeedDependent) {
   ModelConfig c = *PresetConfig("micro");
-  auto a = MakeSyntheticWeights(c, 7), b = MakeSyntheticWeights(c, 7), d = MakeSyntheticWeights(c, 8);
+  auto a = MakeSyntheticWeights(c, 7), b = MakeSyntheticWeights(c, 7),
+       d = MakeSyntheticWeights(c, 8);
   ASSERT_TRUE(a.ok() && b.ok() && d.ok());
   EXPECT_TRUE(a->Validate().ok());
   EXPECT_EQ(a->layers[1].gate_up, b->layers[1].gate_up);
@@ -46,8 +47,8 @@ TEST(ModelWeightsTest, TinyHasTheExpectedParameterCount) {
   auto w = MakeSyntheticWeights(*PresetConfig("tiny"));
   ASSERT_TRUE(w.ok());
   // 8 layers x (512*768 + 512*512 + 512*3072 + 1536*512 + 2*512) + 2 * 259*512 + 512.
-  EXPECT_EQ(w->num_parameters(), 8 * (512 * 768 + 512 * 512 + 512 * 3072 + 1536 * 512 + 1024) +
-                                     2 * 259 * 512 + 512);
+  EXPECT_EQ(w->num_parameters(),
+            8 * (512 * 768 + 512 * 512 + 512 * 3072 + 1536 * 512 + 1024) + 2 * 259 * 512 + 512);
 }
 
 TEST(ModelWeightsTest, ValidateCatchesWrongTensorSizes) {
@@ -76,7 +77,8 @@ TEST(ModelWeightsTest, SyntheticLogitsAreNeitherFlatNorConstant) {
     const double stddev = std::sqrt(var / logits.size());
     EXPECT_GT(stddev, 0.5);
     EXPECT_LT(stddev, 20.0);
-    argmaxes.insert(static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
+    argmaxes.insert(
+        static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
   }
   EXPECT_GE(argmaxes.size(), 4u);
 }

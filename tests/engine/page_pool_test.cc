@@ -8,17 +8,20 @@
 namespace kvserve {
 namespace {
 
-PageGeometry SmallGeometry() { return PageGeometry{.page_size = 4, .num_layers = 2, .num_kv_heads = 2, .head_dim = 8}; }
+PageGeometry SmallGeometry() {
+  return PageGeometry{.page_size = 4, .num_layers = 2, .num_kv_heads = 2, .head_dim = 8};
+}
 
 TEST(PagePoolTest, RejectsBadGeometryAndSizes) {
-  EXPECT_EQ(PagePool::Create(PageGeometry{.page_size = 0, .num_layers = 1, .num_kv_heads = 1,
-                                          .head_dim = 16},
-                             4)
+  EXPECT_EQ(PagePool::Create(
+                PageGeometry{.page_size = 0, .num_layers = 1, .num_kv_heads = 1, .head_dim = 16}, 4)
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(PagePool::Create(SmallGeometry(), 0).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(PagePool::Create(SmallGeometry(), -3).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PagePool::Create(SmallGeometry(), 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PagePool::Create(SmallGeometry(), -3).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(PagePoolTest, PagesAreAlignedAndDisjoint) {

@@ -128,13 +128,13 @@ TEST(RequestValidationTest, FloatMessagesShowTheDigitsThatBrokeTheRule) {
 
 TEST(RequestValidationTest, ServingLimitsBoundThePromptAndTheWholeCache) {
   GenerationParams p = ValidParams();  // 6 prompt tokens
-  p.max_tokens = 10;                    // 16 tokens: 4 pages of 4
+  p.max_tokens = 10;                   // 16 tokens: 4 pages of 4
   EXPECT_TRUE(ValidateGenerationParams(p, Micro(), {.max_prompt_tokens = 6}).ok());
   const absl::Status prompt = ValidateGenerationParams(p, Micro(), {.max_prompt_tokens = 5});
-  EXPECT_EQ(prompt.message(),
-            "prompt has 6 tokens, more than the server's max_prompt_tokens of 5");
+  EXPECT_EQ(prompt.message(), "prompt has 6 tokens, more than the server's max_prompt_tokens of 5");
   EXPECT_TRUE(ValidateGenerationParams(p, Micro(), {.page_size = 4, .total_pages = 4}).ok());
-  const absl::Status cache = ValidateGenerationParams(p, Micro(), {.page_size = 4, .total_pages = 3});
+  const absl::Status cache =
+      ValidateGenerationParams(p, Micro(), {.page_size = 4, .total_pages = 3});
   EXPECT_EQ(cache.message(),
             "prompt + max_tokens = 16 tokens needs 4 KV pages; the server's cache has 3");
 }

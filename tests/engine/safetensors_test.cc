@@ -38,13 +38,12 @@ std::string Bytes(std::initializer_list<T> values) {
 
 // a: F32 [2, 2] at [0, 16); b: F16 [2] at [16, 20); c: BF16 [1, 1] at [20, 22).
 std::string ValidFile() {
-  const std::string header =
-      R"({"__metadata__":{"format":"pt"},)"
-      R"("b":{"dtype":"F16","shape":[2],"data_offsets":[16,20]},)"
-      R"("a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},)"
-      R"("c":{"dtype":"BF16","shape":[1,1],"data_offsets":[20,22]}}    )";
-  return File(header, Bytes<float>({1.5f, -2.0f, 0.25f, 8.0f}) +
-                          Bytes<uint16_t>({0x3C00, 0xC000}) + Bytes<uint16_t>({0xC0A0}));
+  const std::string header = R"({"__metadata__":{"format":"pt"},)"
+                             R"("b":{"dtype":"F16","shape":[2],"data_offsets":[16,20]},)"
+                             R"("a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},)"
+                             R"("c":{"dtype":"BF16","shape":[1,1],"data_offsets":[20,22]}}    )";
+  return File(header, Bytes<float>({1.5f, -2.0f, 0.25f, 8.0f}) + Bytes<uint16_t>({0x3C00, 0xC000}) +
+                          Bytes<uint16_t>({0xC0A0}));
 }
 
 std::string ParseError(const std::string& file) {
@@ -96,11 +95,10 @@ TEST(SafetensorsTest, ConvertsEachFloatDtype) {
 // Found by safetensors_header_fuzz: an empty tensor went to memcpy with the null data() of an
 // empty destination (undefined behaviour; UBSan aborts on it).
 TEST(SafetensorsTest, EmptyTensorsConvertToNothing) {
-  const std::string file = File(
-      R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},)"
-      R"("z":{"dtype":"BF16","shape":[3,0],"data_offsets":[0,0]},)"
-      R"("i":{"dtype":"I64","shape":[0],"data_offsets":[0,0]}})",
-      "");
+  const std::string file = File(R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},)"
+                                R"("z":{"dtype":"BF16","shape":[3,0],"data_offsets":[0,0]},)"
+                                R"("i":{"dtype":"I64","shape":[0],"data_offsets":[0,0]}})",
+                                "");
   absl::StatusOr<SafetensorsHeader> h = ParseSafetensorsHeader(file, "f");
   ASSERT_TRUE(h.ok()) << h.status();
   EXPECT_EQ(h->Find("z")->num_elements, 0);
@@ -113,8 +111,8 @@ TEST(SafetensorsTest, EmptyTensorsConvertToNothing) {
 TEST(SafetensorsTest, HalfAndBfloat16BitPatterns) {
   EXPECT_EQ(HalfToFloat(0x3C00), 1.0f);
   EXPECT_EQ(HalfToFloat(0xC000), -2.0f);
-  EXPECT_EQ(HalfToFloat(0x7BFF), 65504.0f);             // largest finite
-  EXPECT_EQ(HalfToFloat(0x3555), 1365.0f / 4096.0f);    // 0.333251953125
+  EXPECT_EQ(HalfToFloat(0x7BFF), 65504.0f);               // largest finite
+  EXPECT_EQ(HalfToFloat(0x3555), 1365.0f / 4096.0f);      // 0.333251953125
   EXPECT_EQ(HalfToFloat(0x0400), std::ldexp(1.0f, -14));  // smallest normal
   EXPECT_EQ(HalfToFloat(0x0001), std::ldexp(1.0f, -24));  // smallest subnormal
   EXPECT_EQ(HalfToFloat(0x03FF), std::ldexp(1023.0f, -24));
@@ -191,13 +189,13 @@ TEST(SafetensorsTest, TensorsMustTileTheDataSectionExactly) {
   EXPECT_THAT(ParseError(File(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", data)),
               HasSubstr("8 bytes after the last tensor"));
   // Empty tensors take no room and may share an offset.
-  EXPECT_TRUE(ParseSafetensorsHeader(
-                  File(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
-                       R"("e":{"dtype":"F16","shape":[0,3],"data_offsets":[16,16]},)"
-                       R"("f":{"dtype":"F16","shape":[0],"data_offsets":[16,16]}})",
-                       data),
-                  "f")
-                  .ok());
+  EXPECT_TRUE(
+      ParseSafetensorsHeader(File(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                                  R"("e":{"dtype":"F16","shape":[0,3],"data_offsets":[16,16]},)"
+                                  R"("f":{"dtype":"F16","shape":[0],"data_offsets":[16,16]}})",
+                                  data),
+                             "f")
+          .ok());
   EXPECT_TRUE(ParseSafetensorsHeader(File("{}", ""), "f").ok());
 }
 

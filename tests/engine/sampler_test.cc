@@ -1,5 +1,4 @@
 #include "engine/sched/sampler.h"
-#include "engine/sched/stop_rules.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include "engine/sched/stop_rules.h"
 #include "gtest/gtest.h"
 
 namespace kvserve {

@@ -83,7 +83,7 @@ struct Fixture {
     scheduler = *Scheduler::Create(std::move(owned), options, [this] { return now; });
   }
   std::shared_ptr<RecordingSink> Submit(GenerationParams params,
-                                   absl::Time deadline = absl::InfiniteFuture()) {
+                                        absl::Time deadline = absl::InfiniteFuture()) {
     auto sink = std::make_shared<RecordingSink>();
     auto handle = scheduler->Submit(std::move(params), sink, deadline);
     EXPECT_TRUE(handle.ok()) << handle.status();

@@ -22,10 +22,14 @@ struct WorkloadRun {
 // short question; request 5 repeats request 1 exactly and request 9 is a system prompt alone.
 // Submitted in waves, so later waves find earlier pages cached.
 WorkloadRun RunWorkload(bool prefix_caching, int64_t pages) {
-  auto weights = std::make_shared<const ModelWeights>(*MakeSyntheticWeights(*PresetConfig("micro")));
+  auto weights =
+      std::make_shared<const ModelWeights>(*MakeSyntheticWeights(*PresetConfig("micro")));
   auto runner = *ModelRunner::Create(weights, {.max_batched_tokens = 32, .max_num_seqs = 4});
-  SchedulerOptions options{.page_size = 4, .num_pages = pages, .max_num_seqs = 4,
-                           .max_batched_tokens = 32, .max_waiting = 100,
+  SchedulerOptions options{.page_size = 4,
+                           .num_pages = pages,
+                           .max_num_seqs = 4,
+                           .max_batched_tokens = 32,
+                           .max_waiting = 100,
                            .enable_prefix_caching = prefix_caching};
   auto scheduler = *Scheduler::Create(std::move(runner), options);
   const std::vector<int> system_lengths = {16, 21, 13};
@@ -34,10 +38,12 @@ WorkloadRun RunWorkload(bool prefix_caching, int64_t pages) {
     GenerationParams p;
     p.has_prompt = true;
     const int system = i == 5 ? 1 : i % 3;
-    for (int t = 0; t < system_lengths[system]; ++t) p.prompt_ids.push_back(32 + (t * 7 + system * 11) % 90);
+    for (int t = 0; t < system_lengths[system]; ++t)
+      p.prompt_ids.push_back(32 + (t * 7 + system * 11) % 90);
     const int question = i == 5 ? 1 : i;
     if (i != 9) {
-      for (int t = 0; t < 3 + question % 4; ++t) p.prompt_ids.push_back(40 + (question * 5 + t) % 50);
+      for (int t = 0; t < 3 + question % 4; ++t)
+        p.prompt_ids.push_back(40 + (question * 5 + t) % 50);
     }
     p.max_tokens = 10;
     p.ignore_eos = true;
@@ -64,7 +70,8 @@ WorkloadRun RunWorkload(bool prefix_caching, int64_t pages) {
 TEST(SchedulerPrefixCacheTest, OutputsAreIdenticalWithAndWithoutPrefixCaching) {
   const WorkloadRun off = RunWorkload(false, 256);
   const WorkloadRun on = RunWorkload(true, 256);
-  const WorkloadRun tight = RunWorkload(true, /*pages=*/18);  // cached pages evicted, requests preempted
+  const WorkloadRun tight =
+      RunWorkload(true, /*pages=*/18);  // cached pages evicted, requests preempted
   EXPECT_EQ(on.tokens, off.tokens);
   EXPECT_EQ(tight.tokens, off.tokens);
   for (const auto& t : on.tokens) EXPECT_EQ(t.size(), 10u);

@@ -4,9 +4,9 @@
 #include "engine/sched/scheduler.h"
 
 #include <map>
-#include <thread>
 #include <memory>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -109,7 +109,10 @@ struct Fixture {
 };
 
 SchedulerOptions Options(int64_t pages = 256, int32_t seqs = 8, int32_t budget = 64) {
-  return {.page_size = 4, .num_pages = pages, .max_num_seqs = seqs, .max_batched_tokens = budget,
+  return {.page_size = 4,
+          .num_pages = pages,
+          .max_num_seqs = seqs,
+          .max_batched_tokens = budget,
           .max_waiting = 100};
 }
 
@@ -233,9 +236,8 @@ TEST(SchedulerTest, RandomCancellationsUnderPagePressureLeakNoPageAndEndEveryReq
     for (int step = 0; step < 5000; ++step) {
       if (submitted < 40 && uniform(0, 2) == 0) {
         // Salts from a small set: many prompts share their first pages.
-        const absl::Time deadline = uniform(0, 9) == 0
-                                        ? f.now + absl::Milliseconds(uniform(1, 30))
-                                        : absl::InfiniteFuture();
+        const absl::Time deadline = uniform(0, 9) == 0 ? f.now + absl::Milliseconds(uniform(1, 30))
+                                                       : absl::InfiniteFuture();
         sinks.push_back(f.Submit(Params(uniform(1, 16), uniform(1, 16), uniform(0, 2)), deadline));
         ++submitted;
       }
@@ -363,7 +365,8 @@ TEST(SchedulerTest, RepeatedPromptSkipsItsCachedPagesAndReportsThem) {
   auto first = f.Submit(Params(10, 3, 5));
   f.RunToIdle();
   EXPECT_EQ(first->usage.cached_prompt_tokens, 0);
-  EXPECT_EQ(f.scheduler->stats().cached_pages, 3) << "pages of tokens 0-3, 4-7, 8-11 (of 12 computed)";
+  EXPECT_EQ(f.scheduler->stats().cached_pages, 3)
+      << "pages of tokens 0-3, 4-7, 8-11 (of 12 computed)";
   const size_t steps_before = f.fake->steps.size();
   auto second = f.Submit(Params(10, 3, 5));
   f.RunToIdle();
@@ -399,13 +402,15 @@ TEST(SchedulerTest, StaticBatchingAdmitsOnlyWhenTheBatchHasDrained) {
 // The real model: greedy and seeded sampling give the same tokens with and without preemption.
 TEST(SchedulerTest, RealModelOutputsSurvivePreemption) {
   auto run = [](int64_t pages) {
-    auto weights = std::make_shared<const ModelWeights>(*MakeSyntheticWeights(*PresetConfig("micro")));
+    auto weights =
+        std::make_shared<const ModelWeights>(*MakeSyntheticWeights(*PresetConfig("micro")));
     auto runner = *ModelRunner::Create(weights, {.max_batched_tokens = 64, .max_num_seqs = 8});
     auto scheduler = *Scheduler::Create(std::move(runner), Options(pages, 8, 64));
     std::vector<std::shared_ptr<RecordingSink>> sinks;
     for (int i = 0; i < 5; ++i) {
       GenerationParams p = Params(7 + i, 16, i);
-      if (i % 2 == 1) p.sampling = {.temperature = 0.8f, .top_k = 40, .top_p = 0.9f, .seed = 99u + i};
+      if (i % 2 == 1)
+        p.sampling = {.temperature = 0.8f, .top_k = 40, .top_p = 0.9f, .seed = 99u + i};
       p.ignore_eos = true;
       auto sink = std::make_shared<RecordingSink>();
       EXPECT_TRUE(scheduler->Submit(p, sink).ok());

@@ -16,8 +16,8 @@ namespace {
 constexpr int32_t kPageSize = 4;
 
 std::unique_ptr<BatchingKvCache> Cache(int64_t pages, bool prefix_caching = false) {
-  const PageGeometry geometry{.page_size = kPageSize, .num_layers = 1, .num_kv_heads = 1,
-                              .head_dim = 4};
+  const PageGeometry geometry{
+      .page_size = kPageSize, .num_layers = 1, .num_kv_heads = 1, .head_dim = 4};
   return std::make_unique<BatchingKvCache>(*PagePool::Create(geometry, pages), prefix_caching);
 }
 
@@ -175,7 +175,7 @@ TEST(StepPlannerTest, AdmissionSharesAMatchingCachedPrefix) {
   ASSERT_EQ(Ids(plan.admitted), (std::vector<RequestId>{2}));
   EXPECT_EQ(plan.admitted[0]->num_computed, 8);  // two full pages matched
   ASSERT_EQ(plan.chunks.size(), 2u);
-  EXPECT_EQ(plan.chunks[1].num_new_tokens, 1);    // only the 9th token is computed
+  EXPECT_EQ(plan.chunks[1].num_new_tokens, 1);  // only the 9th token is computed
 }
 
 TEST(StepPlannerTest, StaticBatchAdmissionWaitsForTheBatchToDrain) {

@@ -1,5 +1,5 @@
-// bpe_tokenizer_fuzz: BpeTokenizer (engine/tokenizer/bpe_tokenizer.h) on arbitrary tokenizer.json files and
-// on arbitrary text.
+// bpe_tokenizer_fuzz: BpeTokenizer (engine/tokenizer/bpe_tokenizer.h) on arbitrary tokenizer.json
+// files and on arbitrary text.
 //
 // Input, by its first byte:
 //   * '{': the whole input is a tokenizer.json. Refused → INVALID_ARGUMENT naming the file.
@@ -52,8 +52,8 @@ std::unique_ptr<BpeTokenizer> MakeFixed(const Json& pre_tokenizer, bool ignore_m
   Json vocab = Json::object();
   for (int b = 0; b < 256; ++b) vocab[ByteLevelEncode(std::string(1, static_cast<char>(b)))] = b;
   Json merges = Json::array();
-  for (const char* pair : {"h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "Ġ t",
-                           "Ġt he", "e r", "1 2", "12 3", "Ã ©"}) {
+  for (const char* pair : {"h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "Ġ t", "Ġt he",
+                           "e r", "1 2", "12 3", "Ã ©"}) {
     const std::string s(pair);
     const size_t space = s.find(' ');
     vocab[s.substr(0, space) + s.substr(space + 1)] = static_cast<int>(vocab.size());
@@ -61,18 +61,15 @@ std::unique_ptr<BpeTokenizer> MakeFixed(const Json& pre_tokenizer, bool ignore_m
   }
   if (ignore_merges) vocab["Ġhello"] = static_cast<int>(vocab.size());
   const int n = static_cast<int>(vocab.size());
-  const Json added = Json::array(
-      {{{"id", n}, {"content", kSpecial}, {"special", true}},
-       {{"id", n + 1}, {"content", "[NS]"}, {"special", false}}});
-  const Json json = {{"added_tokens", added},
-                     {"normalizer", nullptr},
-                     {"pre_tokenizer", pre_tokenizer},
-                     {"decoder", {{"type", "ByteLevel"}}},
-                     {"model",
-                      {{"type", "BPE"},
-                       {"vocab", vocab},
-                       {"merges", merges},
-                       {"ignore_merges", ignore_merges}}}};
+  const Json added = Json::array({{{"id", n}, {"content", kSpecial}, {"special", true}},
+                                  {{"id", n + 1}, {"content", "[NS]"}, {"special", false}}});
+  const Json json = {
+      {"added_tokens", added},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", pre_tokenizer},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"model",
+       {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}, {"ignore_merges", ignore_merges}}}};
   absl::StatusOr<std::unique_ptr<BpeTokenizer>> t =
       BpeTokenizer::Create(json.dump(), "fixed/tokenizer.json", {.bos_token_id = n});
   FUZZ_CHECK(t.ok(), "the fixed tokenizer was refused: ", t.status().ToString());
@@ -107,7 +104,8 @@ std::vector<int32_t> EncodeChecked(const Tokenizer& t, absl::string_view text) {
 }
 
 void FuzzFixedTokenizers(absl::string_view text) {
-  static const BpeTokenizer& llama3 = *MakeFixed(SplitThenByteLevel(kLlama3Pattern), true).release();
+  static const BpeTokenizer& llama3 =
+      *MakeFixed(SplitThenByteLevel(kLlama3Pattern), true).release();
   static const BpeTokenizer& qwen2 = *MakeFixed(SplitThenByteLevel(kQwen2Pattern), false).release();
   static const BpeTokenizer& gpt2 =
       *MakeFixed({{"type", "ByteLevel"}, {"add_prefix_space", true}, {"use_regex", true}}, false)
@@ -136,10 +134,10 @@ void FuzzTokenizerJson(absl::string_view json) {
                "the error does not name the file: ", t.status().ToString());
     return;
   }
-  for (absl::string_view text : {absl::string_view("hello world, 12345 <|endoftext|> [NS]\n\n"),
-                                  absl::string_view("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
-                                  absl::string_view("\xFF\xC3 \xED\xA0\x80 x\0y", 10),
-                                  absl::string_view("")}) {
+  for (absl::string_view text :
+       {absl::string_view("hello world, 12345 <|endoftext|> [NS]\n\n"),
+        absl::string_view("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
+        absl::string_view("\xFF\xC3 \xED\xA0\x80 x\0y", 10), absl::string_view("")}) {
     DecodeAll(**t, EncodeChecked(**t, text));
   }
 }

@@ -24,14 +24,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "engine/tokenizer/byte_tokenizer.h"
 #include "engine/model/model_config.h"
 #include "engine/sched/request_validation.h"
 #include "engine/sched/sampler.h"
 #include "engine/sched/stop_rules.h"
+#include "engine/tokenizer/byte_tokenizer.h"
 #include "kvserve/v1/kvserve.pb.h"
-#include "server/request_parser.h"
 #include "server/proto_convert.h"
+#include "server/request_parser.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace kvserve {
@@ -67,7 +67,8 @@ bool SameParams(const GenerationParams& a, const GenerationParams& b) {
   // NaN parameters count as equal to NaN; -0 and +0 are the same parameter (proto3 drops both).
   auto same_float = [](float x, float y) { return std::isnan(x) ? std::isnan(y) : x == y; };
   return a.has_prompt == b.has_prompt && a.prompt_ids == b.prompt_ids &&
-         a.max_tokens == b.max_tokens && same_float(a.sampling.temperature, b.sampling.temperature) &&
+         a.max_tokens == b.max_tokens &&
+         same_float(a.sampling.temperature, b.sampling.temperature) &&
          a.sampling.top_k == b.sampling.top_k && same_float(a.sampling.top_p, b.sampling.top_p) &&
          a.sampling.seed == b.sampling.seed && a.stop_token_ids == b.stop_token_ids &&
          a.ignore_eos == b.ignore_eos;
@@ -81,21 +82,21 @@ std::vector<std::vector<float>> HostileLogitsRows(int32_t vocab) {
   std::vector<std::vector<float>> rows;
   std::vector<float> row(vocab);
   for (int32_t v = 0; v < vocab; ++v) row[v] = static_cast<float>((v * 37) % 11) - 5.0f;
-  rows.push_back(row);                         // ordinary, with ties
-  rows.push_back(std::vector<float>(vocab));   // all equal
+  rows.push_back(row);                        // ordinary, with ties
+  rows.push_back(std::vector<float>(vocab));  // all equal
   row.assign(vocab, -inf);
   row[vocab / 3] = 0.0f;
-  rows.push_back(row);                         // one finite logit
+  rows.push_back(row);  // one finite logit
   row.assign(vocab, -inf);
-  rows.push_back(row);                         // everything masked
+  rows.push_back(row);  // everything masked
   row.assign(vocab, nan);
   row[vocab - 1] = -1.0f;
-  rows.push_back(row);                         // NaN almost everywhere
+  rows.push_back(row);  // NaN almost everywhere
   for (int32_t v = 0; v < vocab; ++v) row[v] = (v % 2 == 0) ? big : -big;
-  rows.push_back(row);                         // extremes: differences overflow to inf
+  rows.push_back(row);  // extremes: differences overflow to inf
   row.assign(vocab, 1.0f);
   row[7] = inf;
-  rows.push_back(row);                         // +inf logit
+  rows.push_back(row);  // +inf logit
   return rows;
 }
 
@@ -140,8 +141,8 @@ void CheckAgainst(const GenerationParams& params, const ModelConfig& config) {
   const absl::Status status = ValidateGenerationParams(params, config);
   const std::string expected = ExpectedRefusal(params, config);
   if (expected.empty()) {
-    FUZZ_CHECK(status.ok(), config.name, ": a request within every documented limit was refused: ",
-               status.ToString());
+    FUZZ_CHECK(status.ok(), config.name,
+               ": a request within every documented limit was refused: ", status.ToString());
     CheckSamplingAndStop(params, config);
     return;
   }
@@ -155,8 +156,8 @@ void CheckConversion(const v1::GenerateRequest& request, const GenerationParams&
   switch (request.prompt_case()) {
     case v1::GenerateRequest::kText: {
       const std::string& text = request.text();
-      FUZZ_CHECK(params.has_prompt && params.prompt_ids.size() == text.size(),
-                 "text of ", text.size(), " bytes gave ", params.prompt_ids.size(), " ids");
+      FUZZ_CHECK(params.has_prompt && params.prompt_ids.size() == text.size(), "text of ",
+                 text.size(), " bytes gave ", params.prompt_ids.size(), " ids");
       for (size_t i = 0; i < text.size(); ++i) {
         FUZZ_CHECK(params.prompt_ids[i] == static_cast<unsigned char>(text[i]), "byte ", i,
                    " encoded as ", params.prompt_ids[i]);
@@ -165,9 +166,9 @@ void CheckConversion(const v1::GenerateRequest& request, const GenerationParams&
     }
     case v1::GenerateRequest::kTokenIds: {
       const auto& ids = request.token_ids().ids();
-      FUZZ_CHECK(params.has_prompt &&
-                     std::vector<int32_t>(ids.begin(), ids.end()) == params.prompt_ids,
-                 "token ids not copied as given");
+      FUZZ_CHECK(
+          params.has_prompt && std::vector<int32_t>(ids.begin(), ids.end()) == params.prompt_ids,
+          "token ids not copied as given");
       break;
     }
     case v1::GenerateRequest::PROMPT_NOT_SET:
@@ -196,8 +197,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
   const absl::Status parsed = ParseRequest(bytes, &request);
   const bool protobuf_accepts = v1::GenerateRequest().ParseFromArray(data, static_cast<int>(size));
-  FUZZ_CHECK(parsed.ok() == protobuf_accepts, "parser says ", parsed.ToString(),
-             ", protobuf says ", protobuf_accepts);
+  FUZZ_CHECK(parsed.ok() == protobuf_accepts, "parser says ", parsed.ToString(), ", protobuf says ",
+             protobuf_accepts);
   if (!parsed.ok()) {
     FUZZ_CHECK(parsed.code() == absl::StatusCode::kInvalidArgument, parsed.ToString());
     FUZZ_CHECK(absl::StartsWith(parsed.message(), "request_id is not valid UTF-8 (byte ") ||

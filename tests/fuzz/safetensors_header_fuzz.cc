@@ -1,4 +1,5 @@
-// safetensors_header_fuzz: ParseSafetensorsHeader (engine/checkpoint/safetensors.h) on arbitrary files.
+// safetensors_header_fuzz: ParseSafetensorsHeader (engine/checkpoint/safetensors.h) on arbitrary
+// files.
 //
 // Input, by its first byte:
 //   * even: the rest is a whole safetensors file, as is (length prefix, header, data);
@@ -49,17 +50,17 @@ void CheckAccepted(const SafetensorsHeader& header, absl::string_view file) {
   FUZZ_CHECK(file.size() >= 8, "accepted a ", file.size(), "-byte file");
   uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | static_cast<uint8_t>(file[i]);
-  FUZZ_CHECK(header_size <= file.size() - 8, "header of ", header_size, " bytes in a ",
-             file.size(), "-byte file");
+  FUZZ_CHECK(header_size <= file.size() - 8, "header of ", header_size, " bytes in a ", file.size(),
+             "-byte file");
   const uint64_t data_begin = 8 + header_size;
   uint64_t expected_begin = data_begin;  // no holes, no overlaps, sorted
   FUZZ_CHECK(header.index.size() == header.tensors.size(), "index has ", header.index.size(),
              " names for ", header.tensors.size(), " tensors");
   for (size_t i = 0; i < header.tensors.size(); ++i) {
     const SafetensorsTensor& t = header.tensors[i];
-    FUZZ_CHECK(t.element_size == 1 || t.element_size == 2 || t.element_size == 4 ||
-                   t.element_size == 8,
-               t.name, ": element size ", t.element_size);
+    FUZZ_CHECK(
+        t.element_size == 1 || t.element_size == 2 || t.element_size == 4 || t.element_size == 8,
+        t.name, ": element size ", t.element_size);
     int64_t elements = 1;
     for (int64_t d : t.shape) {
       FUZZ_CHECK(d >= 0, t.name, ": dimension ", d);
@@ -100,8 +101,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string file = FileFromInput(data, size);
   absl::StatusOr<SafetensorsHeader> header = ParseSafetensorsHeader(file, kFileName);
   if (!header.ok()) {
-    FUZZ_CHECK(header.status().code() == absl::StatusCode::kInvalidArgument,
-               "refused with ", header.status().ToString());
+    FUZZ_CHECK(header.status().code() == absl::StatusCode::kInvalidArgument, "refused with ",
+               header.status().ToString());
     FUZZ_CHECK(absl::StrContains(header.status().message(), kFileName),
                "the error does not name the file: ", header.status().ToString());
     return 0;

@@ -160,7 +160,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // Streaming the text, with transparent non-byte ids sprinkled between its bytes.
   const int32_t non_bytes[] = {tokenizer.bos_token_id(), tokenizer.eos_token_id(),
-                               tokenizer.pad_token_id(), -1, tokenizer.vocab_size(), 1 << 30};
+                               tokenizer.pad_token_id(), -1,
+                               tokenizer.vocab_size(),   1 << 30};
   std::vector<int32_t> sprinkled;
   for (int32_t id : ids) {
     if (rng.Next() % 4 == 0) sprinkled.push_back(non_bytes[rng.Next() % 6]);

@@ -28,9 +28,8 @@ using ::kvserve::testing::RunCommand;
 class KvloadIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon =
-        DaemonProcess::Start(KVSERVE_BINARY, {"--model=micro", "--drain_seconds=1"},
-                             absl::Seconds(30));
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon = DaemonProcess::Start(
+        KVSERVE_BINARY, {"--model=micro", "--drain_seconds=1"}, absl::Seconds(30));
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = daemon->release();
   }
@@ -82,8 +81,7 @@ class KvloadIntegrationTest : public ::testing::Test {
 DaemonProcess* KvloadIntegrationTest::daemon_ = nullptr;
 
 const std::vector<std::string> kWorkload = {"--concurrency=16", "--num_requests=64",
-                                            "--prompt_len=8:32", "--max_tokens=4:16",
-                                            "--seed=1"};
+                                            "--prompt_len=8:32", "--max_tokens=4:16", "--seed=1"};
 
 TEST_F(KvloadIntegrationTest, AllRequestsOkWithRequestedTokens) {
   const nlohmann::json doc = RunKvload(kWorkload);

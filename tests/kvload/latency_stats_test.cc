@@ -26,8 +26,8 @@ TEST(LatencyStatsTest, SmallSamples) {
   EXPECT_DOUBLE_EQ(PercentileOfSorted(sorted, 0), 10);
   EXPECT_DOUBLE_EQ(PercentileOfSorted(sorted, 100), 40);
   EXPECT_DOUBLE_EQ(PercentileOfSorted(sorted, 50), 25);                 // rank 1.5
-  EXPECT_NEAR(PercentileOfSorted(sorted, 90), 37, 1e-9);               // rank 2.7
-  EXPECT_NEAR(PercentileOfSorted(sorted, 99), 39.7, 1e-9);             // rank 2.97
+  EXPECT_NEAR(PercentileOfSorted(sorted, 90), 37, 1e-9);                // rank 2.7
+  EXPECT_NEAR(PercentileOfSorted(sorted, 99), 39.7, 1e-9);              // rank 2.97
   EXPECT_DOUBLE_EQ(PercentileOfSorted(std::vector<double>{7}, 99), 7);  // one sample
 }
 

@@ -17,7 +17,8 @@ TEST(ProgressLineTest, FormatShowsDoneTotalRateAndErrors) {
   EXPECT_EQ(ProgressLine::Format("kvload", s, 1234.4),
             "kvload: 12/500 done  1234 tok/s  3 errors  64 in flight");
   s.total = 0;
-  EXPECT_EQ(ProgressLine::Format("kvload", s, 0), "kvload: 12 done  0 tok/s  3 errors  64 in flight");
+  EXPECT_EQ(ProgressLine::Format("kvload", s, 0),
+            "kvload: 12 done  0 tok/s  3 errors  64 in flight");
 }
 
 TEST(ProgressLineTest, SilentWhenDisabled) {

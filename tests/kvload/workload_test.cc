@@ -23,8 +23,8 @@ TEST(LengthRangeTest, ParsesSingleValueAndRange) {
 }
 
 TEST(LengthRangeTest, RejectsBadStrings) {
-  for (const char* bad : {"", "abc", "32:", ":64", "0", "-4", "512:32", "1:2:3", "3.5", "8:x",
-                          "0:16"}) {
+  for (const char* bad :
+       {"", "abc", "32:", ":64", "0", "-4", "512:32", "1:2:3", "3.5", "8:x", "0:16"}) {
     EXPECT_FALSE(LengthRange::Parse(bad).ok()) << "\"" << bad << "\"";
   }
 }
@@ -143,8 +143,7 @@ TEST(WorkloadTest, SharedPrefixIsCommonAndRestDiffers) {
   options.shared_prefix = 32;
   options.seed = 5;
   const std::vector<RequestPlan> plans = GenerateWorkload(options);
-  const std::vector<int32_t> prefix(plans[0].prompt_ids.begin(),
-                                    plans[0].prompt_ids.begin() + 32);
+  const std::vector<int32_t> prefix(plans[0].prompt_ids.begin(), plans[0].prompt_ids.begin() + 32);
   for (const RequestPlan& p : plans) {
     EXPECT_EQ(std::vector<int32_t>(p.prompt_ids.begin(), p.prompt_ids.begin() + 32), prefix);
   }

@@ -86,10 +86,12 @@ bool Annotated(Before before, Call call, After after) {
 // true).
 template <typename Call>
 bool AsLock(void* mu, unsigned mode, Call call) {
-  return Annotated([&] { __tsan_mutex_pre_lock(mu, mode); }, call, [&](bool locked) {
-    const unsigned failed = (mode & kTry) != 0 && !locked ? __tsan_mutex_try_lock_failed : 0;
-    __tsan_mutex_post_lock(mu, mode | failed, 0);
-  });
+  return Annotated([&] { __tsan_mutex_pre_lock(mu, mode); }, call,
+                   [&](bool locked) {
+                     const unsigned failed =
+                         (mode & kTry) != 0 && !locked ? __tsan_mutex_try_lock_failed : 0;
+                     __tsan_mutex_post_lock(mu, mode | failed, 0);
+                   });
 }
 
 template <typename Call>
@@ -168,16 +170,18 @@ void Mutex::ReaderLockWhen(const Condition& cond) {
 }
 
 bool Mutex::LockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
-  static const auto real = REAL(bool (*)(Mutex*, const Condition&, absl::Duration),
-                                "_ZN4absl@5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+  static const auto real =
+      REAL(bool (*)(Mutex*, const Condition&, absl::Duration),
+           "_ZN4absl@5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   bool met = false;
   AsLock(this, 0, [&] { return met = real(this, cond, timeout), true; });
   return met;
 }
 
 bool Mutex::LockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
-  static const auto real = REAL(bool (*)(Mutex*, const Condition&, absl::Time),
-                                "_ZN4absl@5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+  static const auto real =
+      REAL(bool (*)(Mutex*, const Condition&, absl::Time),
+           "_ZN4absl@5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   bool met = false;
   AsLock(this, 0, [&] { return met = real(this, cond, deadline), true; });
   return met;
@@ -209,8 +213,9 @@ void Mutex::Await(const Condition& cond) {
 }
 
 bool Mutex::AwaitWithTimeout(const Condition& cond, absl::Duration timeout) {
-  static const auto real = REAL(bool (*)(Mutex*, const Condition&, absl::Duration),
-                                "_ZN4absl@5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+  static const auto real =
+      REAL(bool (*)(Mutex*, const Condition&, absl::Duration),
+           "_ZN4absl@5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   return UnlockedWhile(this, [&] { return real(this, cond, timeout); });
 }
 
@@ -223,8 +228,7 @@ bool Mutex::AwaitWithDeadline(const Condition& cond, absl::Time deadline) {
 // --- CondVar: the wait gives up the (writer-held) mutex and retakes it ------------------------
 
 void CondVar::Wait(Mutex* mu) {
-  static const auto real =
-      REAL(void (*)(CondVar*, Mutex*), "_ZN4absl@7CondVar4WaitEPNS0_5MutexE");
+  static const auto real = REAL(void (*)(CondVar*, Mutex*), "_ZN4absl@7CondVar4WaitEPNS0_5MutexE");
   UnlockedWhile(mu, [&] { return real(this, mu), true; });
 }
 
@@ -260,7 +264,9 @@ bool Notification::WaitForNotificationWithTimeout(absl::Duration timeout) const 
            "_ZNK4absl@12Notification30WaitForNotificationWithTimeoutENS0_8DurationE");
   auto* self = const_cast<Notification*>(this);
   return Annotated([] {}, [&] { return real(this, timeout); },
-                   [&](bool notified) { if (notified) __tsan_acquire(self); });
+                   [&](bool notified) {
+                     if (notified) __tsan_acquire(self);
+                   });
 }
 
 bool Notification::WaitForNotificationWithDeadline(absl::Time deadline) const {
@@ -269,7 +275,9 @@ bool Notification::WaitForNotificationWithDeadline(absl::Time deadline) const {
            "_ZNK4absl@12Notification31WaitForNotificationWithDeadlineENS0_4TimeE");
   auto* self = const_cast<Notification*>(this);
   return Annotated([] {}, [&] { return real(this, deadline); },
-                   [&](bool notified) { if (notified) __tsan_acquire(self); });
+                   [&](bool notified) {
+                     if (notified) __tsan_acquire(self);
+                   });
 }
 
 ABSL_NAMESPACE_END

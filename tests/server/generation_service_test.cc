@@ -75,7 +75,8 @@ std::vector<BadRequest> BadRequests(int32_t context) {
   bad.push_back({"empty text", TextRequest("", 4), "prompt"});
   // Proto3 strings must be UTF-8; protobuf refuses to parse these (the client's protobuf only
   // logs), and gRPC alone would answer UNIMPLEMENTED with no message.
-  bad.push_back({"text not UTF-8", TextRequest("ab\xff\xfe", 4), "prompt.text is not valid UTF-8 (byte 2"});
+  bad.push_back(
+      {"text not UTF-8", TextRequest("ab\xff\xfe", 4), "prompt.text is not valid UTF-8 (byte 2"});
   {
     v1::GenerateRequest r = TextRequest("hi", 4);
     r.set_request_id("id-\xc3");
@@ -186,9 +187,17 @@ TEST_F(GenerationServiceTest, BytesThatAreNotAGenerateRequestAreInvalidArgumentS
     std::string name, bytes, message;
   } cases[] = {
       // field 2 (text), length 3, not UTF-8; then max_tokens 4
-      {"text not UTF-8", std::string("\x12\x03" "a\xff" "b\x20\x04", 7),
+      {"text not UTF-8",
+       std::string("\x12\x03"
+                   "a\xff"
+                   "b\x20\x04",
+                   7),
        "prompt.text is not valid UTF-8 (byte 1 of 3)"},
-      {"truncated length", std::string("\x12\x7f" "abc", 5), "malformed protobuf wire format"},
+      {"truncated length",
+       std::string("\x12\x7f"
+                   "abc",
+                   5),
+       "malformed protobuf wire format"},
       {"bad varint", std::string(11, '\xff'), "malformed protobuf wire format"},
       // field 5 (sampling) holding bytes that are no SamplingParams (a field 0 tag)
       {"bad nested message", std::string("\x2a\x02\x00\x00\x20\x04", 6),

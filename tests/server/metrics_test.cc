@@ -61,13 +61,13 @@ TEST_F(MetricsTest, EverySeriesIsThereFromTheStart) {
   for (const char* name :
        {"kvserve_num_requests_running", "kvserve_num_requests_waiting", "kvserve_kv_pages_used",
         "kvserve_kv_pages_free", "kvserve_kv_pages_total", "kvserve_kv_pages_cached",
-        "kvserve_preemptions_total",
-        "kvserve_prefix_cache_hits_total", "kvserve_prompt_tokens_total",
-        "kvserve_generation_tokens_total", "kvserve_time_to_first_token_seconds_count",
-        "kvserve_time_per_output_token_seconds_count", "kvserve_e2e_request_latency_seconds_count",
-        "kvserve_request_queue_time_seconds_count", "kvserve_request_prompt_tokens_count",
-        "kvserve_request_generation_tokens_count", "kvserve_batch_size_count",
-        "kvserve_batch_tokens_count", "kvserve_step_duration_seconds_count"}) {
+        "kvserve_preemptions_total", "kvserve_prefix_cache_hits_total",
+        "kvserve_prompt_tokens_total", "kvserve_generation_tokens_total",
+        "kvserve_time_to_first_token_seconds_count", "kvserve_time_per_output_token_seconds_count",
+        "kvserve_e2e_request_latency_seconds_count", "kvserve_request_queue_time_seconds_count",
+        "kvserve_request_prompt_tokens_count", "kvserve_request_generation_tokens_count",
+        "kvserve_batch_size_count", "kvserve_batch_tokens_count",
+        "kvserve_step_duration_seconds_count"}) {
     EXPECT_EQ(Sample(s, name), 0) << name;
   }
   EXPECT_EQ(Sample(s, "kvserve_time_to_first_token_seconds_bucket{le=\"+Inf\"}"), 0);
@@ -86,7 +86,10 @@ TEST_F(MetricsTest, HooksMoveExactlyTheirSeries) {
                    .free_pages = 90,
                    .cached_pages = 7,
                    .total_pages = 100});
-  metrics_.OnStep({.running = 0, .waiting = 0, .free_pages = 100, .cached_pages = 9,
+  metrics_.OnStep({.running = 0,
+                   .waiting = 0,
+                   .free_pages = 100,
+                   .cached_pages = 9,
                    .total_pages = 100});  // no batch
   metrics_.OnPreemption();
   metrics_.OnRequestAdmitted(absl::Milliseconds(2));

@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "engine/tokenizer/byte_tokenizer.h"
 #include "engine/model/model_config.h"
+#include "engine/tokenizer/byte_tokenizer.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"

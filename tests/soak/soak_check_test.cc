@@ -56,8 +56,7 @@ TEST(SoakCheckTest, TokenCountMustMatchUsage) {
 }
 
 TEST(SoakCheckTest, IgnoreEosStreamMustReachMaxTokens) {
-  const std::vector<std::string> v =
-      CheckRequest(Plan(SoakKind::kNormal, 5, 8), OkStream(5, 6, 2));
+  const std::vector<std::string> v = CheckRequest(Plan(SoakKind::kNormal, 5, 8), OkStream(5, 6, 2));
   EXPECT_THAT(v, ElementsAre(HasSubstr("got 6 tokens, asked for 8"), HasSubstr("expected LENGTH")));
 }
 
@@ -83,9 +82,9 @@ TEST(SoakCheckTest, OkStreamNeedsFinishReasonAndUsageOnTheLastMessageOnly) {
   SoakObservation seen = OkStream(5, 8, 1);
   seen.finish_reason = 0;
   seen.has_usage = false;
-  EXPECT_THAT(CheckRequest(Plan(SoakKind::kNormal, 5, 8), seen),
-              ::testing::IsSupersetOf({HasSubstr("without a finish_reason"),
-                                       HasSubstr("without usage")}));
+  EXPECT_THAT(
+      CheckRequest(Plan(SoakKind::kNormal, 5, 8), seen),
+      ::testing::IsSupersetOf({HasSubstr("without a finish_reason"), HasSubstr("without usage")}));
   seen = OkStream(5, 8, 1);
   seen.message_after_final = true;
   EXPECT_THAT(CheckRequest(Plan(SoakKind::kNormal, 5, 8), seen),
@@ -93,8 +92,11 @@ TEST(SoakCheckTest, OkStreamNeedsFinishReasonAndUsageOnTheLastMessageOnly) {
 }
 
 TEST(SoakCheckTest, StatusMustFitTheKind) {
-  SoakObservation cancelled{.done_calls = 1, .status_code = kCancelled, .tokens = 3,
-                            .cancel_sent = true, .started = true};
+  SoakObservation cancelled{.done_calls = 1,
+                            .status_code = kCancelled,
+                            .tokens = 3,
+                            .cancel_sent = true,
+                            .started = true};
   EXPECT_THAT(CheckRequest(Plan(SoakKind::kCancel, 5, 8), cancelled), IsEmpty());
   EXPECT_THAT(CheckRequest(Plan(SoakKind::kCancel, 5, 8), OkStream(5, 8, 1)), IsEmpty());
   // CANCELLED that the client did not ask for, or on a request nobody cancels, is a server fault.
@@ -107,17 +109,21 @@ TEST(SoakCheckTest, StatusMustFitTheKind) {
   const SoakObservation late{
       .done_calls = 1, .status_code = kDeadline, .tokens = 2, .started = true};
   EXPECT_THAT(CheckRequest(Plan(SoakKind::kDeadline, 5, 8), late), IsEmpty());
-  EXPECT_THAT(CheckRequest(Plan(SoakKind::kNormal, 5, 8), late), ElementsAre(HasSubstr("status 4")));
+  EXPECT_THAT(CheckRequest(Plan(SoakKind::kNormal, 5, 8), late),
+              ElementsAre(HasSubstr("status 4")));
 }
 
 TEST(SoakCheckTest, InvalidRequestMustNameItsFieldBeforeAnyMessage) {
   SoakPlan plan = Plan(SoakKind::kInvalid, 5, 0);
   plan.invalid = InvalidWay::kZeroMaxTokens;
-  SoakObservation seen{.done_calls = 1, .status_code = kInvalid,
-                       .status_message = "max_tokens must be > 0, got 0", .started = true};
+  SoakObservation seen{.done_calls = 1,
+                       .status_code = kInvalid,
+                       .status_message = "max_tokens must be > 0, got 0",
+                       .started = true};
   EXPECT_THAT(CheckRequest(plan, seen), IsEmpty());
   seen.status_message = "bad request";
-  EXPECT_THAT(CheckRequest(plan, seen), ElementsAre(HasSubstr("does not start with \"max_tokens\"")));
+  EXPECT_THAT(CheckRequest(plan, seen),
+              ElementsAre(HasSubstr("does not start with \"max_tokens\"")));
   seen.status_message = "max_tokens must be > 0, got 0";
   seen.messages = 1;
   EXPECT_THAT(CheckRequest(plan, seen), ElementsAre(HasSubstr("1 messages before")));
@@ -125,8 +131,11 @@ TEST(SoakCheckTest, InvalidRequestMustNameItsFieldBeforeAnyMessage) {
 }
 
 TEST(SoakCheckTest, NoStreamGetsMoreThanMaxTokens) {
-  const SoakObservation seen{.done_calls = 1, .status_code = kCancelled, .tokens = 9,
-                             .cancel_sent = true, .started = true};
+  const SoakObservation seen{.done_calls = 1,
+                             .status_code = kCancelled,
+                             .tokens = 9,
+                             .cancel_sent = true,
+                             .started = true};
   EXPECT_THAT(CheckRequest(Plan(SoakKind::kCancel, 5, 8), seen),
               ElementsAre(HasSubstr("more than max_tokens 8")));
 }

@@ -74,17 +74,23 @@ TEST(SoakPlanTest, InvalidRequestsBreakExactlyTheirRule) {
     int out_of_vocab = 0;
     for (int32_t id : r.token_ids().ids()) out_of_vocab += id >= kLimits.vocab_size;
     switch (plan.invalid) {
-      case InvalidWay::kZeroMaxTokens: EXPECT_EQ(r.max_tokens(), 0); break;
+      case InvalidWay::kZeroMaxTokens:
+        EXPECT_EQ(r.max_tokens(), 0);
+        break;
       case InvalidWay::kBeyondContext:
         EXPECT_GT(n + r.max_tokens(), kLimits.max_context);
         EXPECT_LE(n, kLimits.max_context);
         break;
-      case InvalidWay::kTokenBeyondVocab: EXPECT_EQ(out_of_vocab, 1); break;
+      case InvalidWay::kTokenBeyondVocab:
+        EXPECT_EQ(out_of_vocab, 1);
+        break;
       case InvalidWay::kEmptyPrompt:
         EXPECT_TRUE(r.has_token_ids());
         EXPECT_EQ(n, 0);
         break;
-      case InvalidWay::kNanTemperature: EXPECT_TRUE(std::isnan(r.sampling().temperature())); break;
+      case InvalidWay::kNanTemperature:
+        EXPECT_TRUE(std::isnan(r.sampling().temperature()));
+        break;
     }
     if (plan.invalid != InvalidWay::kTokenBeyondVocab) {
       EXPECT_EQ(out_of_vocab, 0);
@@ -93,11 +99,11 @@ TEST(SoakPlanTest, InvalidRequestsBreakExactlyTheirRule) {
 }
 
 TEST(SoakPlanTest, MixValidation) {
-  EXPECT_FALSE(ValidateSoakMix(SoakMix{.cancel_fraction = 0.6, .deadline_fraction = 0.5}, kLimits)
-                   .ok());
+  EXPECT_FALSE(
+      ValidateSoakMix(SoakMix{.cancel_fraction = 0.6, .deadline_fraction = 0.5}, kLimits).ok());
   EXPECT_FALSE(ValidateSoakMix(SoakMix{.cancel_fraction = -0.1}, kLimits).ok());
-  EXPECT_FALSE(ValidateSoakMix(SoakMix{.prompt_len = {1, 400}, .max_tokens = {1, 200}}, kLimits)
-                   .ok());
+  EXPECT_FALSE(
+      ValidateSoakMix(SoakMix{.prompt_len = {1, 400}, .max_tokens = {1, 200}}, kLimits).ok());
   EXPECT_FALSE(ValidateSoakMix(SoakMix{}, ModelLimits{.vocab_size = 0, .max_context = 512}).ok());
 }
 
