@@ -1,4 +1,4 @@
-// Sampling: picks a request's next token from its logits row, and decides when it stops.
+// Sampling: picks a request's next token from its logits row (when it stops: stop_rules.h).
 //
 // SampleToken promises:
 //   * temperature == 0 (or NaN, or < 0: validated requests never have those) is greedy: the argmax,

@@ -163,8 +163,7 @@ class Scheduler {
   int64_t seen_cancel_epoch_ = 0;
   // No waiting request's deadline is earlier (may be stale-early after admissions: then the next
   // scan recomputes it).
-  absl::Time earliest_waiting_deadline_ =
-      absl::InfiniteFuture();  // static batching: the current batch still admits
+  absl::Time earliest_waiting_deadline_ = absl::InfiniteFuture();
   SchedulerStats counters_;
   // The clock as of this step's start, then as of its logits (when tokens are sampled); the time
   // every request event of the step is stamped with.

@@ -61,11 +61,10 @@ void StepPlanner::Plan(RunningQueue& running, WaitingQueue& waiting, BatchingKvC
     if (claimed) budget -= n;
   }
   // 2. Waiting requests, in queue order, while there is room.
-  const int32_t limit = max_num_seqs_;
   const bool may_admit =
       policy_ == nullptr || policy_->MayAdmit(static_cast<int32_t>(running.size()));
   while (may_admit && !waiting.empty() && budget > 0 &&
-         static_cast<int32_t>(running.size()) < limit) {
+         static_cast<int32_t>(running.size()) < max_num_seqs_) {
     Sequence& s = *waiting.front();
     if (!cache.AddRequest(s.id).ok()) break;
     const absl::StatusOr<int32_t> cached = cache.MatchPrefix(s.id, s.tokens);
