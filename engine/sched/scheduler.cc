@@ -93,12 +93,12 @@ Scheduler::Scheduler(std::unique_ptr<StepEngine> engine, std::unique_ptr<Batchin
       cache_(std::move(cache)),
       options_(options),
       clock_(std::move(clock)),
-      observer_(options_.observer.get()),
+      stats_accumulator_(StepStats{.free_pages = cache_->pool().free_pages(),
+                                   .total_pages = cache_->pool().total_pages()}),
       cancel_epoch_(std::make_shared<std::atomic<int64_t>>(0)),
       planner_(options_.max_num_seqs, options_.max_batched_tokens, options_.admission_policy) {
-  counters_.total_pages = cache_->pool().total_pages();
-  counters_.free_pages = cache_->pool().free_pages();
-  stats_ = counters_;
+  observers_.Add(&stats_accumulator_);
+  observers_.Add(options_.observer.get());
   running_.reserve(options_.max_num_seqs);
   plan_.chunks.reserve(options_.max_num_seqs);
   plan_.sequences.reserve(options_.max_num_seqs);
@@ -151,14 +151,12 @@ absl::StatusOr<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationParam
 void Scheduler::Start() {
   absl::MutexLock lock(&mu_);
   if (thread_.joinable() || stop_) return;
-  if (observer_ != nullptr) {
-    // The initial state, before the thread exists, so that a monitor knows the pool at once.
-    StepStats initial;
-    initial.waiting = queued_;  // submitted + waiting
-    initial.free_pages = cache_->pool().free_pages();
-    initial.total_pages = cache_->pool().total_pages();
-    observer_->OnStep(initial);
-  }
+  // The initial state, before the thread exists, so that a monitor knows the pool at once.
+  StepStats initial;
+  initial.waiting = queued_;  // submitted + waiting
+  initial.free_pages = cache_->pool().free_pages();
+  initial.total_pages = cache_->pool().total_pages();
+  observers_.OnStep(initial);
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -184,8 +182,8 @@ void Scheduler::Shutdown(absl::Duration drain) {
   }
   running_.clear();
   waiting_.clear();
-  PublishStats();
-  if (observer_ != nullptr) observer_->OnStep(step_stats_);
+  FillStepState();
+  observers_.OnStep(step_stats_);
   DeliverTerminalCalls();
 }
 
@@ -225,8 +223,8 @@ bool Scheduler::Step() {
     step_stats_.duration = Elapsed(start, now_);
   }
   RemoveEnded();
-  PublishStats();
-  if (observer_ != nullptr) observer_->OnStep(step_stats_);
+  FillStepState();
+  observers_.OnStep(step_stats_);
   DeliverTerminalCalls();
   return planned;
 }
@@ -271,8 +269,7 @@ void Scheduler::Plan() {
   planner_.Plan(running_, waiting_, *cache_, &plan_);
   for (Sequence* s : plan_.preempted) {
     const Request& victim = AsRequest(*s);
-    ++counters_.preemptions;
-    if (observer_ != nullptr) observer_->OnPreemption();
+    observers_.OnPreemption();
     earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, victim.deadline);
   }
   for (Sequence* s : plan_.admitted) {
@@ -280,9 +277,8 @@ void Scheduler::Plan() {
     if (r.admitted) continue;  // readmitted after a preemption: counted the first time
     r.admitted = true;
     r.cached_prompt_tokens = std::min(r.num_computed, r.prompt_len);
-    counters_.cached_prompt_tokens += r.cached_prompt_tokens;
     step_stats_.num_cached_prompt_tokens += r.cached_prompt_tokens;
-    if (observer_ != nullptr) observer_->OnRequestAdmitted(Elapsed(r.submitted_at, now_));
+    observers_.OnRequestAdmitted(Elapsed(r.submitted_at, now_));
   }
   step_stats_.num_seqs = static_cast<int32_t>(plan_.sequences.size());
   step_stats_.num_decode_tokens = plan_.num_decode_tokens;
@@ -300,7 +296,6 @@ absl::StatusOr<absl::Span<const float>> Scheduler::Execute() {
       built.ok() ? engine_->Step(*cache_, attention_batch_, batch_tokens_)
                  : absl::StatusOr<absl::Span<const float>>(built);
   now_ = clock_();
-  ++counters_.steps;
   return logits;
 }
 
@@ -315,7 +310,6 @@ void Scheduler::Update(absl::StatusOr<absl::Span<const float>> logits) {
   for (size_t i = 0; i < plan_.sequences.size(); ++i) {
     Request& r = AsRequest(*plan_.sequences[i]);
     if (!r.prompt_counted && r.num_computed + r.chunk >= r.prompt_len) {
-      counters_.prompt_tokens += r.prompt_len;
       step_stats_.num_prompt_tokens += r.prompt_len;
       r.prompt_counted = true;
     }
@@ -328,12 +322,11 @@ void Scheduler::Update(absl::StatusOr<absl::Span<const float>> logits) {
     const int32_t token = SampleToken(logits->subspan(i * vocab, vocab), r.params.sampling,
                                       r.num_generated(), &sampler_scratch_);
     r.tokens.push_back(token);
-    ++counters_.generated_tokens;
     ++step_stats_.num_generated_tokens;
     r.last_token_at = now_;
     if (r.num_generated() == 1) {
       r.first_token_at = now_;
-      if (observer_ != nullptr) observer_->OnFirstToken(Elapsed(r.submitted_at, now_));
+      observers_.OnFirstToken(Elapsed(r.submitted_at, now_));
     }
     r.sink->OnTokens(absl::MakeConstSpan(&r.tokens.back(), 1));
     const FinishReason reason = CheckStop(token, r.num_generated(), r.stop);
@@ -345,7 +338,6 @@ void Scheduler::FinishRequest(Request& request, FinishReason reason) {
   if (request.ended) return;
   request.ended = true;
   (void)cache_->RemoveRequest(request.id);
-  ++counters_.requests_finished;
   ObserveEnd(request, absl::StatusCode::kOk, reason);
   terminal_calls_.push_back({.sink = request.sink,
                              .status = absl::OkStatus(),
@@ -359,13 +351,11 @@ void Scheduler::FailRequest(Request& request, const absl::Status& status) {
   if (request.ended) return;
   request.ended = true;
   if (cache_->Contains(request.id)) (void)cache_->RemoveRequest(request.id);
-  ++counters_.requests_failed;
   ObserveEnd(request, status.code(), FinishReason::kNone);
   terminal_calls_.push_back({.sink = request.sink, .status = status});
 }
 
 void Scheduler::ObserveEnd(const Request& request, absl::StatusCode code, FinishReason reason) {
-  if (observer_ == nullptr) return;
   RequestEndStats end;
   end.code = code;
   end.finish_reason = reason;
@@ -376,7 +366,7 @@ void Scheduler::ObserveEnd(const Request& request, absl::StatusCode code, Finish
     end.time_per_output_token =
         Elapsed(request.first_token_at, request.last_token_at) / (end.completion_tokens - 1);
   }
-  observer_->OnRequestEnded(end);
+  observers_.OnRequestEnded(end);
 }
 
 void Scheduler::DeliverTerminalCalls() {
@@ -394,32 +384,23 @@ void Scheduler::RemoveEnded() {
   std::erase_if(running_, [](const std::unique_ptr<Sequence>& s) { return AsRequest(*s).ended; });
 }
 
-void Scheduler::PublishStats() {
-  counters_.running = static_cast<int32_t>(running_.size());
-  counters_.waiting = static_cast<int32_t>(waiting_.size());
-  counters_.free_pages = cache_->pool().free_pages();
-  counters_.cached_pages = cache_->cached_pages();
-  counters_.kv_unused_slots = 0;
-  counters_.kv_tokens = 0;
+void Scheduler::FillStepState() {
+  step_stats_.running = static_cast<int32_t>(running_.size());
+  step_stats_.free_pages = cache_->pool().free_pages();
+  step_stats_.cached_pages = cache_->cached_pages();
+  step_stats_.total_pages = cache_->pool().total_pages();
+  step_stats_.kv_tokens = 0;
+  step_stats_.kv_unused_slots = 0;
   for (const auto& s : running_) {  // O(running), like the step itself
     const int32_t length = cache_->Length(s->id);
-    counters_.kv_tokens += length;
-    counters_.kv_unused_slots +=
+    step_stats_.kv_tokens += length;
+    step_stats_.kv_unused_slots +=
         static_cast<int64_t>(cache_->PageTable(s->id).size()) * cache_->page_size() - length;
   }
   absl::MutexLock lock(&mu_);
-  stats_ = counters_;
-  stats_.waiting += static_cast<int32_t>(submitted_.size());
-  step_stats_.running = stats_.running;
-  step_stats_.waiting = stats_.waiting;
-  step_stats_.free_pages = stats_.free_pages;
-  step_stats_.cached_pages = stats_.cached_pages;
-  step_stats_.total_pages = stats_.total_pages;
+  step_stats_.waiting = static_cast<int32_t>(waiting_.size() + submitted_.size());
 }
 
-SchedulerStats Scheduler::stats() const {
-  absl::MutexLock lock(&mu_);
-  return stats_;
-}
+SchedulerStats Scheduler::stats() const { return stats_accumulator_.Snapshot(); }
 
 }  // namespace kvserve

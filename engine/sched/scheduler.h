@@ -12,9 +12,10 @@
 // Outputs do not depend on batching, chunking or preemption: sampling is counter-based per
 // (seed, output index), and recomputation rebuilds exactly the same K/V.
 //
-// Monitoring: an optional SchedulerObserver (SchedulerOptions::observer) hears about every step,
-// preemption, admission, first token and request end, on the scheduler thread, at O(batch) cost
-// per step (see scheduler_observer.h).
+// Monitoring: the scheduler reports every step, preemption, admission, first token and request
+// end as SchedulerObserver events (scheduler_observer.h), on the scheduler thread, at O(batch)
+// cost per step. A StatsAccumulator folds them into stats() (scheduler_stats.h); an optional
+// SchedulerOptions::observer hears the same events after it.
 //
 // Threads: Submit(), Shutdown() and stats() are thread-safe (gRPC threads call them). Everything
 // else — the cache, the pages, the engine, every request's state and its sink — belongs to the
@@ -40,6 +41,7 @@
 #include "engine/sched/request_validation.h"
 #include "engine/sched/sampler.h"
 #include "engine/sched/scheduler_observer.h"
+#include "engine/sched/scheduler_stats.h"
 #include "engine/sched/step_planner.h"
 #include "engine/sched/stop_rules.h"
 #include "engine/sched/token_sink.h"
@@ -64,25 +66,6 @@ struct SchedulerOptions {
   // outlives the scheduler's last call (Shutdown()).
   std::shared_ptr<SchedulerObserver> observer;
   absl::Status Validate() const;
-};
-
-struct SchedulerStats {
-  int32_t running = 0;
-  int32_t waiting = 0;
-  int64_t total_pages = 0;
-  int64_t free_pages = 0;
-  int64_t cached_pages = 0;  // free pages still holding a reusable prefix
-  int64_t preemptions = 0;
-  int64_t steps = 0;
-  int64_t requests_finished = 0;  // ended with OnFinish
-  int64_t requests_failed = 0;  // ended with OnError (cancelled, expired, shut down, engine error)
-  int64_t prompt_tokens = 0;    // prompt tokens prefilled (recomputation after preemption excluded)
-  int64_t generated_tokens = 0;      // tokens streamed
-  int64_t cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache (first admission)
-  // KV slots of running requests' pages that hold no token yet, and the tokens they hold; the
-  // difference is at most page_size - 1 per request by construction.
-  int64_t kv_unused_slots = 0;
-  int64_t kv_tokens = 0;
 };
 
 class Scheduler {
@@ -134,7 +117,8 @@ class Scheduler {
   void FinishRequest(Request& request, FinishReason reason);
   void FailRequest(Request& request, const absl::Status& status);
   void RemoveEnded();
-  void PublishStats();
+  // The state after the step (queues, pages, KV slots) into step_stats_.
+  void FillStepState();
   void DeliverTerminalCalls();
   void ObserveEnd(const Request& request, absl::StatusCode code, FinishReason reason);
 
@@ -142,7 +126,8 @@ class Scheduler {
   const std::unique_ptr<BatchingKvCache> cache_;
   const SchedulerOptions options_;
   const Clock clock_;
-  SchedulerObserver* const observer_;  // options_.observer.get(): may be null
+  StatsAccumulator stats_accumulator_;  // stats(): fed the same events as options_.observer
+  ObserverList observers_;              // stats_accumulator_, then options_.observer if any
   const std::shared_ptr<std::atomic<int64_t>> cancel_epoch_;
 
   // Submission side, shared with gRPC threads.
@@ -153,7 +138,6 @@ class Scheduler {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::Time drain_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
-  SchedulerStats stats_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 
   // Scheduler-thread state.
@@ -164,11 +148,10 @@ class Scheduler {
   // No waiting request's deadline is earlier (may be stale-early after admissions: then the next
   // scan recomputes it).
   absl::Time earliest_waiting_deadline_ = absl::InfiniteFuture();
-  SchedulerStats counters_;
   // The clock as of this step's start, then as of its logits (when tokens are sampled); the time
   // every request event of the step is stamped with.
   absl::Time now_ = absl::InfinitePast();
-  StepStats step_stats_;  // this step's figures, for the observer
+  StepStats step_stats_;  // this step's figures, for the observers
   // Terminal sink calls of this step, made after its stats are published, so that a client that
   // has seen its stream end also sees its pages freed in stats().
   struct TerminalCall {

@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/checkpoint/test_checkpoints.h"
+#include "tests/support/recording_sink.h"
 
 namespace kvserve {
 namespace {
@@ -32,35 +33,6 @@ EngineStackOptions Small() {
   options.threads = 1;
   return options;
 }
-
-class CollectingSink : public TokenSink {
- public:
-  void OnTokens(absl::Span<const int32_t> tokens) override {
-    absl::MutexLock lock(&mu_);
-    tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
-  }
-  void OnFinish(FinishReason, const Usage&) override { done_.Notify(); }
-  void OnError(const absl::Status& status) override {
-    absl::MutexLock lock(&mu_);
-    status_ = status;
-    done_.Notify();
-  }
-  bool Wait() { return done_.WaitForNotificationWithTimeout(absl::Seconds(30)); }
-  std::vector<int32_t> tokens() {
-    absl::MutexLock lock(&mu_);
-    return tokens_;
-  }
-  absl::Status status() {
-    absl::MutexLock lock(&mu_);
-    return status_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<int32_t> tokens_;
-  absl::Status status_;
-  absl::Notification done_;
-};
 
 class CountingObserver : public SchedulerObserver {
  public:
@@ -99,11 +71,11 @@ TEST(EngineStackTest, LoadsAPresetAndServesARequest) {
   params.prompt_ids = moved.tokenizer()->Encode("engine stack", /*add_bos=*/false);
   params.max_tokens = 5;
   params.ignore_eos = true;
-  auto sink = std::make_shared<CollectingSink>();
+  auto sink = std::make_shared<RecordingSink>();
   ASSERT_TRUE(moved.scheduler().Submit(params, sink).ok());
   ASSERT_TRUE(sink->Wait());
-  EXPECT_TRUE(sink->status().ok()) << sink->status();
-  EXPECT_EQ(sink->tokens().size(), 5u);
+  EXPECT_TRUE(sink->error.ok()) << sink->error;
+  EXPECT_EQ(sink->tokens.size(), 5u);
   moved.scheduler().Shutdown(absl::Seconds(5));
   EXPECT_GT(observer->steps(), 0);
   EXPECT_EQ(moved.scheduler().stats().free_pages, 32);  // cached prefix pages count as free

@@ -8,40 +8,14 @@
 
 #include "engine/sched/scheduler.h"
 #include "gtest/gtest.h"
-#include "tests/engine/recording_sink.h"
+#include "tests/support/fake_engines.h"
+#include "tests/support/recording_sink.h"
+#include "tests/support/scheduler_harness.h"
 
 namespace kvserve {
 namespace {
 
-constexpr int32_t kVocab = 259;
 constexpr absl::Duration kStepTime = absl::Milliseconds(10);
-
-// Always predicts token 65 ('A', never EOS); each step moves the shared fake clock by kStepTime.
-class TimedEngine : public StepEngine {
- public:
-  explicit TimedEngine(absl::Time* now) : now_(now) {
-    config_ = *PresetConfig("micro");
-    logits_.assign(256 * kVocab, 0.0f);
-    for (int s = 0; s < 256; ++s) logits_[s * kVocab + 65] = 10.0f;
-  }
-  const ModelConfig& config() const override { return config_; }
-  PageGeometry KvGeometry(int32_t page_size) const override {
-    return {.page_size = page_size, .num_layers = 1, .num_kv_heads = 1, .head_dim = 16};
-  }
-  absl::StatusOr<absl::Span<const float>> Step(BatchingKvCache&, const AttentionBatch& batch,
-                                               absl::Span<const int32_t> tokens) override {
-    *now_ += kStepTime;
-    batched_tokens += static_cast<int64_t>(tokens.size());
-    return absl::MakeConstSpan(logits_.data(), batch.sequences.size() * kVocab);
-  }
-
-  int64_t batched_tokens = 0;
-
- private:
-  absl::Time* now_;
-  ModelConfig config_;
-  std::vector<float> logits_;
-};
 
 class RecordingObserver : public SchedulerObserver {
  public:
@@ -59,47 +33,34 @@ class RecordingObserver : public SchedulerObserver {
 };
 
 GenerationParams Params(int prompt_len, int max_tokens) {
-  GenerationParams p;
-  p.has_prompt = true;
-  for (int i = 0; i < prompt_len; ++i) p.prompt_ids.push_back(i % 200 + 1);
-  p.max_tokens = max_tokens;
+  GenerationParams p = TestParams(prompt_len, max_tokens);
   p.ignore_eos = true;
   return p;
 }
 
-struct Fixture {
-  explicit Fixture(int64_t pages = 256, int32_t budget = 64, int32_t seqs = 8,
-                   bool prefix_caching = true) {
-    observer = std::make_shared<RecordingObserver>();
-    auto owned = std::make_unique<TimedEngine>(&now);
-    engine = owned.get();
-    SchedulerOptions options{.page_size = 4,
-                             .num_pages = pages,
-                             .max_num_seqs = seqs,
-                             .max_batched_tokens = budget,
-                             .max_waiting = 100,
-                             .enable_prefix_caching = prefix_caching};
-    options.observer = observer;
-    scheduler = *Scheduler::Create(std::move(owned), options, [this] { return now; });
-  }
-  std::shared_ptr<RecordingSink> Submit(GenerationParams params,
-                                        absl::Time deadline = absl::InfiniteFuture()) {
-    auto sink = std::make_shared<RecordingSink>();
-    auto handle = scheduler->Submit(std::move(params), sink, deadline);
-    EXPECT_TRUE(handle.ok()) << handle.status();
-    if (handle.ok()) handles.push_back(*handle);
-    return sink;
-  }
-  void RunToIdle() {
-    for (int i = 0; i < 10000 && scheduler->Step(); ++i) {
-    }
-  }
+SchedulerOptions ObservedOptions(std::shared_ptr<SchedulerObserver> observer, int64_t pages,
+                                 int32_t budget, int32_t seqs, bool prefix_caching) {
+  SchedulerOptions options{.page_size = 4,
+                           .num_pages = pages,
+                           .max_num_seqs = seqs,
+                           .max_batched_tokens = budget,
+                           .max_waiting = 100,
+                           .enable_prefix_caching = prefix_caching};
+  options.observer = std::move(observer);
+  return options;
+}
 
-  absl::Time now = absl::UnixEpoch();
-  TimedEngine* engine;
+// Every step takes exactly kStepTime of the fake clock.
+struct Fixture : SchedulerHarness<FixedTokenEngine> {
+  explicit Fixture(
+      int64_t pages = 256, int32_t budget = 64, int32_t seqs = 8, bool prefix_caching = true,
+      std::shared_ptr<RecordingObserver> recorder = std::make_shared<RecordingObserver>())
+      : SchedulerHarness(
+            ObservedOptions(recorder, pages, budget, seqs, prefix_caching),
+            [](absl::Time* now) { return std::make_unique<FixedTokenEngine>(now, kStepTime); }),
+        observer(std::move(recorder)) {}
+
   std::shared_ptr<RecordingObserver> observer;
-  std::unique_ptr<Scheduler> scheduler;
-  std::vector<std::shared_ptr<RequestHandle>> handles;
 };
 
 TEST(SchedulerObserverTest, LatenciesOfOneRequestAreExact) {
@@ -237,7 +198,7 @@ TEST(SchedulerObserverTest, StartReportsTheInitialStateAndTheThreadReportsSteps)
                            .max_batched_tokens = 32,
                            .max_waiting = 10};
   options.observer = observer;
-  auto scheduler = *Scheduler::Create(std::make_unique<TimedEngine>(&now), options);
+  auto scheduler = *Scheduler::Create(std::make_unique<FixedTokenEngine>(&now, kStepTime), options);
   scheduler->Start();
   auto sink = std::make_shared<RecordingSink>();
   ASSERT_TRUE(scheduler->Submit(Params(3, 5), sink).ok());

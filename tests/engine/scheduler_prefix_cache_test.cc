@@ -7,7 +7,7 @@
 #include "engine/model/model_runner.h"
 #include "engine/sched/scheduler.h"
 #include "gtest/gtest.h"
-#include "tests/engine/recording_sink.h"
+#include "tests/support/recording_sink.h"
 
 namespace kvserve {
 namespace {

@@ -13,99 +13,23 @@
 #include "engine/model/model_runner.h"
 #include "gtest/gtest.h"
 #include "tests/bench/static_batch_admission.h"
-#include "tests/engine/recording_sink.h"
+#include "tests/support/fake_engines.h"
+#include "tests/support/recording_sink.h"
+#include "tests/support/scheduler_harness.h"
 
 namespace kvserve {
 namespace {
 
-constexpr int32_t kVocab = 259;
+constexpr int32_t kVocab = kFakeVocab;
 
-// Records what it was asked to run. Its "model" keeps each token in the KV cache (as the first
-// float of its key) and maps a request's whole history, read back from its pages, to a next token:
-// a wrong recomputation after preemption, or a wrong page shared through the prefix cache, shows.
-class FakeEngine : public StepEngine {
- public:
-  struct StepRecord {
-    std::vector<SequenceChunk> chunks;
-    int32_t total_tokens = 0;
-  };
-
-  FakeEngine() {
-    config_ = *PresetConfig("micro");
-    logits_.resize(256 * kVocab);
-  }
-  const ModelConfig& config() const override { return config_; }
-  PageGeometry KvGeometry(int32_t page_size) const override {
-    return {.page_size = page_size, .num_layers = 1, .num_kv_heads = 1, .head_dim = kDim};
-  }
-  absl::StatusOr<absl::Span<const float>> Step(BatchingKvCache& cache, const AttentionBatch& batch,
-                                               absl::Span<const int32_t> tokens) override {
-    StepRecord record;
-    record.total_tokens = batch.total_tokens;
-    for (size_t s = 0; s < batch.sequences.size(); ++s) {
-      const BatchSequence& seq = batch.sequences[s];
-      record.chunks.push_back({seq.id, seq.q_len});
-      std::vector<int32_t> positions;
-      std::vector<float> kv(seq.q_len * kDim, 0.0f);
-      for (int32_t i = 0; i < seq.q_len; ++i) {
-        positions.push_back(seq.q_start + i);
-        kv[i * kDim] = static_cast<float>(tokens[seq.token_offset + i]);
-      }
-      if (absl::Status st = cache.Append(seq.id, 0, positions, kv.data(), kv.data()); !st.ok()) {
-        return st;
-      }
-      uint64_t h = 1469598103934665603ULL;
-      for (int32_t p = 0; p < seq.kv_len; ++p) {
-        const float* key = cache.pool().key_block(seq.page_table[p / batch.page_size], 0, 0);
-        const auto t = static_cast<int32_t>(key[(p % batch.page_size) * kDim]);
-        h = (h ^ static_cast<uint64_t>(t)) * 1099511628211ULL;
-      }
-      float* row = logits_.data() + s * kVocab;
-      for (int32_t v = 0; v < kVocab; ++v) row[v] = static_cast<float>((h >> (v % 48)) & 7);
-      row[h % 250] = 20.0f;  // a clear argmax that is never EOS (257)
-    }
-    steps.push_back(record);
-    return absl::MakeConstSpan(logits_.data(), batch.sequences.size() * kVocab);
-  }
-
-  std::vector<StepRecord> steps;
-
- private:
-  static constexpr int32_t kDim = 16;
-  ModelConfig config_;
-  std::vector<float> logits_;
-};
+using FakeEngine = HistoryHashEngine;
 
 GenerationParams Params(int prompt_len, int max_tokens, int salt = 0) {
-  GenerationParams p;
-  p.has_prompt = true;
-  for (int i = 0; i < prompt_len; ++i) p.prompt_ids.push_back((i * 7 + salt * 13) % 256);
-  p.max_tokens = max_tokens;
-  return p;
+  return TestParams(prompt_len, max_tokens, salt);
 }
 
-struct Fixture {
-  explicit Fixture(SchedulerOptions options) {
-    auto engine = std::make_unique<FakeEngine>();
-    fake = engine.get();
-    scheduler = *Scheduler::Create(std::move(engine), options, [this] { return now; });
-  }
-  std::shared_ptr<RecordingSink> Submit(GenerationParams params,
-                                        absl::Time deadline = absl::InfiniteFuture()) {
-    auto sink = std::make_shared<RecordingSink>();
-    auto handle = scheduler->Submit(std::move(params), sink, deadline);
-    EXPECT_TRUE(handle.ok()) << handle.status();
-    if (handle.ok()) handles.push_back(*handle);
-    return sink;
-  }
-  void RunToIdle(int max_steps = 10000) {
-    for (int i = 0; i < max_steps && scheduler->Step(); ++i) {
-    }
-  }
-  FakeEngine* fake;
-  absl::Time now = absl::UnixEpoch();
-  std::unique_ptr<Scheduler> scheduler;
-  std::vector<std::shared_ptr<RequestHandle>> handles;
+struct Fixture : SchedulerHarness<FakeEngine> {
+  explicit Fixture(SchedulerOptions options) : SchedulerHarness(std::move(options)) {}
 };
 
 SchedulerOptions Options(int64_t pages = 256, int32_t seqs = 8, int32_t budget = 64) {
@@ -138,8 +62,8 @@ TEST(SchedulerTest, StepsRespectTokenBudgetAndSequenceLimit) {
   Fixture f(Options(256, /*seqs=*/3, /*budget=*/10));
   for (int i = 0; i < 7; ++i) f.Submit(Params(9, 4, i));
   f.RunToIdle();
-  ASSERT_FALSE(f.fake->steps.empty());
-  for (const auto& step : f.fake->steps) {
+  ASSERT_FALSE(f.engine->steps.empty());
+  for (const auto& step : f.engine->steps) {
     EXPECT_LE(step.total_tokens, 10);
     EXPECT_LE(step.chunks.size(), 3u);
   }
@@ -152,7 +76,7 @@ TEST(SchedulerTest, LongPromptIsPrefilledInChunksAlongsideDecodes) {
   auto b = f.Submit(Params(30, 2, 2));
   f.scheduler->Step();
   // The running decode is planned first, then b takes the rest of the budget.
-  const auto& step = f.fake->steps.back();
+  const auto& step = f.engine->steps.back();
   ASSERT_EQ(step.chunks.size(), 2u);
   EXPECT_EQ(step.chunks[0].num_new_tokens, 1);
   EXPECT_EQ(step.chunks[1].num_new_tokens, 7);
@@ -194,7 +118,7 @@ TEST(SchedulerTest, PreemptionVictimIsTheMostRecentlyAdmitted) {
   int64_t before = f.scheduler->stats().preemptions;
   for (int i = 0; i < 20 && f.scheduler->stats().preemptions == before; ++i) f.scheduler->Step();
   ASSERT_GT(f.scheduler->stats().preemptions, before);
-  const auto& last = f.fake->steps.back();
+  const auto& last = f.engine->steps.back();
   ASSERT_FALSE(last.chunks.empty());
   EXPECT_EQ(last.chunks[0].id, 1) << "the oldest request keeps running";
   f.RunToIdle();
@@ -367,12 +291,12 @@ TEST(SchedulerTest, RepeatedPromptSkipsItsCachedPagesAndReportsThem) {
   EXPECT_EQ(first->usage.cached_prompt_tokens, 0);
   EXPECT_EQ(f.scheduler->stats().cached_pages, 3)
       << "pages of tokens 0-3, 4-7, 8-11 (of 12 computed)";
-  const size_t steps_before = f.fake->steps.size();
+  const size_t steps_before = f.engine->steps.size();
   auto second = f.Submit(Params(10, 3, 5));
   f.RunToIdle();
   // Its prefill computed only the 2 tokens after the two cached full pages.
-  ASSERT_GT(f.fake->steps.size(), steps_before);
-  EXPECT_EQ(f.fake->steps[steps_before].chunks[0].num_new_tokens, 2);
+  ASSERT_GT(f.engine->steps.size(), steps_before);
+  EXPECT_EQ(f.engine->steps[steps_before].chunks[0].num_new_tokens, 2);
   EXPECT_EQ(second->usage.cached_prompt_tokens, 8);
   EXPECT_EQ(second->tokens, first->tokens);
   EXPECT_EQ(f.scheduler->stats().cached_prompt_tokens, 8);
@@ -388,7 +312,7 @@ TEST(SchedulerTest, StaticBatchingAdmitsOnlyWhenTheBatchHasDrained) {
   auto c = f.Submit(Params(4, 2, 3));
   f.RunToIdle();
   // c waits until b, the longest of the first batch, has finished: no step mixes c with a or b.
-  for (const auto& step : f.fake->steps) {
+  for (const auto& step : f.engine->steps) {
     for (const auto& chunk : step.chunks) {
       if (chunk.id == 3) {
         EXPECT_EQ(step.chunks.size(), 1u);
@@ -396,7 +320,7 @@ TEST(SchedulerTest, StaticBatchingAdmitsOnlyWhenTheBatchHasDrained) {
     }
   }
   EXPECT_EQ(c->tokens.size(), 2u);
-  EXPECT_EQ(f.fake->steps.size(), 8u + 2u);
+  EXPECT_EQ(f.engine->steps.size(), 8u + 2u);
 }
 
 // The real model: greedy and seeded sampling give the same tokens with and without preemption.

@@ -2,16 +2,17 @@
 // finish reason and usage, or the error) and counts terminal calls, so a test can check that a
 // request got exactly one and no token after it; `done` is notified at the terminal call.
 //
-// Threads: the scheduler calls it on its thread; a test reads it after `done` (or after driving
-// Step() itself on the same thread).
-#ifndef KVSERVE_TESTS_ENGINE_RECORDING_SINK_H_
-#define KVSERVE_TESTS_ENGINE_RECORDING_SINK_H_
+// Threads: the scheduler calls it on its thread; a test reads it after `done` (Wait(), or after
+// driving Step() itself on the same thread): the notification orders every earlier call before.
+#ifndef KVSERVE_TESTS_SUPPORT_RECORDING_SINK_H_
+#define KVSERVE_TESTS_SUPPORT_RECORDING_SINK_H_
 
 #include <cstdint>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "engine/sched/token_sink.h"
 #include "gtest/gtest.h"
@@ -37,6 +38,11 @@ class RecordingSink : public TokenSink {
     done.Notify();
   }
 
+  // Whether the terminal call came within `timeout` (for a scheduler running its own thread).
+  bool Wait(absl::Duration timeout = absl::Seconds(30)) {
+    return done.WaitForNotificationWithTimeout(timeout);
+  }
+
   std::vector<int32_t> tokens;
   int terminal_calls = 0;
   FinishReason finish = FinishReason::kNone;
@@ -47,4 +53,4 @@ class RecordingSink : public TokenSink {
 
 }  // namespace kvserve
 
-#endif  // KVSERVE_TESTS_ENGINE_RECORDING_SINK_H_
+#endif  // KVSERVE_TESTS_SUPPORT_RECORDING_SINK_H_
