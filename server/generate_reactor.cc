@@ -1,5 +1,6 @@
 #include "server/generate_reactor.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,10 +16,8 @@ class GenerateReactor::Sink final : public TokenSink {
  public:
   explicit Sink(std::shared_ptr<GenerateReactor> reactor) : reactor_(std::move(reactor)) {}
 
-  void OnTokens(absl::Span<const int32_t> tokens) override { reactor_->AddTokens(tokens); }
-  void OnFinish(FinishReason reason, const Usage& usage) override {
-    reactor_->EndWithFinish(reason, usage);
-  }
+  void OnOutput(const SampleOutput& output) override { reactor_->AddOutput(output); }
+  void OnFinish(const Usage& usage) override { reactor_->EndWithFinish(usage); }
   void OnError(const absl::Status& status) override { reactor_->EndWithError(status); }
 
  private:
@@ -63,10 +62,20 @@ GenerateReactor* GenerateReactor::Start(grpc::CallbackServerContext* context,
     }
   }
   absl::StatusOr<std::shared_ptr<RequestHandle>> handle =
-      status.ok() ? scheduler->Submit(ToGenerationParams(request, *raw->tokenizer_),
-                                      std::make_shared<Sink>(reactor),
-                                      FromGrpcDeadline(context->deadline()))
+      status.ok() ? absl::StatusOr<std::shared_ptr<RequestHandle>>(nullptr)
                   : absl::StatusOr<std::shared_ptr<RequestHandle>>(status);
+  if (status.ok()) {
+    GenerationParams params = ToGenerationParams(request, *raw->tokenizer_);
+    raw->stop_strings_ = params.stop_strings;
+    {
+      absl::MutexLock lock(&raw->mu_);
+      const int32_t n = std::max(params.n, 1);
+      raw->samples_.resize(std::clamp(n, 1, kMaxSamples));
+      raw->unfinished_samples_ = static_cast<int32_t>(raw->samples_.size());
+    }
+    handle = scheduler->Submit(std::move(params), std::make_shared<Sink>(reactor),
+                               FromGrpcDeadline(context->deadline()));
+  }
   if (!handle.ok()) {
     if (metrics != nullptr) metrics->OnRequestRejected(handle.status().code());
     {
@@ -86,20 +95,27 @@ GenerateReactor* GenerateReactor::Start(grpc::CallbackServerContext* context,
   return raw;
 }
 
-void GenerateReactor::AddTokens(absl::Span<const int32_t> tokens) {
+void GenerateReactor::AddOutput(const SampleOutput& output) {
   {
     absl::MutexLock lock(&mu_);
     if (cancelled_) return;  // nobody will read them
-    pending_.insert(pending_.end(), tokens.begin(), tokens.end());
+    if (output.index < 0 || static_cast<size_t>(output.index) >= samples_.size()) return;
+    PendingSample& sample = samples_[output.index];
+    sample.tokens.push_back(output.token);
+    sample.text.append(output.text);
+    if (output.finish != FinishReason::kNone) {
+      sample.finish = output.finish;
+      sample.stop_token_id = output.stop_token_id;
+      sample.stop_string = output.stop_string;
+    }
   }
   Pump();
 }
 
-void GenerateReactor::EndWithFinish(FinishReason reason, const Usage& usage) {
+void GenerateReactor::EndWithFinish(const Usage& usage) {
   {
     absl::MutexLock lock(&mu_);
     terminal_ = Terminal::kFinished;
-    finish_reason_ = reason;
     usage_ = usage;
   }
   Pump();
@@ -199,36 +215,55 @@ GenerateReactor::Action GenerateReactor::NextActionLocked(grpc::Status* status) 
     *status = grpc::Status(grpc::StatusCode::CANCELLED, "request cancelled");
     return Action::kFinish;
   }
-  if (terminal_ == Terminal::kFinished) {
-    FillResponseLocked(/*last=*/true);
-    finish_called_ = true;
+  const int32_t n = static_cast<int32_t>(samples_.size());
+  for (int32_t k = 0; k < n; ++k) {
+    const int32_t i = (next_sample_ + k) % n;
+    PendingSample& sample = samples_[i];
+    if (sample.finish_written) continue;
+    const bool finishing = sample.finish != FinishReason::kNone;
+    if (sample.tokens.empty() && !finishing) continue;
+    if (finishing && unfinished_samples_ == 1) {
+      // The stream's last message: it carries the usage, which comes with OnFinish.
+      if (terminal_ != Terminal::kFinished) continue;
+      FillResponseLocked(i, /*last=*/true);
+      finish_called_ = true;
+      write_started_ = absl::Now();
+      return Action::kWriteAndFinish;
+    }
+    FillResponseLocked(i, /*last=*/false);
+    if (finishing) {
+      sample.finish_written = true;
+      --unfinished_samples_;
+    }
+    next_sample_ = (i + 1) % n;
+    write_in_flight_ = true;
     write_started_ = absl::Now();
-    return Action::kWriteAndFinish;
+    return Action::kWrite;
   }
-  if (pending_.empty()) return Action::kNone;
-  FillResponseLocked(/*last=*/false);
-  write_in_flight_ = true;
-  write_started_ = absl::Now();
-  return Action::kWrite;
+  return Action::kNone;
 }
 
-void GenerateReactor::FillResponseLocked(bool last) {
+void GenerateReactor::FillResponseLocked(int32_t index, bool last) {
+  PendingSample& sample = samples_[index];
   response_.Clear();
   response_.set_request_id(request_id_);
-  response_.mutable_token_ids()->Add(pending_.begin(), pending_.end());
-  std::string* text = response_.mutable_text();
-  pending_bytes_.clear();
-  tokenizer_->DecodeTo(pending_, &pending_bytes_);
-  decoder_.FeedBytesTo(pending_bytes_, text);
-  pending_.clear();
-  if (last) {
-    decoder_.FlushTo(text);
-    response_.set_finish_reason(ToProto(finish_reason_));
-    ToProto(usage_, response_.mutable_usage());
+  response_.set_index(index);
+  response_.mutable_token_ids()->Add(sample.tokens.begin(), sample.tokens.end());
+  response_.set_text(std::move(sample.text));
+  sample.tokens.clear();
+  sample.text.clear();
+  if (sample.finish != FinishReason::kNone) {
+    response_.set_finish_reason(ToProto(sample.finish));
+    if (sample.stop_string >= 0 && static_cast<size_t>(sample.stop_string) < stop_strings_.size()) {
+      response_.set_stop_string(stop_strings_[sample.stop_string]);
+    } else if (sample.stop_token_id >= 0) {
+      response_.set_stop_token_id(sample.stop_token_id);
+    }
   }
+  if (last) ToProto(usage_, response_.mutable_usage());
   response_bytes_.Clear();  // the writer refuses a buffer that still holds the previous message
   bool own_buffer = false;
-  // Serializing a message of ints and valid UTF-8 (the decoder's output) cannot fail.
+  // Serializing a message of ints and valid UTF-8 (the scheduler's text) cannot fail.
   (void)grpc::SerializationTraits<v1::GenerateResponse>::Serialize(response_, &response_bytes_,
                                                                    &own_buffer);
 }

@@ -46,7 +46,6 @@
 #include "engine/sched/scheduler.h"
 #include "engine/sched/token_sink.h"
 #include "engine/tokenizer/tokenizer.h"
-#include "engine/tokenizer/utf8_stream_decoder.h"
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.pb.h"
 #include "server/live_streams.h"
@@ -90,21 +89,32 @@ class GenerateReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   GenerateReactor(grpc::CallbackServerContext* context, std::string request_id,
                   std::shared_ptr<const Tokenizer> tokenizer, LiveStreams* live_streams);
 
+  // What one sample has produced that is not yet in a message.
+  struct PendingSample {
+    std::vector<int32_t> tokens;
+    std::string text;
+    FinishReason finish = FinishReason::kNone;  // its last token came
+    int32_t stop_token_id = -1;
+    int32_t stop_string = -1;
+    bool finish_written = false;  // its last message was written
+  };
+
   // From the sink (scheduler thread).
-  void AddTokens(absl::Span<const int32_t> tokens);
-  void EndWithFinish(FinishReason reason, const Usage& usage);
+  void AddOutput(const SampleOutput& output);
+  void EndWithFinish(const Usage& usage);
   void EndWithError(const absl::Status& status);
 
   // Starts the next write or the Finish, if one is due. Any thread; never under mu_.
   void Pump();
-  // Decides the next gRPC operation; fills response_ for a write and marks it in flight.
+  // Decides the next gRPC operation; fills response_ for a write and marks it in flight. Samples
+  // take turns; the last sample's finishing message waits for OnFinish, so that the stream's last
+  // message carries the usage.
   Action NextActionLocked(grpc::Status* status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Moves the pending tokens and their text into response_.
-  void FillResponseLocked(bool last) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves sample `index`'s pending tokens and text into response_ (with the usage if `last`).
+  void FillResponseLocked(int32_t index, bool last) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string request_id_;
-  // Turns tokens into text for `response_.text`: each token's bytes go through `decoder_`, which
-  // holds back a UTF-8 character split across tokens (or messages).
+  // Encodes the prompt (the scheduler decodes the output: SampleOutput::text).
   const std::shared_ptr<const Tokenizer> tokenizer_;
   std::shared_ptr<GenerateReactor> self_;       // gRPC's reference; reset in OnDone
   grpc::CallbackServerContext* const context_;  // valid until OnDone returns
@@ -120,11 +130,11 @@ class GenerateReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   // When the write in flight (StartWrite, or the last StartWriteAndFinish) started.
   absl::Time write_started_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<int32_t> pending_ ABSL_GUARDED_BY(mu_);  // tokens not yet in a message
-  std::string pending_bytes_ ABSL_GUARDED_BY(mu_);     // scratch: their bytes
-  Utf8StreamDecoder decoder_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> stop_strings_;  // the request's, set before it is submitted
+  std::vector<PendingSample> samples_ ABSL_GUARDED_BY(mu_);  // one per sample (n)
+  int32_t unfinished_samples_ ABSL_GUARDED_BY(mu_) = 0;  // samples whose last message is unwritten
+  int32_t next_sample_ ABSL_GUARDED_BY(mu_) = 0;         // whose turn to be written is next
   Terminal terminal_ ABSL_GUARDED_BY(mu_) = Terminal::kNone;
-  FinishReason finish_reason_ ABSL_GUARDED_BY(mu_) = FinishReason::kNone;
   Usage usage_ ABSL_GUARDED_BY(mu_);
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   // The message being written and its serialized bytes (the method is raw, see

@@ -16,6 +16,7 @@ GenerationParams ToGenerationParams(const v1::GenerateRequest& request,
       params.has_prompt = true;
       params.prompt_ids.assign(request.token_ids().ids().begin(), request.token_ids().ids().end());
       break;
+    case v1::GenerateRequest::kChat:  // rendered by the service before it gets here
     case v1::GenerateRequest::PROMPT_NOT_SET:
       params.has_prompt = false;
       break;
@@ -28,6 +29,9 @@ GenerationParams ToGenerationParams(const v1::GenerateRequest& request,
   }
   params.stop_token_ids.assign(request.stop_token_ids().begin(), request.stop_token_ids().end());
   params.ignore_eos = request.ignore_eos();
+  params.stop_strings.assign(request.stop().begin(), request.stop().end());
+  params.include_stop_str_in_output = request.include_stop_str_in_output();
+  params.n = request.n();
   return params;
 }
 
@@ -48,6 +52,9 @@ v1::GenerateRequest ToGenerateRequest(const GenerationParams& params) {
   }
   request.mutable_stop_token_ids()->Add(params.stop_token_ids.begin(), params.stop_token_ids.end());
   request.set_ignore_eos(params.ignore_eos);
+  for (const std::string& stop : params.stop_strings) request.add_stop(stop);
+  request.set_include_stop_str_in_output(params.include_stop_str_in_output);
+  if (params.n != 1) request.set_n(params.n);
   return request;
 }
 
@@ -124,6 +131,7 @@ void FillServerInfo(const ModelConfig& config, const SchedulerOptions& options,
   info->set_total_pages(stats.total_pages);
   info->set_free_pages(stats.free_pages);
   info->set_cached_pages(stats.cached_pages);
+  info->set_shared_pages(stats.shared_pages);
 
   info->set_running(stats.running);
   info->set_waiting(stats.waiting);

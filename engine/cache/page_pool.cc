@@ -89,10 +89,14 @@ absl::Status PagePool::Revive(PageId page) {
   return absl::OkStatus();
 }
 
-void PagePool::AddRef(PageId page) { ++ref_counts_[page]; }
+void PagePool::AddRef(PageId page) {
+  if (++ref_counts_[page] == 2) ++shared_pages_;
+}
 
 void PagePool::Release(PageId page, ReleaseOrder order) {
-  if (--ref_counts_[page] != 0) return;
+  const int32_t refs = --ref_counts_[page];
+  if (refs == 1) --shared_pages_;
+  if (refs != 0) return;
   if (order == ReleaseOrder::kReuseFirst) {
     next_[page] = front_;
     (front_ == kNone ? back_ : prev_[front_]) = page;

@@ -72,6 +72,8 @@ class PagePool {
   void CopyPage(PageId src, PageId dst);
 
   int64_t total_pages() const { return static_cast<int64_t>(ref_counts_.size()); }
+  // Pages with a ref count above 1 (shared by forked or prefix-sharing sequences). O(1).
+  int64_t shared_pages() const { return shared_pages_; }
   int64_t free_pages() const { return num_free_; }
   int64_t used_pages() const { return total_pages() - free_pages(); }
   const PageGeometry& geometry() const { return geometry_; }
@@ -103,6 +105,7 @@ class PagePool {
   void Unlink(PageId page);
 
   std::vector<int32_t> ref_counts_;  // per page
+  int64_t shared_pages_ = 0;         // pages whose ref count is > 1
   // The free list: doubly linked through prev_/next_ (kNone ends it), front_ first to be reused.
   static constexpr PageId kNone = -1;
   std::vector<PageId> prev_;

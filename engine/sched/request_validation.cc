@@ -108,6 +108,24 @@ absl::Status ValidateGenerationParams(const GenerationParams& params, const Mode
                                                      config.vocab_size, ")"));
     }
   }
+
+  // Stop strings: searched after every token, so capped too.
+  if (params.stop_strings.size() > kMaxStopStrings) {
+    return absl::InvalidArgumentError(absl::StrCat("stop has ", params.stop_strings.size(),
+                                                   " strings, more than the cap of ",
+                                                   kMaxStopStrings));
+  }
+  for (size_t i = 0; i < params.stop_strings.size(); ++i) {
+    const size_t bytes = params.stop_strings[i].size();
+    if (bytes == 0 || bytes > kMaxStopStringBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "stop[", i, "] has ", bytes, " bytes; a stop string needs 1 to ", kMaxStopStringBytes));
+    }
+  }
+  if (params.n < 0 || params.n > kMaxSamples) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("n must be in [1, ", kMaxSamples, "] (0 = 1), got ", params.n));
+  }
   return absl::OkStatus();
 }
 

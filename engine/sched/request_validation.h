@@ -8,6 +8,8 @@
 //   * 0 < max_tokens and prompt + max_tokens <= max_context, so generation always fits;
 //   * temperature finite and >= 0; top_k >= 0; top_p 0 (off) or in (0, 1];
 //   * at most kMaxStopTokenIds stop token ids, each inside the vocabulary;
+//   * at most kMaxStopStrings stop strings, each of 1..kMaxStopStringBytes bytes;
+//   * 0 <= n <= kMaxSamples (0 means 1);
 //   * with ServingLimits: a prompt of at most max_prompt_tokens, and prompt + max_tokens within
 //     the pages of the whole KV cache (or the request could never run).
 //
@@ -18,7 +20,8 @@
 // down).
 // A refusal is INVALID_ARGUMENT whose message starts with the proto field path of the first bad
 // field ("prompt", "prompt.token_ids[3]", "max_tokens", "sampling.temperature", "sampling.top_p",
-// "sampling.top_k", "stop_token_ids[1]"), so the server can pass it to the client as is.
+// "sampling.top_k", "stop_token_ids[1]", "stop[0]", "n"), so the server can pass it to the client
+// as is.
 //
 // Threads: plain values and a pure function; usable from any thread.
 #ifndef KVSERVE_ENGINE_SCHED_REQUEST_VALIDATION_H_
@@ -39,6 +42,11 @@ namespace kvserve {
 // request's ids live as long as it does: without a cap, a 4 MiB request of a million ids costs
 // every step of every other request (and ~36 MB while it runs). Real stop sets are a handful.
 inline constexpr size_t kMaxStopTokenIds = 1024;
+// Stop strings: each generated token is searched for them, so their number and size are capped.
+inline constexpr size_t kMaxStopStrings = 16;
+inline constexpr size_t kMaxStopStringBytes = 256;
+// Most samples of one prompt (`n`).
+inline constexpr int32_t kMaxSamples = 16;
 
 // `value` in the fewest significant digits (6 to 9) that read back as exactly `value`, for
 // messages about a float that broke a rule ("1.0000001", where "%g" would say "1").
@@ -54,6 +62,11 @@ struct GenerationParams {
   SamplingParams sampling;  // proto defaults (all 0) mean greedy
   std::vector<int32_t> stop_token_ids;
   bool ignore_eos = false;
+  // Text stop sequences (output_text.h), and whether the matched one stays in the text.
+  std::vector<std::string> stop_strings;
+  bool include_stop_str_in_output = false;
+  // Independent samples of the prompt (0 counts as 1): the scheduler forks the prompt's pages.
+  int32_t n = 1;
 };
 
 // OK, or INVALID_ARGUMENT naming the first bad field (see the file comment). `config` is the

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/split_mix.h"
+#include "engine/sched/output_text.h"
 
 namespace kvserve {
 namespace {
@@ -22,24 +23,52 @@ absl::Duration Elapsed(absl::Time from, absl::Time to) {
 
 }  // namespace
 
-// A request's state beyond what planning sees (Sequence: id, tokens, progress, chunk).
-struct Scheduler::Request final : Sequence {
+// One Submit: what its samples share. Owned by its samples (and the submission queue).
+struct Scheduler::Request {
+  RequestId id = 0;  // sample i's sequence is id + i
   GenerationParams params;
   StopCriteria stop;
   int32_t cached_prompt_tokens = 0;  // prompt tokens found in the prefix cache at first admission
   absl::Time deadline = absl::InfiniteFuture();
   std::shared_ptr<TokenSink> sink;
   std::shared_ptr<RequestHandle> handle;
-  bool ended = false;           // the sink had its terminal call
-  bool prompt_counted = false;  // prompt tokens added to the stats once, not per recomputation
-  bool admitted = false;        // admitted into a batch at least once
-  absl::Time submitted_at;      // the clock in Submit
-  absl::Time first_token_at;    // when its first token was sampled (if num_generated() > 0)
-  absl::Time last_token_at;     // when its latest token was sampled (if num_generated() > 0)
+  std::vector<Sample*> samples;   // the unfinished ones (sample 0 alone until the fork)
+  int32_t completion_tokens = 0;  // every sample's
+  int32_t longest_sample = 0;     // the most tokens one sample generated
+  bool ended = false;             // the sink had its terminal call
+  bool prompt_counted = false;    // prompt tokens added to the stats once, not per recomputation
+  bool admitted = false;          // admitted into a batch at least once
+  bool forked = false;            // samples 1..n-1 exist
+  absl::Time submitted_at;        // the clock in Submit
+  absl::Time first_token_at;      // when its first token was sampled (if completion_tokens > 0)
+  absl::Time last_token_at;       // when its latest token was sampled
 };
 
-Scheduler::Request& Scheduler::AsRequest(Sequence& sequence) {
-  return static_cast<Request&>(sequence);  // every Sequence the scheduler holds is a Request
+// One sample's progress (Sequence: id, tokens, progress, chunk) and output.
+struct Scheduler::Sample final : Sequence {
+  Sample(std::shared_ptr<Request> r, int32_t i, const Tokenizer* tokenizer)
+      : request(std::move(r)),
+        index(i),
+        text(tokenizer, &request->params.stop_strings, request->params.include_stop_str_in_output) {
+    id = request->id + i;
+    sampling = request->params.sampling;
+    if (i > 0) sampling.seed = SampleSeed(sampling.seed, i);
+  }
+  // Sample i's seed stream: sample 0 uses the request's seed, the others a mix of it and i.
+  static uint64_t SampleSeed(uint64_t seed, int32_t i) {
+    return SplitMixSeed(seed + static_cast<uint64_t>(i) * kSplitMixGamma);
+  }
+  bool done() const { return finished || request->ended; }
+
+  const std::shared_ptr<Request> request;
+  const int32_t index;
+  SamplingParams sampling;  // the request's, with this sample's seed
+  OutputText text;
+  bool finished = false;  // its last token was streamed
+};
+
+Scheduler::Sample& Scheduler::AsSample(Sequence& sequence) {
+  return static_cast<Sample&>(sequence);  // every Sequence the scheduler holds is a Sample
 }
 
 absl::Status SchedulerOptions::Validate() const {
@@ -117,12 +146,13 @@ absl::StatusOr<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationParam
                              .page_size = options_.page_size,
                              .total_pages = cache_->pool().total_pages()};
   if (absl::Status s = ValidateGenerationParams(params, config, limits); !s.ok()) return s;
-  const int64_t tokens = static_cast<int64_t>(params.prompt_ids.size()) + params.max_tokens;
-  auto request = std::make_unique<Request>();
+  if (!params.stop_strings.empty() && options_.tokenizer == nullptr) {
+    return absl::InvalidArgumentError(
+        "stop: this scheduler has no tokenizer to match stop strings against");
+  }
+  if (params.n == 0) params.n = 1;
+  auto request = std::make_shared<Request>();
   request->stop = MakeStopCriteria(params, config);
-  request->tokens = params.prompt_ids;
-  request->tokens.reserve(tokens);
-  request->prompt_len = static_cast<int32_t>(params.prompt_ids.size());
   request->params = std::move(params);
   request->deadline = deadline;
   request->sink = std::move(sink);
@@ -136,14 +166,20 @@ absl::StatusOr<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationParam
     return absl::ResourceExhaustedError(
         absl::StrCat("waiting queue is full (", options_.max_waiting, " requests); retry later"));
   }
-  request->id = next_id_++;
+  request->id = next_id_;
+  next_id_ += request->params.n;  // one sequence id per sample
   if (request->params.sampling.seed == 0) {
     // "0 = server-chosen": any fixed per-request value keeps the stream self-consistent.
     request->params.sampling.seed =
         SplitMixSeed(static_cast<uint64_t>(request->id) ^
                      static_cast<uint64_t>(absl::ToUnixNanos(request->submitted_at)));
   }
-  submitted_.push_back(std::move(request));
+  auto first = std::make_unique<Sample>(request, 0, options_.tokenizer.get());
+  first->tokens = request->params.prompt_ids;
+  first->tokens.reserve(request->params.prompt_ids.size() + request->params.max_tokens);
+  first->prompt_len = static_cast<int32_t>(request->params.prompt_ids.size());
+  request->samples.push_back(first.get());
+  submitted_.push_back(std::move(first));
   ++queued_;
   return handle;
 }
@@ -174,11 +210,11 @@ void Scheduler::Shutdown(absl::Duration drain) {
   TakeSubmissions();
   now_ = clock_();
   step_stats_ = StepStats();
-  for (auto& r : running_) {
-    FailRequest(AsRequest(*r), absl::UnavailableError("server is shutting down"));
+  for (auto& s : running_) {
+    FailRequest(*AsSample(*s).request, absl::UnavailableError("server is shutting down"));
   }
-  for (auto& r : waiting_) {
-    FailRequest(AsRequest(*r), absl::UnavailableError("server is shutting down"));
+  for (auto& s : waiting_) {
+    FailRequest(*AsSample(*s).request, absl::UnavailableError("server is shutting down"));
   }
   running_.clear();
   waiting_.clear();
@@ -232,7 +268,8 @@ bool Scheduler::Step() {
 void Scheduler::TakeSubmissions() {
   absl::MutexLock lock(&mu_);
   for (auto& r : submitted_) {
-    earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, r->deadline);
+    earliest_waiting_deadline_ =
+        std::min(earliest_waiting_deadline_, AsSample(*r).request->deadline);
     waiting_.push_back(std::move(r));
   }
   submitted_.clear();
@@ -244,39 +281,42 @@ void Scheduler::EndCancelledAndExpired() {
   const bool any_cancelled = epoch != seen_cancel_epoch_;
   seen_cancel_epoch_ = epoch;
   const absl::Time now = now_;
-  auto check = [&](Request& r) {
-    if (r.ended) return;
+  auto check = [&](Sample& sample) {
+    if (sample.done()) return;
+    Request& r = *sample.request;
     if (any_cancelled && r.handle->cancelled()) {
       FailRequest(r, absl::CancelledError("request cancelled"));
     } else if (now >= r.deadline) {
       FailRequest(r, absl::DeadlineExceededError("request deadline exceeded"));
     }
   };
-  for (auto& r : running_) check(AsRequest(*r));
+  for (auto& s : running_) check(AsSample(*s));
   // The waiting queue is scanned only when something in it may have ended (a cancellation, or
   // the earliest deadline passed), so a step costs O(batch), not O(queue).
   if (!any_cancelled && now < earliest_waiting_deadline_) return;
   earliest_waiting_deadline_ = absl::InfiniteFuture();
   for (auto& s : waiting_) {
-    Request& r = AsRequest(*s);
-    check(r);
-    if (!r.ended) earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, r.deadline);
+    Sample& sample = AsSample(*s);
+    check(sample);
+    if (!sample.done()) {
+      earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, sample.request->deadline);
+    }
   }
-  std::erase_if(waiting_, [](const std::unique_ptr<Sequence>& s) { return AsRequest(*s).ended; });
+  std::erase_if(waiting_, [](const std::unique_ptr<Sequence>& s) { return AsSample(*s).done(); });
 }
 
 void Scheduler::Plan() {
   planner_.Plan(running_, waiting_, *cache_, &plan_);
   for (Sequence* s : plan_.preempted) {
-    const Request& victim = AsRequest(*s);
+    const Sample& victim = AsSample(*s);
     observers_.OnPreemption();
-    earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, victim.deadline);
+    earliest_waiting_deadline_ = std::min(earliest_waiting_deadline_, victim.request->deadline);
   }
   for (Sequence* s : plan_.admitted) {
-    Request& r = AsRequest(*s);
-    if (r.admitted) continue;  // readmitted after a preemption: counted the first time
+    Request& r = *AsSample(*s).request;
+    if (r.admitted) continue;  // readmitted after a preemption (or a fork): counted the first time
     r.admitted = true;
-    r.cached_prompt_tokens = std::min(r.num_computed, r.prompt_len);
+    r.cached_prompt_tokens = std::min(s->num_computed, s->prompt_len);
     step_stats_.num_cached_prompt_tokens += r.cached_prompt_tokens;
     observers_.OnRequestAdmitted(Elapsed(r.submitted_at, now_));
   }
@@ -303,54 +343,108 @@ void Scheduler::Update(absl::StatusOr<absl::Span<const float>> logits) {
   if (!logits.ok()) {
     const absl::Status error =
         absl::InternalError(absl::StrCat("engine step failed: ", logits.status().message()));
-    for (Sequence* s : plan_.sequences) FailRequest(AsRequest(*s), error);
+    for (Sequence* s : plan_.sequences) FailRequest(*AsSample(*s).request, error);
     return;
   }
   const int64_t vocab = engine_->config().vocab_size;
+  forked_.clear();
   for (size_t i = 0; i < plan_.sequences.size(); ++i) {
-    Request& r = AsRequest(*plan_.sequences[i]);
-    if (!r.prompt_counted && r.num_computed + r.chunk >= r.prompt_len) {
-      step_stats_.num_prompt_tokens += r.prompt_len;
+    Sample& s = AsSample(*plan_.sequences[i]);
+    Request& r = *s.request;
+    if (!r.prompt_counted && s.num_computed + s.chunk >= s.prompt_len) {
+      step_stats_.num_prompt_tokens += s.prompt_len;
       r.prompt_counted = true;
     }
-    r.num_computed += r.chunk;
-    r.chunk = 0;
+    s.num_computed += s.chunk;
+    s.chunk = 0;
     if (cache_->prefix_caching()) {
-      (void)cache_->CommitTokens(r.id, absl::MakeConstSpan(r.tokens).first(r.num_computed));
+      (void)cache_->CommitTokens(s.id, absl::MakeConstSpan(s.tokens).first(s.num_computed));
     }
-    if (r.pending() > 0) continue;  // a prefill chunk short of the end: no token yet
-    const int32_t token = SampleToken(logits->subspan(i * vocab, vocab), r.params.sampling,
-                                      r.num_generated(), &sampler_scratch_);
-    r.tokens.push_back(token);
-    ++step_stats_.num_generated_tokens;
-    r.last_token_at = now_;
-    if (r.num_generated() == 1) {
-      r.first_token_at = now_;
-      observers_.OnFirstToken(Elapsed(r.submitted_at, now_));
+    if (s.pending() > 0) continue;  // a prefill chunk short of the end: no token yet
+    const absl::Span<const float> row = logits->subspan(i * vocab, vocab);
+    if (!r.forked && r.params.n > 1) {
+      ForkSamples(s, row);
+      if (r.ended) continue;  // the fork failed
     }
-    r.sink->OnTokens(absl::MakeConstSpan(&r.tokens.back(), 1));
-    const FinishReason reason = CheckStop(token, r.num_generated(), r.stop);
-    if (reason != FinishReason::kNone) FinishRequest(r, reason);
+    SampleAndStream(s, row);
+  }
+  for (auto& child : forked_) running_.push_back(std::move(child));
+  forked_.clear();
+}
+
+void Scheduler::ForkSamples(Sample& first, absl::Span<const float> logits) {
+  Request& r = *first.request;
+  r.forked = true;
+  for (int32_t i = 1; i < r.params.n; ++i) {
+    auto child = std::make_unique<Sample>(first.request, i, options_.tokenizer.get());
+    if (absl::Status forked = cache_->Fork(first.id, child->id); !forked.ok()) {
+      FailRequest(r, absl::InternalError(
+                         absl::StrCat("forking sample ", i, " failed: ", forked.message())));
+      return;
+    }
+    child->tokens = first.tokens;  // the prompt: the first sample has sampled nothing yet
+    child->tokens.reserve(first.tokens.capacity());
+    child->prompt_len = first.prompt_len;
+    child->num_computed = first.num_computed;
+    r.samples.push_back(child.get());
+    SampleAndStream(*child, logits);
+    forked_.push_back(std::move(child));
   }
 }
 
-void Scheduler::FinishRequest(Request& request, FinishReason reason) {
-  if (request.ended) return;
-  request.ended = true;
-  (void)cache_->RemoveRequest(request.id);
-  ObserveEnd(request, absl::StatusCode::kOk, reason);
-  terminal_calls_.push_back({.sink = request.sink,
-                             .status = absl::OkStatus(),
-                             .reason = reason,
-                             .usage = {.prompt_tokens = request.prompt_len,
-                                       .completion_tokens = request.num_generated(),
-                                       .cached_prompt_tokens = request.cached_prompt_tokens}});
+void Scheduler::SampleAndStream(Sample& s, absl::Span<const float> logits) {
+  Request& r = *s.request;
+  const int32_t token = SampleToken(logits, s.sampling, s.num_generated(), &sampler_scratch_);
+  s.tokens.push_back(token);
+  ++r.completion_tokens;
+  r.longest_sample = std::max(r.longest_sample, s.num_generated());
+  ++step_stats_.num_generated_tokens;
+  r.last_token_at = now_;
+  if (r.completion_tokens == 1) {
+    r.first_token_at = now_;
+    observers_.OnFirstToken(Elapsed(r.submitted_at, now_));
+  }
+  SampleOutput out{.index = s.index, .token = token};
+  out.finish = CheckStop(token, s.num_generated(), r.stop);
+  text_.clear();
+  if (out.finish == FinishReason::kStop) {
+    out.stop_token_id = token;  // EOS or a stop id: no text of its own
+    s.text.Finish(&text_);
+  } else {
+    out.stop_string = s.text.Add(token, /*check_stops=*/true, &text_);
+    if (out.stop_string >= 0) {
+      out.finish = FinishReason::kStop;
+    } else if (out.finish != FinishReason::kNone) {
+      s.text.Finish(&text_);
+    }
+  }
+  out.text = text_;
+  r.sink->OnOutput(out);
+  if (out.finish != FinishReason::kNone) FinishSample(s, out.finish);
+}
+
+void Scheduler::FinishSample(Sample& sample, FinishReason reason) {
+  sample.finished = true;
+  (void)cache_->RemoveRequest(sample.id);
+  Request& r = *sample.request;
+  std::erase(r.samples, &sample);
+  if (!r.samples.empty() || r.ended) return;
+  r.ended = true;
+  ObserveEnd(r, absl::StatusCode::kOk, reason);
+  terminal_calls_.push_back(
+      {.sink = r.sink,
+       .status = absl::OkStatus(),
+       .usage = {.prompt_tokens = static_cast<int32_t>(r.params.prompt_ids.size()),
+                 .completion_tokens = r.completion_tokens,
+                 .cached_prompt_tokens = r.cached_prompt_tokens}});
 }
 
 void Scheduler::FailRequest(Request& request, const absl::Status& status) {
   if (request.ended) return;
   request.ended = true;
-  if (cache_->Contains(request.id)) (void)cache_->RemoveRequest(request.id);
+  for (Sample* s : request.samples) {
+    if (cache_->Contains(s->id)) (void)cache_->RemoveRequest(s->id);
+  }
   ObserveEnd(request, status.code(), FinishReason::kNone);
   terminal_calls_.push_back({.sink = request.sink, .status = status});
 }
@@ -359,12 +453,12 @@ void Scheduler::ObserveEnd(const Request& request, absl::StatusCode code, Finish
   RequestEndStats end;
   end.code = code;
   end.finish_reason = reason;
-  end.prompt_tokens = request.prompt_len;
-  end.completion_tokens = request.num_generated();
+  end.prompt_tokens = static_cast<int32_t>(request.params.prompt_ids.size());
+  end.completion_tokens = request.completion_tokens;
   end.e2e_latency = Elapsed(request.submitted_at, now_);
-  if (end.completion_tokens >= 2) {
+  if (request.longest_sample >= 2) {
     end.time_per_output_token =
-        Elapsed(request.first_token_at, request.last_token_at) / (end.completion_tokens - 1);
+        Elapsed(request.first_token_at, request.last_token_at) / (request.longest_sample - 1);
   }
   observers_.OnRequestEnded(end);
 }
@@ -372,7 +466,7 @@ void Scheduler::ObserveEnd(const Request& request, absl::StatusCode code, Finish
 void Scheduler::DeliverTerminalCalls() {
   for (TerminalCall& call : terminal_calls_) {
     if (call.status.ok()) {
-      call.sink->OnFinish(call.reason, call.usage);
+      call.sink->OnFinish(call.usage);
     } else {
       call.sink->OnError(call.status);
     }
@@ -381,7 +475,7 @@ void Scheduler::DeliverTerminalCalls() {
 }
 
 void Scheduler::RemoveEnded() {
-  std::erase_if(running_, [](const std::unique_ptr<Sequence>& s) { return AsRequest(*s).ended; });
+  std::erase_if(running_, [](const std::unique_ptr<Sequence>& s) { return AsSample(*s).done(); });
 }
 
 void Scheduler::FillStepState() {
@@ -389,6 +483,7 @@ void Scheduler::FillStepState() {
   step_stats_.free_pages = cache_->pool().free_pages();
   step_stats_.cached_pages = cache_->cached_pages();
   step_stats_.total_pages = cache_->pool().total_pages();
+  step_stats_.shared_pages = cache_->pool().shared_pages();
   step_stats_.kv_tokens = 0;
   step_stats_.kv_unused_slots = 0;
   for (const auto& s : running_) {  // O(running), like the step itself

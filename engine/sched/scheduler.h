@@ -7,7 +7,13 @@
 //      admissions from the queue (with prefix-cache matches) — as a StepPlan value;
 //   2. execute: the plan becomes an AttentionBatch and the engine runs one step over it;
 //   3. update: prefix-cache commits, sampling a token for every sequence whose chunk reached its
-//      end, the stop rules (stop_rules.h), streaming to the sinks, evicting finished requests.
+//      end, the stop rules (stop_rules.h) and stop strings (output_text.h), streaming token and
+//      text to the sinks, evicting finished requests.
+//
+// Samples: a request with n > 1 runs as one sequence until its prompt is computed; then n - 1
+// more are forked from it (BatchingKvCache::Fork: they share its pages, copy-on-write), each
+// sampling from the same last-prompt logits with its own seed stream. The request ends when its
+// last sample does (OnFinish with one Usage), or all at once (cancel, deadline, shutdown, error).
 //
 // Outputs do not depend on batching, chunking or preemption: sampling is counter-based per
 // (seed, output index), and recomputation rebuilds exactly the same K/V.
@@ -45,6 +51,7 @@
 #include "engine/sched/step_planner.h"
 #include "engine/sched/stop_rules.h"
 #include "engine/sched/token_sink.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace kvserve {
 
@@ -65,6 +72,9 @@ struct SchedulerOptions {
   // Told about steps and requests on the scheduler thread; nullptr: nobody. Shared so that it
   // outlives the scheduler's last call (Shutdown()).
   std::shared_ptr<SchedulerObserver> observer;
+  // Decodes the output into text (SampleOutput::text) and matches stop strings; nullptr: no text,
+  // and requests with stop strings are refused.
+  std::shared_ptr<const Tokenizer> tokenizer;
   absl::Status Validate() const;
 };
 
@@ -101,12 +111,13 @@ class Scheduler {
   const SchedulerOptions& options() const { return options_; }
 
  private:
-  struct Request;  // one request's state, owned by the scheduler thread
+  struct Request;  // one Submit's state, shared by its samples; the scheduler thread's
+  struct Sample;   // one sample of a request: the Sequence that is planned and run
   Scheduler(std::unique_ptr<StepEngine> engine, std::unique_ptr<BatchingKvCache> cache,
             SchedulerOptions options, Clock clock);
 
   void Loop();
-  static Request& AsRequest(Sequence& sequence);
+  static Sample& AsSample(Sequence& sequence);
 
   void TakeSubmissions();
   void EndCancelledAndExpired();
@@ -114,7 +125,14 @@ class Scheduler {
   void Plan();
   absl::StatusOr<absl::Span<const float>> Execute();
   void Update(absl::StatusOr<absl::Span<const float>> logits);
-  void FinishRequest(Request& request, FinishReason reason);
+  // Creates samples 1..n-1 of `first`'s request, sharing its prompt pages (Fork), each sampling
+  // its first token from `logits`, the prompt's last row (into forked_).
+  void ForkSamples(Sample& first, absl::Span<const float> logits);
+  // Samples the sample's next token from `logits`, applies the stop rules and the stop strings,
+  // and streams it.
+  void SampleAndStream(Sample& sample, absl::Span<const float> logits);
+  // A sample streamed its last token; the request finishes with its last sample.
+  void FinishSample(Sample& sample, FinishReason reason);
   void FailRequest(Request& request, const absl::Status& status);
   void RemoveEnded();
   // The state after the step (queues, pages, KV slots) into step_stats_.
@@ -132,7 +150,7 @@ class Scheduler {
 
   // Submission side, shared with gRPC threads.
   mutable absl::Mutex mu_;
-  std::vector<std::unique_ptr<Request>> submitted_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Sequence>> submitted_ ABSL_GUARDED_BY(mu_);  // first samples
   int32_t queued_ ABSL_GUARDED_BY(mu_) = 0;  // submitted + waiting, for the max_waiting bound
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
@@ -141,8 +159,8 @@ class Scheduler {
   std::thread thread_;
 
   // Scheduler-thread state.
-  WaitingQueue waiting_;  // of Requests
-  RunningQueue running_;  // of Requests, in admission order
+  WaitingQueue waiting_;  // of Samples
+  RunningQueue running_;  // of Samples, in admission order (forked samples after their first)
   StepPlanner planner_;
   int64_t seen_cancel_epoch_ = 0;
   // No waiting request's deadline is earlier (may be stale-early after admissions: then the next
@@ -156,8 +174,7 @@ class Scheduler {
   // has seen its stream end also sees its pages freed in stats().
   struct TerminalCall {
     std::shared_ptr<TokenSink> sink;
-    absl::Status status;  // OK: OnFinish(reason, usage); else OnError(status)
-    FinishReason reason = FinishReason::kNone;
+    absl::Status status;  // OK: OnFinish(usage); else OnError(status)
     Usage usage;
   };
   std::vector<TerminalCall> terminal_calls_;
@@ -166,6 +183,8 @@ class Scheduler {
   std::vector<int32_t> batch_tokens_;
   AttentionBatch attention_batch_;
   SamplerScratch sampler_scratch_;
+  RunningQueue forked_;  // samples forked in this step's update, joining running_ after it
+  std::string text_;     // one token's released text
 };
 
 }  // namespace kvserve

@@ -55,6 +55,7 @@ struct StepStats {
   int64_t free_pages = 0;
   int64_t cached_pages = 0;  // free pages still holding a reusable prefix
   int64_t total_pages = 0;
+  int64_t shared_pages = 0;  // pages in use by more than one sequence (forks, shared prefixes)
   // Running requests' KV: the tokens their pages hold, and the slots of those pages still empty.
   int64_t kv_tokens = 0;
   int64_t kv_unused_slots = 0;

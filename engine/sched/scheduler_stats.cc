@@ -9,6 +9,7 @@ void TakeState(const StepStats& step, SchedulerStats* stats) {
   stats->total_pages = step.total_pages;
   stats->free_pages = step.free_pages;
   stats->cached_pages = step.cached_pages;
+  stats->shared_pages = step.shared_pages;
   stats->kv_tokens = step.kv_tokens;
   stats->kv_unused_slots = step.kv_unused_slots;
 }

@@ -25,6 +25,7 @@ struct SchedulerStats {
   int64_t total_pages = 0;
   int64_t free_pages = 0;
   int64_t cached_pages = 0;  // free pages still holding a reusable prefix
+  int64_t shared_pages = 0;  // pages in use by more than one sequence (forks, shared prefixes)
   int64_t preemptions = 0;
   int64_t steps = 0;              // steps that ran a batch
   int64_t requests_finished = 0;  // ended with OnFinish

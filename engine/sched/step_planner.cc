@@ -48,7 +48,10 @@ void StepPlanner::Plan(RunningQueue& running, WaitingQueue& waiting, BatchingKvC
     running.pop_back();
   };
   // 1. Running requests, oldest first; the newest are the ones preempted to make room.
-  for (size_t i = 0; i < running.size() && budget > 0; ++i) {
+  // More may run than fit one batch (forked samples join at once): the oldest max_num_seqs do.
+  for (size_t i = 0; i < running.size() && budget > 0 &&
+                     static_cast<int32_t>(plan->chunks.size()) < max_num_seqs_;
+       ++i) {
     Sequence& s = *running[i];
     const int32_t n = std::min(s.pending(), budget);
     bool claimed = ClaimChunk(s, n, cache, plan);

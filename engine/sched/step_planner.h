@@ -5,7 +5,8 @@
 //
 // The rule (continuous batching with chunked prefill, as vLLM's and nano-vllm's schedulers):
 //   1. Every running request, oldest first, gets its next chunk: all its pending tokens (one for a
-//      decode, the rest of its prompt for a prefill) up to the step's remaining token budget.
+//      decode, the rest of its prompt for a prefill) up to the step's remaining token budget, and
+//      at most max_num_seqs of them (forked samples can make more run than one batch holds).
 //      When the cache has no free page for it, the most recently admitted running request is
 //      preempted (its pages are freed, it goes back to the front of the queue with nothing
 //      computed, to be recomputed later) until the chunk fits or the request itself was the one

@@ -2,9 +2,11 @@
 // and the scheduler thread.
 //
 // TokenSink: the scheduler pushes a request's output into it, on the scheduler thread, in order:
-// any number of OnTokens calls, then exactly one terminal call, OnFinish (the request ended
-// normally) or OnError (it did not). Nothing is called after the terminal call. Implementations
-// must return quickly and never block on the network: the whole batch waits on them.
+// any number of OnOutput calls (one per generated token of any sample; each sample's last has its
+// finish reason set), then exactly one terminal call, OnFinish (every sample ended normally) or
+// OnError (the request did not: no further sample output). Nothing is called after the terminal
+// call. Implementations must return quickly and never block on the network: the whole batch
+// waits on them. Views inside a SampleOutput are valid only during the call.
 //
 // RequestHandle: the submitter's side. Cancel() may be called from any thread at any time (client
 // cancel, deadline, server shutdown); the scheduler sees it at its next step, removes the request
@@ -15,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
@@ -23,16 +26,30 @@
 namespace kvserve {
 
 struct Usage {
-  int32_t prompt_tokens = 0;
-  int32_t completion_tokens = 0;
+  int32_t prompt_tokens = 0;      // once, whatever the number of samples
+  int32_t completion_tokens = 0;  // every sample's tokens
   int32_t cached_prompt_tokens = 0;
+};
+
+// One generated token of one sample.
+struct SampleOutput {
+  int32_t index = 0;  // the sample, in [0, n)
+  int32_t token = 0;
+  // The text this token decided (output_text.h): possibly empty (held back, or a token without
+  // text such as EOS), possibly more than the token's own (held-back text released).
+  std::string_view text;
+  FinishReason finish = FinishReason::kNone;  // set on the sample's last token
+  // With finish == kStop: the EOS / stop id that ended it, or the index of the stop string
+  // (GenerationParams::stop_strings) whose text completed; -1 for the other.
+  int32_t stop_token_id = -1;
+  int32_t stop_string = -1;
 };
 
 class TokenSink {
  public:
   virtual ~TokenSink() = default;
-  virtual void OnTokens(absl::Span<const int32_t> tokens) = 0;
-  virtual void OnFinish(FinishReason reason, const Usage& usage) = 0;
+  virtual void OnOutput(const SampleOutput& output) = 0;
+  virtual void OnFinish(const Usage& usage) = 0;
   virtual void OnError(const absl::Status& status) = 0;
 };
 

@@ -39,8 +39,10 @@ absl::StatusOr<EngineStack> EngineStack::Create(LoadedModel model,
       ModelRunner::Create(model.weights, runner_options);
   if (!runner.ok()) return runner.status();
   const int64_t page_bytes = (*runner)->KvGeometry(options.scheduler.page_size).page_bytes();
+  SchedulerOptions scheduler_options = options.scheduler;
+  if (scheduler_options.tokenizer == nullptr) scheduler_options.tokenizer = model.tokenizer;
   absl::StatusOr<std::unique_ptr<Scheduler>> scheduler =
-      Scheduler::Create(*std::move(runner), options.scheduler);
+      Scheduler::Create(*std::move(runner), std::move(scheduler_options));
   if (!scheduler.ok()) return scheduler.status();
   const int64_t total_pages = (*scheduler)->stats().total_pages;
   return EngineStack(std::move(model), *std::move(scheduler), page_bytes, total_pages);

@@ -22,11 +22,11 @@ class TimingSink : public TokenSink {
   TimingSink(OfflineRecord* record, absl::Mutex* mu, int32_t* in_flight)
       : record_(record), mu_(mu), in_flight_(in_flight), start_(Clock::now()) {}
 
-  void OnTokens(absl::Span<const int32_t> tokens) override {
+  void OnOutput(const SampleOutput&) override {
     if (record_->tokens == 0) record_->ttft_s = SecondsSince(start_);
-    record_->tokens += static_cast<int64_t>(tokens.size());
+    ++record_->tokens;
   }
-  void OnFinish(FinishReason, const Usage& usage) override {
+  void OnFinish(const Usage& usage) override {
     record_->cached_prompt_tokens = usage.cached_prompt_tokens;
     End(true);
   }

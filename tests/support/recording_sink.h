@@ -1,6 +1,7 @@
-// RecordingSink: the test TokenSink of the scheduler tests. It records every call (tokens, the
-// finish reason and usage, or the error) and counts terminal calls, so a test can check that a
-// request got exactly one and no token after it; `done` is notified at the terminal call.
+// RecordingSink: the test TokenSink of the scheduler tests. It records every call (each sample's
+// tokens, text and finish, the usage, or the error) and counts terminal calls, so a test can check
+// that a request got exactly one, no output after it and none for a sample after its finish;
+// `done` is notified at the terminal call.
 //
 // Threads: the scheduler calls it on its thread; a test reads it after `done` (Wait(), or after
 // driving Step() itself on the same thread): the notification orders every earlier call before.
@@ -8,6 +9,7 @@
 #define KVSERVE_TESTS_SUPPORT_RECORDING_SINK_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -19,16 +21,43 @@
 
 namespace kvserve {
 
-// Collects everything a request's sink receives.
+// What one sample received.
+struct RecordedSample {
+  std::vector<int32_t> tokens;
+  std::string text;
+  FinishReason finish = FinishReason::kNone;
+  int32_t stop_token_id = -1;
+  int32_t stop_string = -1;
+  int outputs_after_finish = 0;  // must stay 0
+};
+
+// Collects everything a request's sink receives. `tokens` and `finish` are sample 0's (what a
+// request with n = 1 streams); `samples` has every sample's.
 class RecordingSink : public TokenSink {
  public:
-  void OnTokens(absl::Span<const int32_t> tokens) override {
-    EXPECT_EQ(terminal_calls, 0) << "tokens after the terminal call";
-    this->tokens.insert(this->tokens.end(), tokens.begin(), tokens.end());
+  void OnOutput(const SampleOutput& output) override {
+    EXPECT_EQ(terminal_calls, 0) << "output after the terminal call";
+    EXPECT_GE(output.index, 0);
+    if (output.index < 0) return;
+    if (static_cast<size_t>(output.index) >= samples.size()) samples.resize(output.index + 1);
+    RecordedSample& sample = samples[output.index];
+    if (sample.finish != FinishReason::kNone) ++sample.outputs_after_finish;
+    EXPECT_EQ(sample.outputs_after_finish, 0) << "sample " << output.index << " after its finish";
+    sample.tokens.push_back(output.token);
+    sample.text.append(output.text);
+    sample.finish = output.finish;
+    sample.stop_token_id = output.stop_token_id;
+    sample.stop_string = output.stop_string;
+    if (output.index == 0) {
+      tokens.push_back(output.token);
+      finish = output.finish;
+    }
   }
-  void OnFinish(FinishReason reason, const Usage& usage) override {
+  void OnFinish(const Usage& usage) override {
     ++terminal_calls;
-    finish = reason;
+    for (size_t i = 0; i < samples.size(); ++i) {
+      EXPECT_NE(samples[i].finish, FinishReason::kNone) << "sample " << i << " never finished";
+    }
     this->usage = usage;
     done.Notify();
   }
@@ -44,8 +73,9 @@ class RecordingSink : public TokenSink {
   }
 
   std::vector<int32_t> tokens;
-  int terminal_calls = 0;
   FinishReason finish = FinishReason::kNone;
+  std::vector<RecordedSample> samples;
+  int terminal_calls = 0;
   Usage usage;
   absl::Status error;
   absl::Notification done;
