@@ -90,16 +90,18 @@ class Evaluator final : public Interpreter {
   absl::StatusOr<Value> ApplyFilter(absl::string_view name, const Value& input,
                                     CallArgs args) override {
     FilterFn filter = FindFilter(name);
-    if (filter == nullptr)
+    if (filter == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("no filter named '", name, "'"));
+    }
     CHAT_RETURN_IF_ERROR(Step());
     return filter(*this, input, args);
   }
   absl::StatusOr<bool> ApplyTest(absl::string_view name, const Value& input,
                                  CallArgs args) override {
     TestFn test = FindTest(name);
-    if (test == nullptr)
+    if (test == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("no test named '", name, "'"));
+    }
     CHAT_RETURN_IF_ERROR(Step());
     return test(*this, input, args);
   }
@@ -117,26 +119,18 @@ class Evaluator final : public Interpreter {
     absl::flat_hash_map<std::string, Value> vars;
   };
 
-  // Makes `scope` current until destroyed.
-  class ScopeGuard {
+  // Points `slot` (the current scope, the current output buffer) at `value` until destroyed.
+  template <typename T>
+  class PointerGuard {
    public:
-    ScopeGuard(Evaluator* e, Scope* scope) : e_(e), saved_(e->scope_) { e->scope_ = scope; }
-    ~ScopeGuard() { e_->scope_ = saved_; }
+    PointerGuard(T*& slot, T* value) : slot_(slot), saved_(slot) { slot = value; }
+    ~PointerGuard() { slot_ = saved_; }
+    PointerGuard(const PointerGuard&) = delete;
+    PointerGuard& operator=(const PointerGuard&) = delete;
 
    private:
-    Evaluator* e_;
-    Scope* saved_;
-  };
-
-  // Sends output to `buffer` until destroyed.
-  class CaptureGuard {
-   public:
-    CaptureGuard(Evaluator* e, std::string* buffer) : e_(e), saved_(e->out_) { e->out_ = buffer; }
-    ~CaptureGuard() { e_->out_ = saved_; }
-
-   private:
-    Evaluator* e_;
-    std::string* saved_;
+    T*& slot_;
+    T* const saved_;
   };
 
   absl::Status Step() {
@@ -391,7 +385,7 @@ absl::Status Evaluator::Assign(const AssignTarget& target, const Value& value, S
 absl::StatusOr<std::string> Evaluator::Capture(const Body& body) {
   std::string buffer;
   {
-    CaptureGuard capture(this, &buffer);
+    PointerGuard<std::string> capture(out_, &buffer);
     CHAT_ASSIGN_OR_RETURN(Flow flow, ExecBody(body));
     (void)flow;
   }
@@ -461,7 +455,7 @@ absl::StatusOr<Evaluator::Flow> Evaluator::Exec(const Stmt& stmt) {
         CHAT_ASSIGN_OR_RETURN(Value v, Eval(*value_expr));
         scope.vars[name] = std::move(v);
       }
-      ScopeGuard guard(this, &scope);
+      PointerGuard<Scope> guard(scope_, &scope);
       return ExecBody(node.body);
     }
     case Stmt::Kind::kBreak:
@@ -484,7 +478,7 @@ absl::StatusOr<Evaluator::Flow> Evaluator::ExecFor(const ForStmt& node) {
       CHAT_RETURN_IF_ERROR(Step());
       Scope scope{outer, {}};
       CHAT_RETURN_IF_ERROR(Assign(node.target, item, &scope));
-      ScopeGuard guard(this, &scope);
+      PointerGuard<Scope> guard(scope_, &scope);
       CHAT_ASSIGN_OR_RETURN(Value keep, Eval(*node.filter));
       if (keep.Truthy()) items->push_back(std::move(item));
     }
@@ -498,7 +492,7 @@ absl::StatusOr<Evaluator::Flow> Evaluator::ExecFor(const ForStmt& node) {
     loop->items = visited;
     loop->index0 = static_cast<int64_t>(i);
     scope.vars["loop"] = Value::Loop(std::move(loop));
-    ScopeGuard guard(this, &scope);
+    PointerGuard<Scope> guard(scope_, &scope);
     CHAT_ASSIGN_OR_RETURN(Flow flow, ExecBody(node.body));
     if (flow == Flow::kBreak) break;
   }
@@ -548,7 +542,7 @@ absl::StatusOr<Value> Evaluator::CallMacro(const MacroStmt& node, CallArgs args)
   if (node.uses_kwargs) scope.vars["kwargs"] = Value::FromDict(std::move(extra_keyword));
   ++call_depth_;
   absl::StatusOr<std::string> text = [&]() -> absl::StatusOr<std::string> {
-    ScopeGuard guard(this, &scope);
+    PointerGuard<Scope> guard(scope_, &scope);
     for (size_t i = 0; i < n; ++i) {  // defaults see the parameters before them
       if (bound[i]) continue;
       if (node.defaults[i] == nullptr) {

@@ -323,8 +323,9 @@ Value LoopAttribute(const Value& object, absl::string_view name) {
   if (name == "first") return Value::Bool(i == 0);
   if (name == "last") return Value::Bool(i == length - 1);
   if (name == "length") return Value::Int(length);
-  if (name == "depth") return Value::Int(loop.depth0 + 1);
-  if (name == "depth0") return Value::Int(loop.depth0);
+  // Only recursive loops (not supported) nest depths in jinja2: every loop is at depth 1.
+  if (name == "depth") return Value::Int(1);
+  if (name == "depth0") return Value::Int(0);
   if (name == "previtem") {
     return i > 0 ? (*loop.items)[i - 1] : Value::Undefined("there is no previous item");
   }

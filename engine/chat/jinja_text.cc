@@ -398,7 +398,11 @@ std::string PyStrRepr(absl::string_view s) {
     } else if (c == '\t') {
       out += "\\t";
     } else if (ReprEscapes(c)) {
-      absl::StrAppendFormat(&out, c < 0x100 ? "\\x%02x" : "\\u%04x", c);
+      if (c < 0x100) {
+        absl::StrAppendFormat(&out, "\\x%02x", c);
+      } else {
+        absl::StrAppendFormat(&out, "\\u%04x", c);
+      }
     } else {
       absl::StrAppend(&out, s.substr(i, len));
     }

@@ -168,7 +168,6 @@ struct NamespaceData {
 struct LoopData {
   std::shared_ptr<const ValueList> items;  // every item the loop visits (after its `if` filter)
   int64_t index0 = 0;
-  int64_t depth0 = 0;  // 0 for the outermost loop
 };
 
 // Python's str(): how `{{ value }}` prints it (undefined prints as "").

@@ -15,16 +15,7 @@ namespace {
 using ::testing::HasSubstr;
 
 std::string Render(absl::string_view source, absl::string_view vars = "{}") {
-  absl::StatusOr<std::string> text = RenderJinja(source, vars);
-  EXPECT_TRUE(text.ok()) << source << ": " << text.status();
-  return text.ok() ? *text : "<error>";
-}
-
-absl::Status RenderError(absl::string_view source, absl::string_view vars = "{}",
-                         RenderEnvironment environment = {}) {
-  absl::StatusOr<std::string> text = RenderJinja(source, vars, environment);
-  EXPECT_FALSE(text.ok()) << source << " rendered " << *text;
-  return text.ok() ? absl::OkStatus() : text.status();
+  return RenderOrFail(source, vars);
 }
 
 TEST(JinjaEvaluatorTest, PrintsValuesAsPythonDoes) {

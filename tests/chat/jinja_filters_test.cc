@@ -14,15 +14,11 @@ namespace {
 using ::testing::HasSubstr;
 
 std::string Render(absl::string_view source, absl::string_view vars = "{}") {
-  absl::StatusOr<std::string> text = RenderJinja(source, vars);
-  EXPECT_TRUE(text.ok()) << source << ": " << text.status();
-  return text.ok() ? *text : "<error>";
+  return RenderOrFail(source, vars);
 }
 
 std::string RenderErrorMessage(absl::string_view source, absl::string_view vars = "{}") {
-  absl::StatusOr<std::string> text = RenderJinja(source, vars);
-  EXPECT_FALSE(text.ok()) << source << " rendered " << *text;
-  return text.ok() ? "" : std::string(text.status().message());
+  return std::string(RenderError(source, vars).message());
 }
 
 TEST(JinjaFiltersTest, TojsonIsHuggingFacesJsonDumps) {

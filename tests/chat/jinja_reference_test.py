@@ -12,8 +12,9 @@ diff and fails the test.
 
 Cases: each template in --templates (real models' templates, see templates/README.md) and the
 built-in ChatML template, times message sets (with a system prompt and without, multi-turn,
-unicode, a tool result, reasoning text, empty, non-alternating), times add_generation_prompt
-true/false, times the template's variants (enable_thinking false, a date_string); plus the small
+unicode, a tool call and its result, reasoning text, empty, non-alternating), times
+add_generation_prompt true/false, times the template's variants (enable_thinking, a date_string,
+a tool definition for the templates that render tools); plus the small
 templates of --snippets (a JSON list of {"name", "template", "vars"}) that pin down the semantics
 one construct at a time.
 
@@ -150,24 +151,40 @@ MESSAGE_SETS = {
         {"role": "tool", "content": "{\"temperature\": 21, \"unit\": \"C\"}"},
         {"role": "user", "content": "Thanks"},
     ],
+    "tool_calls": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "call12345", "type": "function",
+             "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+        {"role": "tool", "content": "{\"temperature\": 21}", "tool_call_id": "call12345"},
+        {"role": "assistant", "content": "It is 21 °C."},
+    ],
     "empty_content": [{"role": "user", "content": ""}],
     "non_alternating": [{"role": "user", "content": "one"}, {"role": "user", "content": "two"}],
     "no_messages": [],
 }
 
+# A tool definition as transformers passes it (`tools=`), for the templates that render tools.
+TOOLS = {"tools": [{"type": "function", "function": {
+    "name": "get_weather", "description": "Weather for a city, in °C",
+    "parameters": {"type": "object", "required": ["city"], "properties": {
+        "city": {"type": "string", "description": "e.g. \"Paris\""}}}}}]}
 LLAMA3 = {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"}
 MISTRAL = {"bos_token": "<s>", "eos_token": "</s>"}
 # Each fixture's special tokens (as its tokenizer_config.json has them) and variable variants.
 FIXTURES = {
-    "Qwen-Qwen2.5-7B-Instruct.jinja": {"eos_token": "<|im_end|>"},
+    "Qwen-Qwen2.5-7B-Instruct.jinja": {"eos_token": "<|im_end|>", "variants": [{}, TOOLS]},
     "Qwen-Qwen3-0.6B.jinja": {"eos_token": "<|im_end|>",
                               "variants": [{}, {"enable_thinking": False},
-                                           {"enable_thinking": True}]},
-    "meta-llama-Llama-3.1-8B-Instruct.jinja": dict(LLAMA3, variants=[{}, {"date_string": "1 Jan 2025"}]),
-    "meta-llama-Llama-3.2-3B-Instruct.jinja": dict(LLAMA3, variants=[{}, {"date_string": "1 Jan 2025"}]),
-    "meta-llama-Llama-3.3-70B-Instruct.jinja": dict(LLAMA3),
-    "mistralai-Mistral-Nemo-Instruct-2407.jinja": dict(MISTRAL),
-    "Mistral-Small-3.2-24B-Instruct-2506.jinja": dict(MISTRAL),
+                                           {"enable_thinking": True}, TOOLS]},
+    "meta-llama-Llama-3.1-8B-Instruct.jinja": dict(
+        LLAMA3, variants=[{}, {"date_string": "1 Jan 2025"}, TOOLS,
+                          dict(TOOLS, tools_in_user_message=False)]),
+    "meta-llama-Llama-3.2-3B-Instruct.jinja": dict(
+        LLAMA3, variants=[{}, {"date_string": "1 Jan 2025"}, TOOLS]),
+    "meta-llama-Llama-3.3-70B-Instruct.jinja": dict(LLAMA3, variants=[{}, TOOLS]),
+    "mistralai-Mistral-Nemo-Instruct-2407.jinja": dict(MISTRAL, variants=[{}, TOOLS]),
+    "Mistral-Small-3.2-24B-Instruct-2506.jinja": dict(MISTRAL, variants=[{}, TOOLS]),
     "microsoft-Phi-3.5-mini-instruct.jinja": {"bos_token": "<s>", "eos_token": "<|endoftext|>"},
     "google-gemma-2-2b-it.jinja": {"bos_token": "<bos>", "eos_token": "<eos>"},
     "HuggingFaceTB-SmolLM3-3B.jinja": {"eos_token": "<|im_end|>",

@@ -1,5 +1,6 @@
 // Helpers for the chat tests: render a template source with JSON variables through the
-// interpreter's own entry points (engine/chat/jinja_parser.h, jinja_evaluator.h).
+// interpreter's own entry points (engine/chat/jinja_parser.h, jinja_evaluator.h), expecting
+// success or failure.
 #ifndef KVSERVE_TESTS_CHAT_JINJA_TEST_UTIL_H_
 #define KVSERVE_TESTS_CHAT_JINJA_TEST_UTIL_H_
 
@@ -12,6 +13,7 @@
 #include "engine/chat/jinja_evaluator.h"
 #include "engine/chat/jinja_json.h"
 #include "engine/chat/jinja_parser.h"
+#include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
 namespace kvserve::jinja {
@@ -24,6 +26,21 @@ inline absl::StatusOr<std::string> RenderJinja(absl::string_view source,
   if (!program.ok()) return program.status();
   const Value vars = FromJson(nlohmann::ordered_json::parse(vars_json));
   return RenderProgram(**program, vars.dict(), environment);
+}
+
+// The rendered text; a test failure (and "<error>") when rendering fails.
+inline std::string RenderOrFail(absl::string_view source, absl::string_view vars_json = "{}") {
+  absl::StatusOr<std::string> text = RenderJinja(source, vars_json);
+  EXPECT_TRUE(text.ok()) << source << ": " << text.status();
+  return text.ok() ? *text : "<error>";
+}
+
+// The status of a render that must fail; a test failure when it renders.
+inline absl::Status RenderError(absl::string_view source, absl::string_view vars_json = "{}",
+                                RenderEnvironment environment = {}) {
+  absl::StatusOr<std::string> text = RenderJinja(source, vars_json, environment);
+  EXPECT_FALSE(text.ok()) << source << " rendered " << *text;
+  return text.ok() ? absl::OkStatus() : text.status();
 }
 
 }  // namespace kvserve::jinja
