@@ -114,6 +114,55 @@ TEST_F(KvloadIntegrationTest, AllRequestsOkWithRequestedTokens) {
   EXPECT_EQ(info.free_pages(), info.total_pages());
 }
 
+TEST_F(KvloadIntegrationTest, NSamplesCountEverySamplesTokens) {
+  std::vector<std::string> flags = {"--concurrency=8", "--num_requests=16", "--prompt_len=8:16",
+                                    "--max_tokens=4:8", "--seed=2", "--n=3", "--temperature=0.8"};
+  const nlohmann::json doc = RunKvload(flags);
+  ASSERT_FALSE(doc.is_discarded());
+  EXPECT_EQ(doc["config"]["n"], 3);
+  const nlohmann::json& summary = doc["runs"][0]["summary"];
+  EXPECT_EQ(summary["ok"], 16);
+  EXPECT_EQ(summary["errors"], 0) << summary["errors_by_code"].dump();
+  EXPECT_EQ(summary["output_tokens"], summary["requested_tokens"]);
+  for (const nlohmann::json& r : doc["runs"][0]["requests"]) {
+    const int64_t max_tokens = r["max_tokens"].get<int64_t>();
+    EXPECT_EQ(r["n"], 3);
+    EXPECT_EQ(r["tokens"], 3 * max_tokens) << r.dump();
+    EXPECT_EQ(r["sample_tokens"], nlohmann::json({max_tokens, max_tokens, max_tokens}));
+    EXPECT_EQ(r["usage"]["completion_tokens"], 3 * max_tokens);
+    // The prompt is counted once, whatever n.
+    EXPECT_EQ(r["usage"]["prompt_tokens"], r["prompt_len"]);
+  }
+  const kvserve::v1::ServerInfo info = WaitForFreePages();
+  EXPECT_EQ(info.free_pages(), info.total_pages());
+}
+
+TEST_F(KvloadIntegrationTest, StopStringsAreSentAndStreamsThatStopStillBalance) {
+  // Text prompts; the stop strings are common bytes of the micro model's output ('\x20' is a
+  // C escape that kvload decodes), so some streams end on them.
+  const nlohmann::json doc =
+      RunKvload({"--concurrency=8", "--num_requests=32", "--prompt_len=8:16", "--max_tokens=64",
+                 "--prompt_text", "--stop=\\x20", "--stop=e", "--stop=t", "--seed=3"});
+  ASSERT_FALSE(doc.is_discarded());
+  EXPECT_EQ(doc["config"]["stop"], nlohmann::json({" ", "e", "t"}));
+  const nlohmann::json& summary = doc["runs"][0]["summary"];
+  EXPECT_EQ(summary["ok"], 32);
+  EXPECT_EQ(summary["errors"], 0) << summary["errors_by_code"].dump();
+  int stopped_early = 0;
+  for (const nlohmann::json& r : doc["runs"][0]["requests"]) {
+    EXPECT_EQ(r["usage"]["completion_tokens"], r["tokens"]) << r.dump();
+    EXPECT_LE(r["tokens"].get<int64_t>(), 64);
+    // Fewer than 64 only when a stop string ended it (STOP); a match on the last token is STOP too.
+    if (r["tokens"].get<int64_t>() < 64) {
+      EXPECT_EQ(r["finish_reason"], 2) << r.dump();
+      ++stopped_early;
+    }
+  }
+  EXPECT_GT(stopped_early, 0);  // the stop strings did reach the server
+  const kvserve::v1::ServerInfo info = WaitForFreePages();
+  EXPECT_EQ(info.free_pages(), info.total_pages());
+}
+
 TEST_F(KvloadIntegrationTest, CancelFractionCountsCancellationsNotErrors) {
   std::vector<std::string> flags = kWorkload;
   flags.push_back("--cancel_fraction=0.5");

@@ -1,0 +1,214 @@
+// The kvctl binary against the real daemon (micro model, 127.0.0.1, port 0): stop strings typed
+// with C escapes end the text and are named, n samples are printed by index (distinct with
+// temperature > 0, the same for the same seed), tokenize and detokenize round-trip, and bad flag
+// values are refused with exit status 2 before any call.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/daemon_process.h"
+
+namespace kvserve::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class KvctlIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon =
+        DaemonProcess::Start(KVSERVE_BINARY, {"--model=micro"}, absl::Seconds(30));
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = daemon->release();
+  }
+  static void TearDownTestSuite() {
+    delete daemon_;
+    daemon_ = nullptr;
+  }
+  void TearDown() override {
+    if (HasFailure() && daemon_ != nullptr) {
+      std::fprintf(stderr, "--- kvserve stderr ---\n%s\n", daemon_->Stderr().c_str());
+    }
+  }
+
+  static CommandResult Kvctl(std::vector<std::string> args) {
+    args.push_back("--target=" + daemon_->target());
+    args.push_back("--timeout_ms=30000");
+    return RunCommand(KVCTL_BINARY, args, absl::Seconds(60));
+  }
+
+  static DaemonProcess* daemon_;
+};
+
+DaemonProcess* KvctlIntegrationTest::daemon_ = nullptr;
+
+// kvctl's n > 1 output: "[INDEX] finish=... tokens=K" lines, each followed by its sample's text
+// (and a newline kvctl adds if the text lacks one). Index → header and text.
+struct Sample {
+  std::string header;
+  std::string text;
+};
+std::map<int, Sample> ParseSamples(const std::string& out) {
+  std::map<int, Sample> samples;
+  Sample* current = nullptr;
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    int index = -1;
+    const size_t close = line.find("] finish=");
+    if (!line.empty() && line[0] == '[' && close != absl::string_view::npos &&
+        absl::SimpleAtoi(line.substr(1, close - 1), &index)) {
+      EXPECT_EQ(samples.count(index), 0u) << "sample " << index << " printed twice";
+      current = &samples[index];
+      current->header = std::string(line);
+      continue;
+    }
+    if (current != nullptr) absl::StrAppend(&current->text, line, "\n");
+  }
+  return samples;
+}
+
+TEST_F(KvctlIntegrationTest, StopStringEndsTheTextAndIsNamed) {
+  const CommandResult plain = Kvctl({"generate", "Hello", "--max_tokens=32", "--ignore_eos"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  // A printable ASCII character from the middle of the greedy text (before any byte that is not
+  // ASCII), typed as a C escape.
+  size_t pos = 0;
+  for (size_t i = 4; i < plain.out.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(plain.out[i]);
+    if (c >= 0x80) break;
+    if (c > 0x20 && c < 0x7f && c != '\\') {
+      pos = i;
+      break;
+    }
+  }
+  ASSERT_GT(pos, 0u) << "no ASCII character to stop on in " << plain.out;
+  const std::string stop(1, plain.out[pos]);
+  const std::string before = plain.out.substr(0, plain.out.find(stop));
+  const std::string escaped = absl::StrCat("\\x", absl::Hex(plain.out[pos], absl::kZeroPad2));
+
+  const CommandResult stopped =
+      Kvctl({"generate", "Hello", "--max_tokens=32", "--ignore_eos", "--stop", escaped});
+  ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_EQ(stopped.out, before);
+  EXPECT_THAT(stopped.err, HasSubstr(absl::StrCat("[finish=stop stop=\"", stop, "\"")));
+  const CommandResult kept = Kvctl({"generate", "Hello", "--max_tokens=32", "--ignore_eos",
+                                    "--stop", escaped, "--include_stop_str_in_output"});
+  ASSERT_EQ(kept.exit_code, 0) << kept.err;
+  EXPECT_EQ(kept.out, before + stop);
+  // A stop string that never occurs leaves the text alone; several may be given.
+  const CommandResult never = Kvctl({"generate", "Hello", "--max_tokens=32", "--ignore_eos",
+                                     "--stop=\\n\\n\\n\\n", "--stop=\\x01\\x02"});
+  ASSERT_EQ(never.exit_code, 0) << never.err;
+  EXPECT_EQ(never.out, plain.out);
+  EXPECT_THAT(never.err, StartsWith("[finish=length"));
+}
+
+TEST_F(KvctlIntegrationTest, NSamplesArePrintedByIndexDistinctAndRepeatableBySeed) {
+  const std::vector<std::string> args = {"generate",      "Once upon", "--n=3",  "--max_tokens=16",
+                                         "--ignore_eos", "--temperature=0.9", "--seed=7"};
+  const CommandResult first = Kvctl(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::map<int, Sample> samples = ParseSamples(first.out);
+  ASSERT_EQ(samples.size(), 3u) << first.out;
+  for (const auto& [index, sample] : samples) {
+    EXPECT_GE(index, 0);
+    EXPECT_LT(index, 3);
+    EXPECT_EQ(sample.header, absl::StrCat("[", index, "] finish=length tokens=16"));
+  }
+  EXPECT_NE(samples.at(0).text, samples.at(1).text);
+  EXPECT_NE(samples.at(0).text, samples.at(2).text);
+  EXPECT_NE(samples.at(1).text, samples.at(2).text);
+  EXPECT_THAT(first.err, HasSubstr("[n=3 prompt_tokens=9 completion_tokens=48 "));
+
+  // The same seed gives the same three samples (their order on the page may differ).
+  const CommandResult second = Kvctl(args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  const std::map<int, Sample> again = ParseSamples(second.out);
+  ASSERT_EQ(again.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(again.at(i).text, samples.at(i).text) << i;
+}
+
+TEST_F(KvctlIntegrationTest, TokenizeAndDetokenizeRoundTrip) {
+  const std::string text = "Hello, kvserve: \xc3\xa9t\xc3\xa9!";
+  const CommandResult tokens = Kvctl({"tokenize", text, "--no_special_tokens"});
+  ASSERT_EQ(tokens.exit_code, 0) << tokens.err;
+  // "N tokens: a,b,c" then one line per token.
+  const std::vector<std::string> lines = absl::StrSplit(tokens.out, '\n', absl::SkipEmpty());
+  ASSERT_FALSE(lines.empty());
+  const size_t colon = lines[0].find(" tokens: ");
+  ASSERT_NE(colon, std::string::npos) << tokens.out;
+  int count = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(lines[0].substr(0, colon), &count));
+  const std::string ids = lines[0].substr(colon + 9);
+  EXPECT_EQ(count, static_cast<int>(std::vector<std::string>(absl::StrSplit(ids, ',')).size()));
+  EXPECT_EQ(static_cast<int>(lines.size()), 1 + count);
+  // The byte-level micro model: one id per byte.
+  EXPECT_EQ(count, static_cast<int>(text.size()));
+
+  const CommandResult back = Kvctl({"detokenize", ids});
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(back.out, text);
+  // Ids as separate arguments, and from stdin for tokenize.
+  const std::vector<std::string> id_list = absl::StrSplit(ids, ',');
+  std::vector<std::string> args = {"detokenize"};
+  args.insert(args.end(), id_list.begin(), id_list.end());
+  EXPECT_EQ(Kvctl(args).out, text);
+  const CommandResult piped = RunCommand(
+      "/bin/sh", {"-c", absl::StrCat("printf 'Hello' | ", KVCTL_BINARY, " tokenize - --target=",
+                                     daemon_->target(), " --no_special_tokens")});
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_THAT(piped.out, StartsWith("5 tokens: 72,101,108,108,111\n"));
+
+  // An id outside the vocabulary is the server's INVALID_ARGUMENT: exit 1.
+  const CommandResult bad = Kvctl({"detokenize", "1", "999999"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(bad.err, HasSubstr("999999"));
+}
+
+TEST(KvctlFlagsTest, BadFlagValuesAreRefusedWithExitStatus2) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* message;
+  };
+  // No daemon: kvctl refuses these before it connects (the target does not exist).
+  const std::vector<Case> cases = {
+      {{"generate", "x", "--n=abc"}, "error: --n: "},
+      {{"generate", "x", "--n=17"}, "error: --n must be in [1, 16], not 17"},
+      {{"generate", "x", "--max_tokens=ten"}, "error: --max_tokens: "},
+      {{"generate", "x", "--logit_bias=5"}, "error: --logit_bias: '5': not ID:BIAS"},
+      {{"generate", "x", "--logit_bias=5:101"}, "outside [-100, 100]"},
+      {{"generate", "x", "--stop=\\q"}, "error: --stop: bad escape"},
+      {{"generate", "x", "--stop="}, "--stop \"\" has 0 bytes"},
+      {{"generate", "x", "--logprobs=21"}, "--logprobs must be in [0, 20]"},
+      {{"generate", "x", "--min_p=nan"}, "--min_p must be in [0, 1]"},
+      {{"generate", "x", "--presence_penalty=3"}, "--presence_penalty must be in [-2, 2]"},
+      {{"generate", "x", "--no_such_flag"}, "error: unknown flag --no_such_flag"},
+      {{"generate", "x", "--user=hi"}, "are for chat"},
+      {{"chat", "--message=nocolon"}, "--message: 'nocolon' is not ROLE:CONTENT"},
+      {{"chat", "--messages=/no/such/file.json"}, "cannot open '/no/such/file.json'"},
+      {{"chat"}, "chat needs messages"},
+      {{"detokenize", "1", "x"}, "is not an integer"},
+      {{"frobnicate"}, "unknown command 'frobnicate'"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = c.args;
+    args.push_back("--target=127.0.0.1:1");
+    const CommandResult r = RunCommand(KVCTL_BINARY, args, absl::Seconds(30));
+    EXPECT_EQ(r.exit_code, 2) << c.message << "\n" << r.err;
+    EXPECT_THAT(r.err, HasSubstr(c.message));
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace kvserve::testing
