@@ -10,6 +10,7 @@
 #include "server/generate_reactor.h"
 #include "server/proto_convert.h"
 #include "server/request_parser.h"
+#include "server/tokenize_handlers.h"
 
 namespace kvserve {
 
@@ -72,23 +73,66 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* GenerationService::Generate(
                                 &live_streams_, admission, metrics_);
 }
 
-grpc::ServerUnaryReactor* GenerationService::GetServerInfo(grpc::CallbackServerContext* context,
-                                                           const grpc::ByteBuffer* raw_request,
-                                                           grpc::ByteBuffer* raw_response) {
+template <typename Request, typename Response, typename Handler>
+grpc::ServerUnaryReactor* GenerationService::Unary(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* raw_request,
+                                                   grpc::ByteBuffer* raw_response, Handler handle) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  v1::GetServerInfoRequest request;
+  Request request;
+  Response response;
   absl::Status status = Authenticate(*context);
   if (status.ok()) status = ParseRequest(*raw_request, &request);
+  if (status.ok()) status = handle(request, &response);
   if (!status.ok()) {
     reactor->Finish(ToGrpcStatus(status));
     return reactor;
   }
-  v1::ServerInfo info;
-  FillServerInfo(scheduler_->model_config(), scheduler_->options(), scheduler_->stats(), &info);
   bool own_buffer = false;
   reactor->Finish(
-      grpc::SerializationTraits<v1::ServerInfo>::Serialize(info, raw_response, &own_buffer));
+      grpc::SerializationTraits<Response>::Serialize(response, raw_response, &own_buffer));
   return reactor;
+}
+
+grpc::ServerUnaryReactor* GenerationService::GetServerInfo(grpc::CallbackServerContext* context,
+                                                           const grpc::ByteBuffer* raw_request,
+                                                           grpc::ByteBuffer* raw_response) {
+  return Unary<v1::GetServerInfoRequest, v1::ServerInfo>(
+      context, raw_request, raw_response,
+      [this](const v1::GetServerInfoRequest&, v1::ServerInfo* info) {
+        FillServerInfo(scheduler_->model_config(), scheduler_->options(), scheduler_->stats(),
+                       info);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* GenerationService::Tokenize(grpc::CallbackServerContext* context,
+                                                      const grpc::ByteBuffer* raw_request,
+                                                      grpc::ByteBuffer* raw_response) {
+  return Unary<v1::TokenizeRequest, v1::TokenizeResponse>(
+      context, raw_request, raw_response,
+      [this](const v1::TokenizeRequest& request, v1::TokenizeResponse* response) {
+        return kvserve::Tokenize(*tokenizer_, request, response);
+      });
+}
+
+grpc::ServerUnaryReactor* GenerationService::Detokenize(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* raw_request,
+                                                        grpc::ByteBuffer* raw_response) {
+  return Unary<v1::DetokenizeRequest, v1::DetokenizeResponse>(
+      context, raw_request, raw_response,
+      [this](const v1::DetokenizeRequest& request, v1::DetokenizeResponse* response) {
+        return kvserve::Detokenize(*tokenizer_, scheduler_->model_config().vocab_size, request,
+                                   response);
+      });
+}
+
+grpc::ServerUnaryReactor* GenerationService::RenderChat(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* raw_request,
+                                                        grpc::ByteBuffer* raw_response) {
+  return Unary<v1::ChatPrompt, v1::RenderedChat>(
+      context, raw_request, raw_response, [](const v1::ChatPrompt&, v1::RenderedChat*) {
+        return absl::FailedPreconditionError("this server has no chat template");
+      });
 }
 
 }  // namespace kvserve

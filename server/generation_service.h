@@ -6,6 +6,8 @@
 //                  once with UNAVAILABLE "server is shutting down". Refused streams are counted in
 //                  the metrics, if any.
 //   GetServerInfo  model shapes, cache and scheduler figures (unary, answered inline).
+//   Tokenize, Detokenize  the model's tokenizer both ways (tokenize_handlers.h; unary, inline).
+//   RenderChat     chat messages through the model's chat template (unary, inline).
 //
 // Admission, in order, before a stream does any work: the bearer token if RequireBearerToken()
 // was called (UNAUTHENTICATED; see bearer_auth_interceptor.h), the request's bytes parsing as a
@@ -44,9 +46,12 @@ inline constexpr size_t kMaxRequestIdBytes = 256;
 
 // Both methods are registered raw (grpc::ByteBuffer in and out) so that a request that does not
 // parse gets INVALID_ARGUMENT saying why (request_parser.h), not gRPC's bare UNIMPLEMENTED.
-class GenerationService final
-    : public v1::Generation::WithRawCallbackMethod_GetServerInfo<
-          v1::Generation::WithRawCallbackMethod_Generate<v1::Generation::CallbackService>> {
+class GenerationService final : public v1::Generation::WithRawCallbackMethod_RenderChat<
+                                    v1::Generation::WithRawCallbackMethod_Detokenize<
+                                        v1::Generation::WithRawCallbackMethod_Tokenize<
+                                            v1::Generation::WithRawCallbackMethod_GetServerInfo<
+                                                v1::Generation::WithRawCallbackMethod_Generate<
+                                                    v1::Generation::CallbackService>>>>> {
  public:
   // `metrics` (not owned, may be null) must outlive every call, like the scheduler. `tokenizer`
   // encodes text prompts and decodes streamed tokens; null means the byte-level tokenizer of the
@@ -61,6 +66,15 @@ class GenerationService final
   grpc::ServerUnaryReactor* GetServerInfo(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Tokenize(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Detokenize(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* RenderChat(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
 
   // From now on every call must carry a bearer token `verifier` accepts. Call it before the gRPC
   // server starts (it is not synchronized with the handlers).
@@ -86,6 +100,11 @@ class GenerationService final
   absl::Status Authenticate(const grpc::CallbackServerContext& context) const;
   // The checks of the file comment that come before the scheduler's.
   absl::Status Admit(const v1::GenerateRequest& request) const;
+  // A unary method: authenticate, parse a Request, `handle` it into a Response, reply.
+  template <typename Request, typename Response, typename Handler>
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
+                                  const grpc::ByteBuffer* raw_request,
+                                  grpc::ByteBuffer* raw_response, Handler handle);
 
   Scheduler* const scheduler_;
   Metrics* const metrics_;

@@ -30,28 +30,7 @@ using ::kvserve::testing::TextRequest;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-class GenerationServiceTest : public ::testing::Test {
- protected:
-  void Start(const std::string& model = "micro", SchedulerOptions options = Small()) {
-    server_ = kvserve::testing::StartInProcessServer(model, options);
-    ASSERT_NE(server_, nullptr);
-    ASSERT_GT(server_->port(), 0);
-    channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
-    stub_ = v1::Generation::NewStub(channel_);
-  }
-  void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown(absl::Seconds(5), absl::Seconds(5));
-  }
-  static SchedulerOptions Small() {
-    SchedulerOptions options;
-    options.num_pages = 256;
-    return options;
-  }
-
-  std::unique_ptr<KvServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Generation::Stub> stub_;
-};
+using GenerationServiceTest = kvserve::testing::InProcessServerTest;
 
 struct BadRequest {
   std::string name;

@@ -1,6 +1,6 @@
 // Test helper: a KvServer in-process on 127.0.0.1, port 0, with a real Scheduler and ModelRunner
 // for an embedded model preset, started the daemon's way (KvServer::Start). Shared by
-// tests/server and tests/security.
+// tests/server and tests/security; InProcessServerTest is the fixture around it.
 //
 // Threads: call from the test's thread; the returned server is used like any KvServer.
 #ifndef KVSERVE_TESTS_SERVER_IN_PROCESS_SERVER_H_
@@ -11,7 +11,9 @@
 
 #include "engine/sched/scheduler.h"
 #include "engine/serving/model_source.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "kvserve/v1/kvserve.grpc.pb.h"
 #include "server/kv_server.h"
 
 namespace kvserve::testing {
@@ -32,6 +34,30 @@ inline std::unique_ptr<KvServer> StartInProcessServer(const std::string& model,
   EXPECT_TRUE(server.ok()) << server.status();
   return server.ok() ? *std::move(server) : nullptr;
 }
+
+// A test fixture with an in-process server (Start) and a stub to it.
+class InProcessServerTest : public ::testing::Test {
+ protected:
+  void Start(const std::string& model = "micro", SchedulerOptions options = Small()) {
+    server_ = StartInProcessServer(model, options);
+    ASSERT_NE(server_, nullptr);
+    ASSERT_GT(server_->port(), 0);
+    channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
+    stub_ = v1::Generation::NewStub(channel_);
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown(absl::Seconds(5), absl::Seconds(5));
+  }
+  static SchedulerOptions Small() {
+    SchedulerOptions options;
+    options.num_pages = 256;
+    return options;
+  }
+
+  std::unique_ptr<KvServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Generation::Stub> stub_;
+};
 
 }  // namespace kvserve::testing
 
