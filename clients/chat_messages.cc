@@ -46,8 +46,9 @@ absl::StatusOr<std::vector<v1::ChatMessage>> ParseChatMessagesJson(absl::string_
   if (doc.is_object()) {
     const auto it = doc.find("messages");
     if (it == doc.end()) {
-      return absl::InvalidArgumentError("a JSON object without \"messages\" (want a list of "
-                                        "{\"role\", \"content\"} objects)");
+      return absl::InvalidArgumentError(
+          "a JSON object without \"messages\" (want a list of "
+          "{\"role\", \"content\"} objects)");
     }
     list = &*it;
   }

@@ -27,8 +27,8 @@ struct RepeatedFlag {
 };
 
 struct ExtractedArgs {
-  std::vector<char*> argv;           // argv without the repeated flags (pointers into the input)
-  std::vector<RepeatedFlag> flags;   // every occurrence, in order
+  std::vector<char*> argv;          // argv without the repeated flags (pointers into the input)
+  std::vector<RepeatedFlag> flags;  // every occurrence, in order
   // The values of one of the names, in order.
   std::vector<std::string> Values(const std::string& name) const;
 };

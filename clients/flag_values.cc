@@ -65,8 +65,8 @@ absl::StatusOr<std::map<int32_t, float>> ParseLogitBias(absl::string_view text) 
     if (!bias.emplace(id, value).second) return bad(absl::StrCat("id ", id, " appears twice"));
   }
   if (bias.size() > kMaxLogitBiasEntries) {
-    return absl::InvalidArgumentError(absl::StrCat(bias.size(), " entries, more than the cap of ",
-                                                   kMaxLogitBiasEntries));
+    return absl::InvalidArgumentError(
+        absl::StrCat(bias.size(), " entries, more than the cap of ", kMaxLogitBiasEntries));
   }
   return bias;
 }

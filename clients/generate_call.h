@@ -184,8 +184,8 @@ class GenerateCall final : public grpc::ClientReadReactor<v1::GenerateResponse> 
   absl::Mutex mu_;
   GenerateRecord record_ ABSL_GUARDED_BY(mu_);
   int32_t unfinished_samples_ ABSL_GUARDED_BY(mu_) = 0;  // samples without their finish yet
-  std::atomic<bool> aborted_{false};  // set by Abort from any thread
-  std::atomic<int> refs_{1};          // the call's own, dropped in OnDone
+  std::atomic<bool> aborted_{false};                     // set by Abort from any thread
+  std::atomic<int> refs_{1};                             // the call's own, dropped in OnDone
 };
 
 // Called for each message of a RunGenerateCall, with its index from 0; return false to cancel.

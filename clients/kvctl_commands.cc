@@ -32,8 +32,8 @@ void SetDeadline(grpc::ClientContext* context, int64_t timeout_ms) {
 // "3 tokens: 1,2,3"
 template <typename Ids>
 std::string IdLine(const Ids& ids) {
-  return absl::StrCat(ids.size(), ids.size() == 1 ? " token: " : " tokens: ",
-                      absl::StrJoin(ids, ","), "\n");
+  return absl::StrCat(ids.size(),
+                      ids.size() == 1 ? " token: " : " tokens: ", absl::StrJoin(ids, ","), "\n");
 }
 
 }  // namespace

@@ -179,9 +179,9 @@ int RunGenerate(const std::shared_ptr<grpc::Channel>& channel, const GenerateCom
       WriteText(sample.record.text, out);
       if (!sample.ends_with_newline) std::fputc('\n', out);
       if (show_logprobs) {
-        WriteText(FormatLogprobTable(absl::StrCat("logprobs [", index, "]"),
-                                     sample.record.logprobs),
-                  out);
+        WriteText(
+            FormatLogprobTable(absl::StrCat("logprobs [", index, "]"), sample.record.logprobs),
+            out);
       }
     }
     std::fflush(out);

@@ -1,8 +1,11 @@
 // kvctl: a command-line client for kvserve (see kUsage below, or kvctl --help).
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,9 +86,12 @@ ABSL_FLAG(bool, no_generation_prompt, false,
           "chat: leave out the assistant turn's opening (e.g. to continue a partial assistant "
           "message).");
 // tokenize.
+ABSL_FLAG(bool, add_special_tokens, false,
+          "tokenize: prepend BOS (if the vocabulary has one), as Hugging Face's add_special_tokens "
+          "does. By default the ids are exactly those of a Generate text prompt, which never adds "
+          "BOS.");
 ABSL_FLAG(bool, no_special_tokens, false,
-          "tokenize: do not prepend BOS (the ids a Generate text prompt gets, which never adds "
-          "it); by default BOS is prepended, as Hugging Face's add_special_tokens does.");
+          "tokenize: the default, said explicitly: no BOS (refused with --add_special_tokens).");
 
 namespace {
 
@@ -103,7 +109,7 @@ constexpr char kUsage[] =
     "                 [--no_generation_prompt] [the generation flags of generate]\n"
     "      Messages in command-line order (a --messages file first, the positional one last;\n"
     "      '-' reads it from stdin); --render_only prints the rendered prompt and its ids.\n"
-    "  kvctl tokenize \"text\" | -   [--no_special_tokens]\n"
+    "  kvctl tokenize \"text\" | -   [--add_special_tokens: prepend BOS]\n"
     "  kvctl detokenize 1 2 3        (or 1,2,3)\n"
     "  kvctl info\n"
     "Every command takes --target HOST:PORT and --timeout_ms MS.\n"
@@ -119,8 +125,7 @@ int Usage(const std::string& problem) {
 }
 
 int BadInput(const std::string& problem) {
-  std::fprintf(stderr, "error: %s\n(kvctl --help lists the commands and flags)\n",
-               problem.c_str());
+  std::fprintf(stderr, "error: %s\n(kvctl --help lists the commands and flags)\n", problem.c_str());
   return 2;
 }
 
@@ -144,16 +149,19 @@ absl::Status GenerationFromFlags(const kvserve::ExtractedArgs& extracted,
                                  kvserve::GenerateCommand* command) {
   absl::StatusOr<std::vector<int32_t>> stops =
       kvserve::ParseIdList(absl::GetFlag(FLAGS_stop_token_ids));
-  if (!stops.ok()) return absl::InvalidArgumentError("--stop_token_ids: " + std::string(stops.status().message()));
+  if (!stops.ok())
+    return absl::InvalidArgumentError("--stop_token_ids: " + std::string(stops.status().message()));
   command->stop_token_ids = *std::move(stops);
   for (const std::string& stop : extracted.Values("stop")) {
     absl::StatusOr<std::string> text = kvserve::UnescapeFlagText(stop);
-    if (!text.ok()) return absl::InvalidArgumentError("--stop: " + std::string(text.status().message()));
+    if (!text.ok())
+      return absl::InvalidArgumentError("--stop: " + std::string(text.status().message()));
     command->stop.push_back(*std::move(text));
   }
   absl::StatusOr<std::map<int32_t, float>> bias =
       kvserve::ParseLogitBias(absl::GetFlag(FLAGS_logit_bias));
-  if (!bias.ok()) return absl::InvalidArgumentError("--logit_bias: " + std::string(bias.status().message()));
+  if (!bias.ok())
+    return absl::InvalidArgumentError("--logit_bias: " + std::string(bias.status().message()));
   command->logit_bias = *std::move(bias);
   command->request_id = absl::GetFlag(FLAGS_request_id);
   command->max_tokens = absl::GetFlag(FLAGS_max_tokens);
@@ -186,7 +194,8 @@ absl::StatusOr<std::vector<kvserve::v1::ChatMessage>> ChatFromFlags(
       return absl::InvalidArgumentError("stdin can be either --messages - or the prompt -");
     }
     absl::StatusOr<std::string> json = ReadFileOrStdin(file);
-    if (!json.ok()) return absl::InvalidArgumentError("--messages: " + std::string(json.status().message()));
+    if (!json.ok())
+      return absl::InvalidArgumentError("--messages: " + std::string(json.status().message()));
     absl::StatusOr<std::vector<kvserve::v1::ChatMessage>> parsed =
         kvserve::ParseChatMessagesJson(*json);
     if (!parsed.ok()) {
@@ -198,7 +207,8 @@ absl::StatusOr<std::vector<kvserve::v1::ChatMessage>> ChatFromFlags(
   for (const kvserve::RepeatedFlag& flag : extracted.flags) {
     if (flag.name == "message") {
       absl::StatusOr<kvserve::v1::ChatMessage> m = kvserve::ParseRoleContent(flag.value);
-      if (!m.ok()) return absl::InvalidArgumentError("--message: " + std::string(m.status().message()));
+      if (!m.ok())
+        return absl::InvalidArgumentError("--message: " + std::string(m.status().message()));
       messages.push_back(*std::move(m));
     } else if (flag.name != "stop") {
       messages.push_back(kvserve::MakeChatMessage(flag.name, flag.value));
@@ -217,9 +227,12 @@ absl::StatusOr<std::vector<kvserve::v1::ChatMessage>> ChatFromFlags(
 
 int Tokenize(const std::shared_ptr<grpc::Channel>& channel, const std::vector<std::string>& rest) {
   if (rest.size() != 1) return Usage("tokenize takes one text (quote it), or - for stdin");
+  if (absl::GetFlag(FLAGS_add_special_tokens) && absl::GetFlag(FLAGS_no_special_tokens)) {
+    return BadInput("--add_special_tokens and --no_special_tokens contradict each other");
+  }
   kvserve::v1::TokenizeRequest request;
   request.set_text(rest[0] == "-" ? ReadAll(std::cin) : rest[0]);
-  request.set_no_special_tokens(absl::GetFlag(FLAGS_no_special_tokens));
+  request.set_add_special_tokens(absl::GetFlag(FLAGS_add_special_tokens));
   return kvserve::RunTokenize(channel, request, absl::GetFlag(FLAGS_timeout_ms), stdout, stderr);
 }
 
@@ -251,9 +264,9 @@ int main(int argc, char** argv) {
   if (args.size() < 2) return Usage("missing command (generate, chat, tokenize, detokenize, info)");
   const std::string command = args[1];
   const std::vector<std::string> rest(args.begin() + 2, args.end());
-  const bool has_chat_flags = std::any_of(
-      extracted->flags.begin(), extracted->flags.end(),
-      [](const kvserve::RepeatedFlag& f) { return f.name != "stop"; });
+  const bool has_chat_flags =
+      std::any_of(extracted->flags.begin(), extracted->flags.end(),
+                  [](const kvserve::RepeatedFlag& f) { return f.name != "stop"; });
   if (command != "chat" && has_chat_flags) {
     return BadInput("--system, --user, --assistant and --message are for chat");
   }

@@ -84,8 +84,9 @@ std::string FinishText(const SampleRecord& sample) {
   return out;
 }
 
-std::string FormatLogprobTable(absl::string_view title, const std::vector<v1::TokenLogprob>& entries,
-                               int first_pos) {
+std::string FormatLogprobTable(absl::string_view title,
+                               const std::vector<v1::TokenLogprob>& entries, int first_pos) {
+  if (entries.empty()) return absl::StrCat(title, ": none (the server sent none)\n");
   bool has_top = false;
   size_t token_width = 5;  // "token"
   for (const v1::TokenLogprob& e : entries) {

@@ -9,7 +9,8 @@
 //     title:
 //        pos        id  token             logprob  rank  top
 //          0        72  "H"               -1.2346     1  "H" -1.2346, "a" -2.0001
-//     (`pos` counts from `first_pos`; the top column only when some entry has alternatives)
+//     (`pos` counts from `first_pos`; the top column only when some entry has alternatives;
+//     "title: none (the server sent none)" for no entries)
 //
 // Threads: pure functions.
 #ifndef KVSERVE_CLIENTS_KVCTL_OUTPUT_H_
@@ -31,8 +32,8 @@ const char* FinishName(int32_t finish_reason);
 
 std::string FinishText(const SampleRecord& sample);
 
-std::string FormatLogprobTable(absl::string_view title, const std::vector<v1::TokenLogprob>& entries,
-                               int first_pos = 0);
+std::string FormatLogprobTable(absl::string_view title,
+                               const std::vector<v1::TokenLogprob>& entries, int first_pos = 0);
 
 }  // namespace kvserve
 

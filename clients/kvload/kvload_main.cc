@@ -122,7 +122,8 @@ absl::StatusOr<LoadOptions> OptionsFromFlags(const std::vector<std::string>& sto
   o.call.deadline_ms = absl::GetFlag(FLAGS_deadline_ms);
   for (const std::string& stop : stops) {
     absl::StatusOr<std::string> text = UnescapeFlagText(stop);
-    if (!text.ok()) return absl::InvalidArgumentError("--stop: " + std::string(text.status().message()));
+    if (!text.ok())
+      return absl::InvalidArgumentError("--stop: " + std::string(text.status().message()));
     o.call.stop.push_back(*std::move(text));
   }
   o.call.n = absl::GetFlag(FLAGS_n);

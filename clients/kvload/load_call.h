@@ -23,7 +23,7 @@ namespace kvserve::load {
 struct CallOptions {
   float temperature = 0;
   bool ignore_eos = true;
-  int64_t deadline_ms = 0;  // 0 = no deadline
+  int64_t deadline_ms = 0;        // 0 = no deadline
   std::vector<std::string> stop;  // text stop sequences
   int32_t n = 1;                  // samples per request
   bool chat = false;              // send the (text) prompt as one user message of a chat prompt

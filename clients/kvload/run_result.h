@@ -42,9 +42,9 @@ struct RequestRecord {
   double start_s = 0;
   double end_s = 0;  // final status, from the request's start (the e2e latency)
   std::vector<TokenMessage> messages;
-  int64_t tokens = 0;                 // over all samples
+  int64_t tokens = 0;                  // over all samples
   std::vector<int64_t> sample_tokens;  // per sample (index), when the call recorded them
-  int32_t status_code = 0;  // grpc::StatusCode
+  int32_t status_code = 0;             // grpc::StatusCode
   std::string status_message;
   Outcome outcome = Outcome::kOk;
   int32_t finish_reason = 0;  // kvserve.v1.FinishReason of the last message, 0 if none

@@ -37,9 +37,9 @@ std::vector<std::string> Strings(const std::vector<char*>& argv) {
 }
 
 TEST(ExtractRepeatedFlagsTest, TakesEveryOccurrenceInOrderInEveryForm) {
-  std::vector<std::string> args = {"kvctl", "chat",         "--user=a",      "--max_tokens", "5",
-                                   "-user", "b:c",          "--system",      "--stop",       "x",
-                                   "--stop=--y", "-stop=", "--",           "--user=z"};
+  std::vector<std::string> args = {"kvctl",      "chat",   "--user=a", "--max_tokens", "5",
+                                   "-user",      "b:c",    "--system", "--stop",       "x",
+                                   "--stop=--y", "-stop=", "--",       "--user=z"};
   std::vector<char*> argv = Argv(args);
   absl::StatusOr<ExtractedArgs> got =
       ExtractRepeatedFlags(static_cast<int>(argv.size()), argv.data(), {"user", "system", "stop"});
@@ -66,8 +66,16 @@ TEST(ExtractRepeatedFlagsTest, ALastFlagWithoutValueIsAnError) {
 }
 
 TEST(CheckFlagValuesTest, AcceptsGoodValuesAndSetsThem) {
-  std::vector<std::string> args = {"prog",          "--test_count", "7",  "pos", "--test_switch",
-                                   "--notest_switch", "-test_optional=3", "-", "--", "--bogus"};
+  std::vector<std::string> args = {"prog",
+                                   "--test_count",
+                                   "7",
+                                   "pos",
+                                   "--test_switch",
+                                   "--notest_switch",
+                                   "-test_optional=3",
+                                   "-",
+                                   "--",
+                                   "--bogus"};
   EXPECT_TRUE(CheckFlagValues(Argv(args)).ok());
   EXPECT_EQ(absl::GetFlag(FLAGS_test_count), 7);
   EXPECT_EQ(absl::GetFlag(FLAGS_test_optional), 3);
@@ -175,9 +183,11 @@ TEST(ChatMessagesTest, RefusesMalformedJsonNamingTheMessage) {
   EXPECT_THAT(message("[]"), HasSubstr("empty"));
   EXPECT_THAT(message(R"("hi")"), HasSubstr("not a JSON list"));
   EXPECT_THAT(message(R"({"model": "x"})"), HasSubstr("without \"messages\""));
-  EXPECT_THAT(message(R"([{"role": "user", "content": "a"}, 3])"), HasSubstr("message 1: not an object"));
+  EXPECT_THAT(message(R"([{"role": "user", "content": "a"}, 3])"),
+              HasSubstr("message 1: not an object"));
   EXPECT_THAT(message(R"([{"role": "user"}])"), HasSubstr("message 0: \"content\" is missing"));
-  EXPECT_THAT(message(R"([{"role": 1, "content": "a"}])"), HasSubstr("\"role\" is missing or not a string"));
+  EXPECT_THAT(message(R"([{"role": 1, "content": "a"}])"),
+              HasSubstr("\"role\" is missing or not a string"));
   EXPECT_THAT(message(R"([{"role": "user", "content": [{"type": "text"}]}])"),
               HasSubstr("\"content\" is missing or not a string"));
   EXPECT_THAT(message(R"([{"role": "user", "content": "a", "name": "bob"}])"),

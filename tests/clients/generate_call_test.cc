@@ -35,8 +35,8 @@ using ::kvserve::testing::Writer;
 
 v1::GenerateResponse Final(const std::string& id, std::vector<int32_t> tokens, int32_t prompt,
                            int32_t completion) {
-  return Finishing(Message(id, std::move(tokens)), v1::FINISH_REASON_LENGTH, /*usage=*/true,
-                   prompt, completion);
+  return Finishing(Message(id, std::move(tokens)), v1::FINISH_REASON_LENGTH, /*usage=*/true, prompt,
+                   completion);
 }
 
 // One token every millisecond until the client goes away.
@@ -226,19 +226,19 @@ TEST_F(GenerateCallTest, NoticesBreachesOfTheSamplesProtocol) {
   v1::GenerateRequest request = Request("b");
   request.set_n(2);
   // Usage on a message that does not finish the last sample (sample 1 is still running).
-  service_.SetHandler(Script(
-      {Finishing(Message("b", {1}, "", 0), v1::FINISH_REASON_LENGTH, true, 5, 1),
-       Finishing(Message("b", {2}, "", 1), v1::FINISH_REASON_LENGTH)}));
+  service_.SetHandler(
+      Script({Finishing(Message("b", {1}, "", 0), v1::FINISH_REASON_LENGTH, true, 5, 1),
+              Finishing(Message("b", {2}, "", 1), v1::FINISH_REASON_LENGTH)}));
   GenerateRecord r = RunGenerateCall(*stub_, request, GenerateCallOptions{});
   EXPECT_TRUE(r.final_fields_split);
   EXPECT_TRUE(r.message_after_final);  // sample 1's message came after the usage
   EXPECT_TRUE(r.AllSamplesFinished());
 
   // A message of a sample that has finished, and an index outside [0, n).
-  service_.SetHandler(Script({Finishing(Message("b", {1}, "", 0), v1::FINISH_REASON_LENGTH),
-                              Message("b", {2}, "", 0), Message("b", {3}, "", 2),
-                              Finishing(Message("b", {4}, "", 1), v1::FINISH_REASON_LENGTH,
-                                        true, 5, 4)}));
+  service_.SetHandler(
+      Script({Finishing(Message("b", {1}, "", 0), v1::FINISH_REASON_LENGTH),
+              Message("b", {2}, "", 0), Message("b", {3}, "", 2),
+              Finishing(Message("b", {4}, "", 1), v1::FINISH_REASON_LENGTH, true, 5, 4)}));
   r = RunGenerateCall(*stub_, request, GenerateCallOptions{});
   EXPECT_TRUE(r.message_after_final);
   EXPECT_TRUE(r.index_out_of_range);

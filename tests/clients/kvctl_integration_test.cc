@@ -61,7 +61,9 @@ struct Sample {
 std::map<int, Sample> ParseSamples(const std::string& out) {
   std::map<int, Sample> samples;
   Sample* current = nullptr;
-  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+  absl::string_view text = out;
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);  // ends the last line
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
     int index = -1;
     const size_t close = line.find("] finish=");
     if (!line.empty() && line[0] == '[' && close != absl::string_view::npos &&
@@ -113,8 +115,9 @@ TEST_F(KvctlIntegrationTest, StopStringEndsTheTextAndIsNamed) {
 }
 
 TEST_F(KvctlIntegrationTest, NSamplesArePrintedByIndexDistinctAndRepeatableBySeed) {
-  const std::vector<std::string> args = {"generate",      "Once upon", "--n=3",  "--max_tokens=16",
-                                         "--ignore_eos", "--temperature=0.9", "--seed=7"};
+  const std::vector<std::string> args = {"generate",        "Once upon",    "--n=3",
+                                         "--max_tokens=16", "--ignore_eos", "--temperature=0.9",
+                                         "--seed=7"};
   const CommandResult first = Kvctl(args);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   const std::map<int, Sample> samples = ParseSamples(first.out);
@@ -139,7 +142,7 @@ TEST_F(KvctlIntegrationTest, NSamplesArePrintedByIndexDistinctAndRepeatableBySee
 
 TEST_F(KvctlIntegrationTest, TokenizeAndDetokenizeRoundTrip) {
   const std::string text = "Hello, kvserve: \xc3\xa9t\xc3\xa9!";
-  const CommandResult tokens = Kvctl({"tokenize", text, "--no_special_tokens"});
+  const CommandResult tokens = Kvctl({"tokenize", text});
   ASSERT_EQ(tokens.exit_code, 0) << tokens.err;
   // "N tokens: a,b,c" then one line per token.
   const std::vector<std::string> lines = absl::StrSplit(tokens.out, '\n', absl::SkipEmpty());
@@ -162,11 +165,22 @@ TEST_F(KvctlIntegrationTest, TokenizeAndDetokenizeRoundTrip) {
   std::vector<std::string> args = {"detokenize"};
   args.insert(args.end(), id_list.begin(), id_list.end());
   EXPECT_EQ(Kvctl(args).out, text);
-  const CommandResult piped = RunCommand(
-      "/bin/sh", {"-c", absl::StrCat("printf 'Hello' | ", KVCTL_BINARY, " tokenize - --target=",
-                                     daemon_->target(), " --no_special_tokens")});
+  const CommandResult piped =
+      RunCommand("/bin/sh", {"-c", absl::StrCat("printf 'Hello' | ", KVCTL_BINARY,
+                                                " tokenize - --target=", daemon_->target())});
   ASSERT_EQ(piped.exit_code, 0) << piped.err;
   EXPECT_THAT(piped.out, StartsWith("5 tokens: 72,101,108,108,111\n"));
+
+  // --add_special_tokens prepends the BOS that kvctl info names.
+  const CommandResult info = Kvctl({"info"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_THAT(info.out, HasSubstr("\nhas_chat_template: "));  // bools are shown too
+  const size_t bos_at = info.out.find("bos_token_id: ");
+  ASSERT_NE(bos_at, std::string::npos) << info.out;
+  const std::string bos = info.out.substr(bos_at + 14, info.out.find('\n', bos_at) - bos_at - 14);
+  const CommandResult with_bos = Kvctl({"tokenize", "Hello", "--add_special_tokens"});
+  ASSERT_EQ(with_bos.exit_code, 0) << with_bos.err;
+  EXPECT_THAT(with_bos.out, StartsWith(absl::StrCat("6 tokens: ", bos, ",72,101,108,108,111\n")));
 
   // An id outside the vocabulary is the server's INVALID_ARGUMENT: exit 1.
   const CommandResult bad = Kvctl({"detokenize", "1", "999999"});
@@ -198,6 +212,7 @@ TEST(KvctlFlagsTest, BadFlagValuesAreRefusedWithExitStatus2) {
       {{"chat", "--messages=/no/such/file.json"}, "cannot open '/no/such/file.json'"},
       {{"chat"}, "chat needs messages"},
       {{"detokenize", "1", "x"}, "is not an integer"},
+      {{"tokenize", "x", "--add_special_tokens", "--no_special_tokens"}, "contradict"},
       {{"frobnicate"}, "unknown command 'frobnicate'"},
   };
   for (const Case& c : cases) {

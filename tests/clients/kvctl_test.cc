@@ -83,24 +83,30 @@ TEST(ValidateGenerateCommandTest, RefusesEachBadValueNamingTheFlag) {
       {[](GenerateCommand& c) { c.min_tokens = -1; }, "--min_tokens"},
       {[](GenerateCommand& c) { c.min_p = 1.5f; }, "--min_p must be in [0, 1]"},
       {[](GenerateCommand& c) { c.min_p = nan; }, "--min_p"},
-      {[](GenerateCommand& c) { c.presence_penalty = 2.5f; }, "--presence_penalty must be in [-2, 2]"},
+      {[](GenerateCommand& c) { c.presence_penalty = 2.5f; },
+       "--presence_penalty must be in [-2, 2]"},
       {[](GenerateCommand& c) { c.frequency_penalty = nan; }, "--frequency_penalty"},
-      {[](GenerateCommand& c) { c.repetition_penalty = -1; }, "--repetition_penalty must be a finite"},
+      {[](GenerateCommand& c) { c.repetition_penalty = -1; },
+       "--repetition_penalty must be a finite"},
       {[](GenerateCommand& c) { c.repetition_penalty = nan; }, "--repetition_penalty"},
-      {[](GenerateCommand& c) { c.temperature = -0.5f; }, "--temperature must be a finite number >= 0"},
-      {[](GenerateCommand& c) { c.temperature = std::numeric_limits<float>::infinity(); }, "--temperature"},
+      {[](GenerateCommand& c) { c.temperature = -0.5f; },
+       "--temperature must be a finite number >= 0"},
+      {[](GenerateCommand& c) { c.temperature = std::numeric_limits<float>::infinity(); },
+       "--temperature"},
       {[](GenerateCommand& c) { c.top_p = 1.01f; }, "--top_p must be in [0, 1]"},
       {[](GenerateCommand& c) { c.top_k = -3; }, "--top_k"},
       {[](GenerateCommand& c) { c.max_tokens = 0; }, "--max_tokens must be > 0"},
       {[](GenerateCommand& c) { c.stop = {""}; }, "--stop \"\" has 0 bytes; want 1 to 256"},
       {[](GenerateCommand& c) { c.stop = {std::string(257, 'x')}; }, "has 257 bytes"},
-      {[](GenerateCommand& c) { c.stop = std::vector<std::string>(17, "x"); }, "--stop given 17 times"},
+      {[](GenerateCommand& c) { c.stop = std::vector<std::string>(17, "x"); },
+       "--stop given 17 times"},
       {[](GenerateCommand& c) { c.prompt_tokens = std::vector<int32_t>{1}; }, "not both"},
       {[](GenerateCommand& c) { c.prompt_text.reset(); }, "not neither"},
       {[](GenerateCommand& c) {
          c.prompt_text.reset();
          c.chat.emplace();
-       }, "no chat messages"},
+       },
+       "no chat messages"},
   };
   for (const Case& k : cases) {
     GenerateCommand c = TextCommand();
@@ -212,12 +218,15 @@ TEST(KvctlOutputTest, LogprobTableHasOneRowPerTokenAndTheAlternatives) {
   EXPECT_THAT(table, HasSubstr("logprobs:\n"));
   EXPECT_THAT(table, HasSubstr("pos"));
   EXPECT_THAT(table, HasSubstr("top"));
-  EXPECT_THAT(table, HasSubstr("    0        72  \"H\"       -1.2346     1  \"H\" -1.2346, \"a\" -2.0000\n"));
+  EXPECT_THAT(
+      table,
+      HasSubstr("    0        72  \"H\"       -1.2346     1  \"H\" -1.2346, \"a\" -2.0000\n"));
   EXPECT_THAT(table, HasSubstr("    1        10  \"\\n\"      -0.5000     3  \"x\" -0.1000\n"));
   // Without alternatives there is no top column; positions start where asked.
   const std::string bare = FormatLogprobTable("prompt logprobs", {Entry(5, "b", -3, 2)}, 1);
   EXPECT_THAT(bare, Not(HasSubstr("top")));
   EXPECT_THAT(bare, HasSubstr("    1         5  \"b\"  "));
+  EXPECT_EQ(FormatLogprobTable("logprobs", {}), "logprobs: none (the server sent none)\n");
 }
 
 class RunCommandsTest : public ::testing::Test {
@@ -235,14 +244,12 @@ class RunCommandsTest : public ::testing::Test {
 };
 
 TEST_F(RunCommandsTest, OneSampleStreamsTextThenTheFinishLine) {
-  service().SetHandler(Script(
-      {Message("", {1, 2}, "Hel"),
-       [] {
-         v1::GenerateResponse m = Finishing(Message("", {3}, "lo"), v1::FINISH_REASON_STOP,
-                                            true, 5, 3);
-         m.set_stop_string("\n\n");
-         return m;
-       }()}));
+  service().SetHandler(Script({Message("", {1, 2}, "Hel"), [] {
+                                 v1::GenerateResponse m = Finishing(
+                                     Message("", {3}, "lo"), v1::FINISH_REASON_STOP, true, 5, 3);
+                                 m.set_stop_string("\n\n");
+                                 return m;
+                               }()}));
   EXPECT_EQ(Generate(TextCommand()), 0) << err_.Text();
   EXPECT_EQ(out_.Text(), "Hello");  // not a terminal: no newline added
   EXPECT_THAT(err_.Text(), HasSubstr("[finish=stop stop=\"\\n\\n\" prompt_tokens=5 "
@@ -250,8 +257,8 @@ TEST_F(RunCommandsTest, OneSampleStreamsTextThenTheFinishLine) {
 }
 
 TEST_F(RunCommandsTest, SamplesArePrintedByIndexOnceFinished) {
-  v1::GenerateResponse s0_end = Finishing(Message("", {3}, "c\n", 0), v1::FINISH_REASON_STOP,
-                                          true, 5, 4);
+  v1::GenerateResponse s0_end =
+      Finishing(Message("", {3}, "c\n", 0), v1::FINISH_REASON_STOP, true, 5, 4);
   s0_end.set_stop_token_id(2);
   service().SetHandler(Script({Message("", {1}, "a", 0),
                                Finishing(Message("", {2}, "xy", 1), v1::FINISH_REASON_LENGTH),
@@ -260,7 +267,8 @@ TEST_F(RunCommandsTest, SamplesArePrintedByIndexOnceFinished) {
   c.n = 2;
   EXPECT_EQ(Generate(c), 0) << err_.Text();
   // Sample 1 finished first, so it comes first; each text ends its block with one newline.
-  EXPECT_EQ(out_.Text(), "[1] finish=length tokens=1\nxy\n[0] finish=stop stop_token=2 tokens=3\nabc\n");
+  EXPECT_EQ(out_.Text(),
+            "[1] finish=length tokens=1\nxy\n[0] finish=stop stop_token=2 tokens=3\nabc\n");
   EXPECT_THAT(err_.Text(), HasSubstr("[n=2 prompt_tokens=5 completion_tokens=4"));
   EXPECT_EQ(service().last_generate().n(), 2);
 }
@@ -269,7 +277,8 @@ TEST_F(RunCommandsTest, LogprobTablesFollowTheTextAndPromptOnesComeFirst) {
   v1::GenerateResponse first = Message("", {1}, "a");
   *first.add_logprobs() = Entry(1, "a", -0.25f, 1);
   *first.add_prompt_logprobs() = Entry(104, "h", -4.5f, 7);
-  v1::GenerateResponse last = Finishing(Message("", {2}, "b"), v1::FINISH_REASON_LENGTH, true, 2, 2);
+  v1::GenerateResponse last =
+      Finishing(Message("", {2}, "b"), v1::FINISH_REASON_LENGTH, true, 2, 2);
   *last.add_logprobs() = Entry(2, "b", -0.75f, 2);
   service().SetHandler(Script({first, last}));
   GenerateCommand c = TextCommand();
@@ -316,10 +325,10 @@ TEST_F(RunCommandsTest, TokenizePrintsIdsThenOnePiecePerLine) {
   service().SetTokenize(response);
   v1::TokenizeRequest request;
   request.set_text("H\n");
-  request.set_no_special_tokens(true);
+  request.set_add_special_tokens(true);
   EXPECT_EQ(RunTokenize(server_.channel(), request, 5000, out_.file(), err_.file()), 0);
   EXPECT_EQ(out_.Text(), "2 tokens: 72,10\n      0        72  \"H\"\n      1        10  \"\\n\"\n");
-  EXPECT_TRUE(service().last_tokenize().no_special_tokens());
+  EXPECT_TRUE(service().last_tokenize().add_special_tokens());
 }
 
 TEST_F(RunCommandsTest, DetokenizeAndRenderChatPrintTheText) {

@@ -84,7 +84,8 @@ class ScriptedService final : public v1::Generation::Service {
   grpc::Status Detokenize(grpc::ServerContext*, const v1::DetokenizeRequest* request,
                           v1::DetokenizeResponse* response) override {
     // Each id as "<id>", so that a test sees which ids arrived.
-    for (int32_t id : request->token_ids()) response->mutable_text()->append(absl::StrCat("<", id, ">"));
+    for (int32_t id : request->token_ids())
+      response->mutable_text()->append(absl::StrCat("<", id, ">"));
     return grpc::Status::OK;
   }
   grpc::Status RenderChat(grpc::ServerContext*, const v1::ChatPrompt* prompt,
@@ -151,8 +152,8 @@ class ScriptedServer {
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(&service_);
     server_ = builder.BuildAndStart();
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
-                                   grpc::InsecureChannelCredentials());
+    channel_ =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
   }
   ~ScriptedServer() {
     if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());

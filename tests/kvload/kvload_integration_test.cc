@@ -115,8 +115,9 @@ TEST_F(KvloadIntegrationTest, AllRequestsOkWithRequestedTokens) {
 }
 
 TEST_F(KvloadIntegrationTest, NSamplesCountEverySamplesTokens) {
-  std::vector<std::string> flags = {"--concurrency=8", "--num_requests=16", "--prompt_len=8:16",
-                                    "--max_tokens=4:8", "--seed=2", "--n=3", "--temperature=0.8"};
+  std::vector<std::string> flags = {"--concurrency=8",  "--num_requests=16", "--prompt_len=8:16",
+                                    "--max_tokens=4:8", "--seed=2",          "--n=3",
+                                    "--temperature=0.8"};
   const nlohmann::json doc = RunKvload(flags);
   ASSERT_FALSE(doc.is_discarded());
   EXPECT_EQ(doc["config"]["n"], 3);

@@ -51,8 +51,8 @@ TEST(LoadCallTest, RequestAndCallOptionsFollowThePlan) {
 TEST(LoadCallTest, StopStringsNAndChatGoIntoTheRequest) {
   RequestPlan plan = Plan();
   plan.prompt_text = "tell me";
-  const v1::GenerateRequest chat = MakeGenerateRequest(
-      plan, CallOptions{.stop = {"\n\n", "END"}, .n = 3, .chat = true});
+  const v1::GenerateRequest chat =
+      MakeGenerateRequest(plan, CallOptions{.stop = {"\n\n", "END"}, .n = 3, .chat = true});
   ASSERT_TRUE(chat.has_chat());
   ASSERT_EQ(chat.chat().messages_size(), 1);
   EXPECT_EQ(chat.chat().messages(0).role(), "user");
