@@ -233,6 +233,7 @@ absl::Status BatchingKvCache::BuildBatchInto(absl::Span<const SequenceChunk> chu
                                              AttentionBatch* batch) const {
   batch->page_size = page_size();
   batch->total_tokens = 0;
+  batch->num_logit_rows = 0;
   batch->sequences.clear();
   const uint64_t stamp = ++batch_stamp_;
   for (const SequenceChunk& chunk : chunks) {
@@ -259,7 +260,10 @@ absl::Status BatchingKvCache::BuildBatchInto(absl::Span<const SequenceChunk> chu
     s.q_len = chunk.num_new_tokens;
     s.q_start = seq.length - chunk.num_new_tokens;
     s.token_offset = batch->total_tokens;
+    s.all_logits = chunk.all_logits;
+    s.logit_offset = batch->num_logit_rows;
     batch->total_tokens += s.q_len;
+    batch->num_logit_rows += s.num_logit_rows();
     batch->sequences.push_back(s);
   }
   return absl::OkStatus();

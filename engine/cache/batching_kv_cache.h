@@ -8,7 +8,8 @@
 //      and copying a shared last page on write. All-or-nothing: on RESOURCE_EXHAUSTED nothing
 //      changed, and the scheduler may preempt someone and try again.
 //   2. BuildBatch(chunks) describes the step for the attention kernels: per request its page table,
-//      the positions of its new tokens and what each may see (the per-request mask).
+//      the positions of its new tokens and what each may see (the per-request mask), and which
+//      logits rows the engine returns for it (a chunk's all_logits flag: one per new token).
 //   3. Append(id, layer, positions, k, v) writes the new tokens' K/V, layer by layer.
 //
 // Prefix caching (optional, see prefix_cache.h): once a full page's K/V are written

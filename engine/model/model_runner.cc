@@ -147,6 +147,18 @@ absl::Status ModelRunner::Validate(const BatchingKvCache& cache, const Attention
       g.head_dim != c.head_dim) {
     return absl::InvalidArgumentError("the KV cache's page geometry does not match the model");
   }
+  int64_t logit_rows = 0;
+  for (const BatchSequence& s : batch.sequences) {
+    if (s.logit_offset != logit_rows) {
+      return absl::InvalidArgumentError(absl::StrCat("request ", s.id, " has logit_offset ",
+                                                     s.logit_offset, ", expected ", logit_rows));
+    }
+    logit_rows += s.num_logit_rows();
+  }
+  if (logit_rows != batch.num_logit_rows) {
+    return absl::InvalidArgumentError(absl::StrCat("step has num_logit_rows ", batch.num_logit_rows,
+                                                   " but its sequences need ", logit_rows));
+  }
   for (const BatchSequence& s : batch.sequences) {
     if (s.kv_len > c.max_context) {
       return absl::OutOfRangeError(absl::StrCat("request ", s.id, " reaches position ", s.kv_len,
@@ -223,17 +235,32 @@ absl::StatusOr<absl::Span<const float>> ModelRunner::Step(BatchingKvCache& cache
     SwiGlu(gate_up_.data(), n, c.intermediate_size, act_.data());
     layer.down_proj.Run(stream_, act_.data(), n, hidden_.data());  // hidden += act · Wdownᵀ
   }
-  // Only each sequence's last new token needs logits.
-  for (int32_t i = 0; i < num_seqs; ++i) {
-    const BatchSequence& s = batch.sequences[i];
-    std::memcpy(&normed_[i * hidden], &hidden_[int64_t{s.token_offset + s.q_len - 1} * hidden],
-                sizeof(float) * hidden);
+  // Logits only where asked: each sequence's last new token, or every new token of an all_logits
+  // sequence (one contiguous run of hidden rows). Rows in batch order.
+  int32_t rows = 0;
+  for (const BatchSequence& s : batch.sequences) {
+    const int32_t first = s.all_logits ? s.token_offset : s.token_offset + s.q_len - 1;
+    const int32_t count = s.num_logit_rows();
+    std::memcpy(&normed_[int64_t{rows} * hidden], &hidden_[int64_t{first} * hidden],
+                sizeof(float) * hidden * count);
+    rows += count;
   }
-  RmsNormRows(normed_.data(), w.final_norm.data(), c.rms_norm_eps, num_seqs, c.hidden_size,
+  if (rows > num_seqs) GrowLogitRows(rows);  // all_logits only: ≤ total_tokens ≤ normed_'s rows
+  RmsNormRows(normed_.data(), w.final_norm.data(), c.rms_norm_eps, rows, c.hidden_size,
               last_.data());
-  lm_head_.Run(stream_, last_.data(), num_seqs, logits_.data());
+  lm_head_.Run(stream_, last_.data(), rows, logits_.data());
   stream_.wait();
-  return absl::MakeConstSpan(logits_.data(), int64_t{num_seqs} * c.vocab_size);
+  return absl::MakeConstSpan(logits_.data(), int64_t{rows} * c.vocab_size);
+}
+
+void ModelRunner::GrowLogitRows(int32_t rows) {
+  const ModelConfig& c = config();
+  if (int64_t{rows} * c.hidden_size > static_cast<int64_t>(last_.size())) {
+    last_.resize(int64_t{rows} * c.hidden_size);
+  }
+  if (int64_t{rows} * c.vocab_size > static_cast<int64_t>(logits_.size())) {
+    logits_.resize(int64_t{rows} * c.vocab_size);
+  }
 }
 
 }  // namespace kvserve

@@ -3,11 +3,16 @@
 // A step is any mix of prefill chunks and single-token decodes (an AttentionBatch built by
 // BatchingKvCache after Extend). For every token it computes Q/K/V, writes K/V into the request's
 // pages, attends over the request's pages with its causal mask (PagedAttention), runs the SwiGLU
-// MLP, and finally returns the logits of each sequence's last new token.
+// MLP, and finally returns the logits of each sequence's last new token — or of every new token,
+// for a sequence flagged all_logits (prompt logprobs): the final norm and the LM head run only on
+// the rows asked for.
 //
 // Linear layers run on oneDNN matmul primitives created once at Create(); attention runs on the
 // paged kernel. Activation buffers are sized once for `max_batched_tokens` and `max_num_seqs` and
-// reused every step: no heap churn on the hot path.
+// reused every step: no heap churn on the hot path. The one exception: a step whose all_logits
+// sequences ask for more logits rows than max_num_seqs grows the final-norm and logits buffers
+// to that many rows once (rows × vocab floats: bounded by max_batched_tokens, which the scheduler
+// should keep such chunks well under for a large vocabulary) and keeps them.
 //
 // Threads: Step() is called by one thread (the scheduler thread); oneDNN and the attention kernel
 // use the OpenMP pool inside it. Not thread-safe.
@@ -46,8 +51,9 @@ class ModelRunner final : public StepEngine {
 
   // Runs one step. `tokens` holds batch.total_tokens ids in batch order (sequence by sequence,
   // each chunk's tokens in position order). The batch's slots must have been claimed with
-  // cache.Extend. Returns [batch.sequences.size()][vocab] logits, one row per sequence (its last
-  // new token), valid until the next Step().
+  // cache.Extend. Returns [batch.num_logit_rows][vocab] logits (the StepEngine contract: one row
+  // per sequence, its last new token, or q_len rows for an all_logits sequence), valid until the
+  // next Step(). INVALID_ARGUMENT if the batch's logit_offset / num_logit_rows do not add up.
   absl::StatusOr<absl::Span<const float>> Step(BatchingKvCache& cache, const AttentionBatch& batch,
                                                absl::Span<const int32_t> tokens) override;
 
@@ -64,6 +70,7 @@ class ModelRunner final : public StepEngine {
   absl::Status Validate(const BatchingKvCache& cache, const AttentionBatch& batch,
                         absl::Span<const int32_t> tokens) const;
   void ApplyRope(int32_t num_tokens);
+  void GrowLogitRows(int32_t rows);  // last_ and logits_ hold at least `rows` rows
 
   std::shared_ptr<const ModelWeights> weights_;
   Options options_;

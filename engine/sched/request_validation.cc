@@ -4,14 +4,65 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 
 namespace kvserve {
 
 namespace {
 
 bool InVocab(int32_t id, const ModelConfig& config) { return id >= 0 && id < config.vocab_size; }
+
+absl::Status CheckPenalty(absl::string_view field, float value) {
+  if (std::isnan(value) || value < -kMaxAbsPresenceFrequencyPenalty ||
+      value > kMaxAbsPresenceFrequencyPenalty) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " must be in [-", kMaxAbsPresenceFrequencyPenalty, ", ",
+        kMaxAbsPresenceFrequencyPenalty, "] (0 = off), got ", FormatFloatExactly(value)));
+  }
+  return absl::OkStatus();
+}
+
+// The proto field is a map<int32, float>, so an entry is named by its key: logit_bias[<id>].
+absl::Status CheckLogitBias(const std::vector<LogitBias>& entries, const ModelConfig& config) {
+  if (entries.size() > kMaxLogitBiasEntries) {
+    return absl::InvalidArgumentError(absl::StrCat("sampling.logit_bias has ", entries.size(),
+                                                   " entries, more than the cap of ",
+                                                   kMaxLogitBiasEntries));
+  }
+  for (const LogitBias& e : entries) {
+    if (!InVocab(e.token, config)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sampling.logit_bias[", e.token, "]: token id ", e.token,
+                       " is outside the vocabulary [0, ", config.vocab_size, ")"));
+    }
+    if (!std::isfinite(e.bias) || e.bias < -kMaxAbsLogitBias || e.bias > kMaxAbsLogitBias) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sampling.logit_bias[", e.token, "] must be finite and in [-", kMaxAbsLogitBias, ", ",
+          kMaxAbsLogitBias, "], got ", FormatFloatExactly(e.bias)));
+    }
+  }
+  // A proto map cannot repeat a key, but a GenerationParams built in code can.
+  absl::flat_hash_set<int32_t> seen;
+  seen.reserve(entries.size());
+  for (const LogitBias& e : entries) {
+    if (!seen.insert(e.token).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sampling.logit_bias[", e.token, "] is given more than once"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckLogprobs(absl::string_view field, const std::optional<int32_t>& value) {
+  if (value.has_value() && (*value < 0 || *value > kMaxLogprobs)) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " must be in [0, ", kMaxLogprobs,
+                                                   "] (or unset for none), got ", *value));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -93,6 +144,22 @@ absl::Status ValidateGenerationParams(const GenerationParams& params, const Mode
     return absl::InvalidArgumentError(
         absl::StrCat("sampling.top_k must be >= 0 (0 = off), got ", s.top_k));
   }
+  if (std::isnan(s.min_p) || s.min_p < 0.0f || s.min_p > 1.0f) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sampling.min_p must be in (0, 1], or 0 for off, got ", FormatFloatExactly(s.min_p)));
+  }
+  if (!std::isfinite(s.repetition_penalty) || s.repetition_penalty < 0.0f) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sampling.repetition_penalty must be finite and > 0 (1 or 0 = off), got ",
+                     FormatFloatExactly(s.repetition_penalty)));
+  }
+  if (absl::Status st = CheckPenalty("sampling.presence_penalty", s.presence_penalty); !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = CheckPenalty("sampling.frequency_penalty", s.frequency_penalty); !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = CheckLogitBias(s.logit_bias, config); !st.ok()) return st;
 
   // Stop tokens: checked against every sampled token, so their number is capped.
   if (params.stop_token_ids.size() > kMaxStopTokenIds) {
@@ -125,6 +192,16 @@ absl::Status ValidateGenerationParams(const GenerationParams& params, const Mode
   if (params.n < 0 || params.n > kMaxSamples) {
     return absl::InvalidArgumentError(
         absl::StrCat("n must be in [1, ", kMaxSamples, "] (0 = 1), got ", params.n));
+  }
+  // Output controls.
+  if (params.min_tokens < 0 || params.min_tokens > params.max_tokens) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("min_tokens must be in [0, max_tokens = ", params.max_tokens,
+                     "] (0 = off), got ", params.min_tokens));
+  }
+  if (absl::Status st = CheckLogprobs("logprobs", params.logprobs); !st.ok()) return st;
+  if (absl::Status st = CheckLogprobs("prompt_logprobs", params.prompt_logprobs); !st.ok()) {
+    return st;
   }
   return absl::OkStatus();
 }

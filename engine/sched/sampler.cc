@@ -3,80 +3,13 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <limits>
-#include <numeric>
 
 #include "engine/base/split_mix.h"
+#include "engine/sched/logit_kernels.h"
 
 namespace kvserve {
 
 namespace {
-
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-
-// Logit order: NaN counts as -inf so the comparators below are strict weak orders.
-float Key(float logit) { return std::isnan(logit) ? kNegInf : logit; }
-
-// exp(x) for x <= 0 within ~2 ulp (Cephes expf), exactly 1 at 0, and exactly 0 below -87 (so for
-// -inf) and for NaN. Written so the loop over the vocabulary vectorizes under the project's flags
-// (std::exp, std::floor, float->int conversion and arithmetic inside a conditional all keep it
-// scalar without -ffast-math): only value selects and arithmetic.
-inline float ExpNonPositive(float x) {
-  float xc = x > -87.0f ? x : -87.0f;  // also maps NaN to -87
-  xc = xc < 0.0f ? xc : 0.0f;
-  // n = round(x / ln2) in [-126, 0] by the 1.5 * 2^23 shifter: the add rounds to an integer, whose
-  // value sits in the low mantissa bits.
-  constexpr float kShifter = 12582912.0f;
-  const float shifted = xc * 1.44269504088896341f + kShifter;
-  const float n = shifted - kShifter;
-  const int32_t n_int =
-      static_cast<int32_t>(std::bit_cast<uint32_t>(shifted) - std::bit_cast<uint32_t>(kShifter));
-  const float r = xc - n * 0.693359375f + n * 2.12194440e-4f;  // x - n ln2, |r| <= ln2 / 2
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const float e = p * std::bit_cast<float>((n_int + 127) << 23);
-  return x > -87.0f ? e : 0.0f;
-}
-
-// w[i] = exp((l[i] - max_logit) / t) for i < n. Vectorizes.
-void SoftmaxWeights(const float* __restrict l, int64_t n, float max_logit, float t,
-                    float* __restrict w) {
-  for (int64_t i = 0; i < n; ++i) w[i] = ExpNonPositive((l[i] - max_logit) / t);
-}
-
-// Σ w[i] in double with 8 interleaved partial sums: a fixed order (deterministic) that still
-// vectorizes.
-double SumWeights(const float* w, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) acc[j] += w[i + j];
-  }
-  double total = 0.0;
-  for (; i < n; ++i) total += w[i];
-  for (double a : acc) total += a;
-  return total;
-}
-
-// The largest logit, ignoring NaN (-inf if there is none), with 16 partial maxima so it
-// vectorizes.
-float MaxLogit(const float* l, int64_t n) {
-  float acc[16];
-  for (float& a : acc) a = kNegInf;
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    for (int j = 0; j < 16; ++j) acc[j] = l[i + j] > acc[j] ? l[i + j] : acc[j];
-  }
-  float m = kNegInf;
-  for (; i < n; ++i) m = l[i] > m ? l[i] : m;
-  for (float a : acc) m = a > m ? a : m;
-  return m;
-}
 
 // Inverse CDF over ids 0..n-1 in id order with weights w (zero = excluded): the first id whose
 // running sum passes u * total. Blocks of kDrawBlock ids are summed vectorized (SumWeights, a fixed
@@ -135,42 +68,8 @@ int32_t Draw(const int32_t* ids, int64_t count, WeightOf weight_of, double total
   return last_positive;
 }
 
-// Puts the ids of the k largest logits into ids[0, k), ordered by (logit desc, id asc). A bounded
-// heap scan when k is small (most logits are rejected by one comparison), nth_element otherwise.
-void SelectTopK(const float* l, int64_t n, int64_t k, std::vector<int32_t>& ids) {
-  auto better = [l](int32_t a, int32_t b) {
-    const float ka = Key(l[a]), kb = Key(l[b]);
-    return ka > kb || (ka == kb && a < b);
-  };
-  if (k * 16 <= n) {
-    ids.resize(std::max<int64_t>(static_cast<int64_t>(ids.size()), k));
-    std::iota(ids.begin(), ids.begin() + k, 0);
-    // A heap ordered by `better` keeps its worst member on top.
-    std::make_heap(ids.begin(), ids.begin() + k, better);
-    float worst = Key(l[ids[0]]);
-    constexpr int64_t kBlock = 64;
-    for (int64_t b = k; b < n; b += kBlock) {
-      const int64_t end = std::min(n, b + kBlock);
-      // Most blocks hold nothing that beats the heap's worst: one vectorized max rejects them.
-      if (!(MaxLogit(l + b, end - b) > worst)) continue;
-      for (int64_t i = b; i < end; ++i) {
-        // Strictly greater: on a tie the heap member has the lower id and wins. NaN never passes.
-        if (!(l[i] > worst)) continue;
-        std::pop_heap(ids.begin(), ids.begin() + k, better);
-        ids[k - 1] = static_cast<int32_t>(i);
-        std::push_heap(ids.begin(), ids.begin() + k, better);
-        worst = Key(l[ids[0]]);
-      }
-    }
-  } else {
-    ids.resize(std::max<int64_t>(static_cast<int64_t>(ids.size()), n));
-    std::iota(ids.begin(), ids.begin() + n, 0);
-    std::nth_element(ids.begin(), ids.begin() + k, ids.begin() + n, better);
-  }
-  std::sort(ids.begin(), ids.begin() + k, better);
-}
-
-// Top-k path: candidates are the k largest logits; a nucleus, if any, is cut from them.
+// Top-k path: candidates are the k largest logits, then those min_p keeps; a nucleus, if any, is
+// cut from them.
 int32_t SampleTopK(absl::Span<const float> logits, const SamplingParams& params, double u,
                    SamplerScratch* scratch) {
   const int64_t n = static_cast<int64_t>(logits.size());
@@ -178,22 +77,31 @@ int32_t SampleTopK(absl::Span<const float> logits, const SamplingParams& params,
   const float* l = logits.data();
   std::vector<int32_t>& ids = scratch->ids;
   SelectTopK(l, n, k, ids);
-  const float max_logit = Key(l[ids[0]]);
+  const float max_logit = LogitKey(l[ids[0]]);
   if (!std::isfinite(max_logit)) return ids[0];
 
   const float t = params.temperature;
   int64_t count = k;
+  if (params.min_p > 0.0f) {
+    // Keep the candidates whose weight (probability over the top one's) is >= min_p, in order;
+    // the top one (weight 1) always stays.
+    int64_t kept = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      if (ExpNonPositive((l[ids[j]] - max_logit) / t) >= params.min_p) ids[kept++] = ids[j];
+    }
+    count = kept;
+  }
   if (params.top_p > 0.0f && params.top_p < 1.0f) {
     std::vector<float>& w = scratch->weights;
-    w.resize(std::max<int64_t>(static_cast<int64_t>(w.size()), k));
+    w.resize(std::max<int64_t>(static_cast<int64_t>(w.size()), count));
     double total = 0.0;
-    for (int64_t j = 0; j < k; ++j) {
+    for (int64_t j = 0; j < count; ++j) {
       w[j] = ExpNonPositive((l[ids[j]] - max_logit) / t);
       total += w[j];
     }
     const double threshold = static_cast<double>(params.top_p) * total;
     double cum = 0.0;
-    for (int64_t j = 0; j < k; ++j) {
+    for (int64_t j = 0; j < count; ++j) {
       cum += w[j];
       if (cum >= threshold) {
         count = j + 1;
@@ -285,7 +193,7 @@ NucleusEdge FindNucleusEdge(const float* w, int64_t n, float top_p, std::vector<
   return {w[ids[m - 1]], ids[m - 1]};
 }
 
-// Full-vocabulary path, optionally with a nucleus. Draws in id order.
+// Full-vocabulary path, optionally with min_p and a nucleus. Draws in id order.
 int32_t SampleFull(absl::Span<const float> logits, const SamplingParams& params, double u,
                    SamplerScratch* scratch) {
   const int64_t n = static_cast<int64_t>(logits.size());
@@ -297,6 +205,11 @@ int32_t SampleFull(absl::Span<const float> logits, const SamplingParams& params,
   weights.resize(std::max<int64_t>(static_cast<int64_t>(weights.size()), n));
   float* w = weights.data();
   SoftmaxWeights(l, n, max_logit, params.temperature, w);
+  if (params.min_p > 0.0f) {
+    // The weights are probabilities over the top one's (which has weight 1): drop those < min_p.
+    const float min_p = params.min_p;
+    for (int64_t i = 0; i < n; ++i) w[i] = w[i] >= min_p ? w[i] : 0.0f;
+  }
 
   if (params.top_p > 0.0f && params.top_p < 1.0f) {
     const NucleusEdge edge = FindNucleusEdge(w, n, params.top_p, scratch->ids);

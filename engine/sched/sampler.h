@@ -1,12 +1,17 @@
-// Sampling: picks a request's next token from its logits row (when it stops: stop_rules.h).
+// Sampling: picks a request's next token from its logits row (when it stops: stop_rules.h). The
+// changes to the row that come first (min_tokens, logit_bias, penalties) and the per-request entry
+// point the scheduler calls are in logits_processors.h; log-probabilities in logprobs.h.
 //
 // SampleToken promises:
 //   * temperature == 0 (or NaN, or < 0: validated requests never have those) is greedy: the argmax,
-//     the lowest index on ties. So is top_k == 1 at any temperature.
-//   * otherwise it samples softmax(logits / temperature), restricted first to the top_k largest
-//     logits (if 0 < top_k < vocab; ties broken towards the lower index), then, renormalized, to
-//     the nucleus (if 0 < top_p < 1): the smallest most-probable prefix, in (probability desc,
-//     id asc) order, whose probability is >= top_p.
+//     the lowest index on ties. So is top_k == 1 at any temperature. min_p and top_p never change
+//     the greedy token.
+//   * otherwise it samples softmax(logits / temperature), restricted to the tokens whose
+//     probability is >= min_p times the largest one's (if min_p > 0) and to the top_k largest
+//     logits (if 0 < top_k < vocab; ties broken towards the lower index) — the two cuts commute —
+//     then, renormalized, to the nucleus (if 0 < top_p < 1): the smallest most-probable prefix, in
+//     (probability desc, id asc) order, whose probability is >= top_p. (vLLM's order: temperature,
+//     min_p, top_k, top_p.)
 //   * the one random number it draws for output index i of a request is SamplingUniform(seed, i):
 //     a counter-based hash of (seed, i) and nothing else. The token is the inverse CDF of it over
 //     the remaining candidates taken in increasing id order. There is no RNG state, so the same
@@ -32,26 +37,47 @@
 
 namespace kvserve {
 
-// Mirrors the proto's SamplingParams; 0 means "the usual default" for every field.
+// An additive bias on one token's logit (OpenAI's logit_bias).
+struct LogitBias {
+  int32_t token = 0;  // inside the vocabulary
+  float bias = 0.0f;  // finite, within [-kMaxAbsLogitBias, kMaxAbsLogitBias]
+};
+
+// Mirrors the proto's SamplingParams; 0 (or empty) means "off / the usual default" for every
+// field. SampleToken reads temperature, top_k, top_p, min_p and seed; the penalties and the bias
+// are applied to the row before it (logits_processors.h). Ranges: request_validation.h.
 struct SamplingParams {
   float temperature = 0.0f;  // 0 = greedy; else > 0 and finite
   int32_t top_k = 0;         // 0 = off (as is any value >= vocab size)
   float top_p = 0.0f;        // 0 = off (same as 1.0); else in (0, 1]
   uint64_t seed = 0;         // used as given: the server replaces the proto's "0 = server-chosen"
+  float min_p = 0.0f;        // 0 = off; else in (0, 1]: keep p >= min_p * max p (after temperature)
+  // HF/CTRL over prompt + output tokens: logit > 0 ? logit / p : logit * p. 0 or 1 = off; > 0.
+  float repetition_penalty = 0.0f;
+  float presence_penalty = 0.0f;      // OpenAI, over output tokens: logit -= presence * [count > 0]
+  float frequency_penalty = 0.0f;     // OpenAI, over output tokens: logit -= frequency * count
+  std::vector<LogitBias> logit_bias;  // distinct tokens; empty = none
 
   bool greedy() const { return !(temperature > 0.0f) || top_k == 1; }
+  bool repetition_penalty_on() const {
+    return repetition_penalty > 0.0f && repetition_penalty != 1.0f;
+  }
 };
 
-// Reusable buffers of SampleToken; they grow to the vocabulary size once and are then reused.
+// Reusable buffers of the sampler and its processors; they grow to the vocabulary size once and
+// are then reused.
 struct SamplerScratch {
   // Sizes the buffers for `vocab_size` up front, so that not even the first call allocates.
   void Reserve(int64_t vocab_size) {
     ids.reserve(vocab_size);
     weights.reserve(vocab_size);
+    processed.reserve(vocab_size);
   }
 
   std::vector<int32_t> ids;
   std::vector<float> weights;
+  // The processed copy of a row (logits_processors.h); untouched while no processor is active.
+  std::vector<float> processed;
 };
 
 // A uniform double in [0, 1) that depends only on (seed, output_index): SplitMix64 mixing of the

@@ -223,6 +223,39 @@ TEST(BatchingKvCacheTest, BuildBatchDescribesARaggedBatch) {
   EXPECT_TRUE(batch->VisibleSlots(-1).empty());
 }
 
+TEST(BatchingKvCacheTest, BuildBatchLaysOutLogitRowsForAllLogitsChunks) {
+  BatchingKvCache cache = NewCache(16);
+  for (RequestId id : {1, 2, 3, 4}) ASSERT_TRUE(cache.AddRequest(id).ok());
+  for (auto [id, n] : {std::pair{1, 5}, {2, 1}, {3, 7}, {4, 2}}) {
+    ASSERT_TRUE(cache.Extend(id, n).ok());
+  }
+  AttentionBatch batch;
+  // Unflagged: one row per sequence, row i for sequence i (today's layout).
+  ASSERT_TRUE(cache.BuildBatchInto({{1, 5}, {2, 1}, {3, 7}, {4, 2}}, &batch).ok());
+  EXPECT_EQ(batch.num_logit_rows, 4);
+  for (int32_t i = 0; i < 4; ++i) {
+    EXPECT_FALSE(batch.sequences[i].all_logits);
+    EXPECT_EQ(batch.sequences[i].logit_offset, i);
+  }
+  // Requests 1 and 3 flagged: 5 rows, 1 row, 7 rows, 1 row.
+  ASSERT_TRUE(
+      cache.BuildBatchInto({{1, 5, /*all_logits=*/true}, {2, 1}, {3, 7, true}, {4, 2}}, &batch)
+          .ok());
+  EXPECT_EQ(batch.total_tokens, 15);
+  EXPECT_EQ(batch.num_logit_rows, 14);
+  const int32_t offsets[] = {0, 5, 6, 13};
+  const int32_t rows[] = {5, 1, 7, 1};
+  for (int32_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(batch.sequences[i].all_logits, i % 2 == 0) << i;
+    EXPECT_EQ(batch.sequences[i].logit_offset, offsets[i]) << i;
+    EXPECT_EQ(batch.sequences[i].num_logit_rows(), rows[i]) << i;
+  }
+  // Reused: the flags and counts of the previous call do not linger.
+  ASSERT_TRUE(cache.BuildBatchInto({{3, 7}}, &batch).ok());
+  EXPECT_EQ(batch.num_logit_rows, 1);
+  EXPECT_FALSE(batch.sequences[0].all_logits);
+}
+
 TEST(BatchingKvCacheTest, BuildBatchRejectsBadChunks) {
   BatchingKvCache cache = NewCache(4);
   ASSERT_TRUE(cache.AddRequest(1).ok());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/lab/reference_model.h"
+#include "engine/sched/logprobs.h"
 #include "gtest/gtest.h"
 
 namespace kvserve {
@@ -39,6 +40,15 @@ class EngineHarness {
 
   // Runs one step; returns each fed request's last-token logits and records its tokens.
   std::map<RequestId, std::vector<float>> Step(const std::vector<Feed>& feeds) {
+    std::map<RequestId, std::vector<float>> out;
+    for (auto& [id, rows] : StepRows(feeds, {})) out[id] = std::move(rows.back());
+    return out;
+  }
+
+  // Runs one step with the requests in `all_logits` flagged; returns each fed request's logits
+  // rows (q_len of them if flagged, else 1), read at its logit_offset.
+  std::map<RequestId, std::vector<std::vector<float>>> StepRows(const std::vector<Feed>& feeds,
+                                                                const std::set<RequestId>& all) {
     std::vector<SequenceChunk> chunks;
     std::vector<int32_t> tokens;
     for (const Feed& f : feeds) {
@@ -46,7 +56,7 @@ class EngineHarness {
         EXPECT_TRUE(cache_->AddRequest(f.id).ok());
       }
       EXPECT_TRUE(cache_->Extend(f.id, static_cast<int32_t>(f.tokens.size())).ok());
-      chunks.push_back({f.id, static_cast<int32_t>(f.tokens.size())});
+      chunks.push_back({f.id, static_cast<int32_t>(f.tokens.size()), all.contains(f.id)});
       tokens.insert(tokens.end(), f.tokens.begin(), f.tokens.end());
       auto& history = history_[f.id];
       history.insert(history.end(), f.tokens.begin(), f.tokens.end());
@@ -55,13 +65,29 @@ class EngineHarness {
     EXPECT_TRUE(batch.ok()) << batch.status();
     auto logits = runner_->Step(*cache_, *batch, tokens);
     EXPECT_TRUE(logits.ok()) << logits.status();
-    std::map<RequestId, std::vector<float>> out;
     const int64_t vocab = weights_->config.vocab_size;
-    for (size_t i = 0; i < feeds.size(); ++i) {
-      out[feeds[i].id].assign(logits->begin() + i * vocab, logits->begin() + (i + 1) * vocab);
+    EXPECT_EQ(static_cast<int64_t>(logits->size()), batch->num_logit_rows * vocab);
+    std::map<RequestId, std::vector<std::vector<float>>> out;
+    for (const BatchSequence& s : batch->sequences) {
+      for (int32_t r = 0; r < s.num_logit_rows(); ++r) {
+        const auto row = logits->begin() + (s.logit_offset + r) * vocab;
+        out[s.id].emplace_back(row, row + vocab);
+      }
     }
     return out;
   }
+
+  // The largest |logit - reference| of the logits after position `position` of the request.
+  double WorstErrorAt(RequestId id, int32_t position, const std::vector<float>& logits) {
+    const std::vector<int32_t>& h = history_[id];
+    std::vector<double> want =
+        ReferenceLastLogits(*weights_, absl::MakeConstSpan(h).first(position + 1));
+    double worst = 0;
+    for (size_t v = 0; v < want.size(); ++v) worst = std::max(worst, std::abs(want[v] - logits[v]));
+    return worst;
+  }
+  const ModelWeights& weights() const { return *weights_; }
+  const std::vector<int32_t>& history(RequestId id) { return history_[id]; }
 
   void Fork(RequestId parent, RequestId child) {
     ASSERT_TRUE(cache_->Fork(parent, child).ok());
@@ -216,6 +242,95 @@ TEST(ModelRunnerTest, Bf16MatmulsStayNearTheReference) {
     }
     out = h.Step({{1, {65}}, {2, {66}}});
     for (RequestId id : {1, 2}) h.ExpectMatchesReference(id, out[id], kBf16Tolerance);
+  }
+}
+
+// all_logits: q_len rows, row j the logits after new token j, at every position of ragged chunks
+// mixed with unflagged ones (which keep one row).
+TEST(ModelRunnerTest, AllLogitsRowsMatchTheReferenceAtEveryPosition) {
+  EngineHarness h(Micro(), 4, 128);
+  auto out = h.StepRows({{1, Tokens(23, 40)}}, {1});
+  ASSERT_EQ(out[1].size(), 23u);
+  for (int32_t j = 0; j < 23; ++j) EXPECT_LT(h.WorstErrorAt(1, j, out[1][j]), kTolerance) << j;
+  // A second flagged chunk (q_start 23), an unflagged prefill, a flagged new prompt, and a flagged
+  // single-token decode.
+  h.Step({{4, Tokens(6, 41)}});
+  out = h.StepRows({{2, Tokens(6, 42)}, {1, Tokens(9, 43)}, {3, Tokens(4, 44)}, {4, {77}}},
+                   {1, 3, 4});
+  ASSERT_EQ(out[1].size(), 9u);
+  ASSERT_EQ(out[2].size(), 1u);
+  ASSERT_EQ(out[3].size(), 4u);
+  ASSERT_EQ(out[4].size(), 1u);
+  for (int32_t j = 0; j < 9; ++j) EXPECT_LT(h.WorstErrorAt(1, 23 + j, out[1][j]), kTolerance) << j;
+  for (int32_t j = 0; j < 4; ++j) EXPECT_LT(h.WorstErrorAt(3, j, out[3][j]), kTolerance) << j;
+  h.ExpectMatchesReference(2, out[2][0]);
+  h.ExpectMatchesReference(4, out[4][0]);
+}
+
+// The flagged rows agree with running the same prefix unflagged one position at a time, and the
+// last flagged row with the unflagged step's only row.
+TEST(ModelRunnerTest, AllLogitsRowsEqualUnflaggedStepsOnePositionAtATime) {
+  const std::vector<int32_t> prompt = Tokens(19, 45);
+  EngineHarness flagged(*PresetConfig("tiny"), 16, 16), stepwise(*PresetConfig("tiny"), 16, 16),
+      whole(*PresetConfig("tiny"), 16, 16);
+  auto rows = flagged.StepRows({{1, prompt}}, {1})[1];
+  ASSERT_EQ(rows.size(), prompt.size());
+  for (size_t j = 0; j < prompt.size(); ++j) {
+    const std::vector<float> one = stepwise.Step({{1, {prompt[j]}}})[1];
+    double worst = 0;
+    for (size_t v = 0; v < one.size(); ++v) {
+      worst = std::max(worst, std::abs(double{one[v]} - rows[j][v]));
+    }
+    EXPECT_LT(worst, kTolerance) << "position " << j;
+  }
+  const std::vector<float> last = whole.Step({{1, prompt}})[1];
+  for (size_t v = 0; v < last.size(); ++v) {
+    ASSERT_NEAR(last[v], rows.back()[v], 1e-4 * (1 + std::abs(last[v]))) << v;
+  }
+}
+
+// More rows than max_num_seqs (32): the logits buffer grows, and the rows are still right.
+TEST(ModelRunnerTest, AllLogitsBeyondMaxNumSeqsRows) {
+  EngineHarness h(Micro(), 16, 64);
+  auto out = h.StepRows({{1, Tokens(70, 46)}, {2, Tokens(3, 47)}}, {1});
+  ASSERT_EQ(out[1].size(), 70u);
+  for (int32_t j : {0, 31, 32, 33, 50, 69}) {
+    EXPECT_LT(h.WorstErrorAt(1, j, out[1][j]), kTolerance) << j;
+  }
+  h.ExpectMatchesReference(2, out[2][0]);
+  // And the next, unflagged step still returns one row per sequence.
+  auto next = h.StepRows({{1, {5}}, {2, {6}}}, {});
+  h.ExpectMatchesReference(1, next[1][0]);
+  h.ExpectMatchesReference(2, next[2][0]);
+}
+
+// Prompt logprobs from flagged rows against log_softmax of the reference model's logits.
+TEST(ModelRunnerTest, PromptLogprobsMatchTheReferenceModel) {
+  EngineHarness h(Micro(), 4, 64);
+  const std::vector<int32_t> prompt = Tokens(17, 48);
+  SamplerScratch scratch;
+  std::vector<TokenLogprobs> got;
+  int32_t position = 0;
+  for (int32_t chunk : {7, 1, 9}) {
+    const std::vector<int32_t> part(prompt.begin() + position, prompt.begin() + position + chunk);
+    std::vector<float> rows;
+    const std::vector<std::vector<float>> step = h.StepRows({{1, part}}, {1})[1];
+    for (const auto& row : step) rows.insert(rows.end(), row.begin(), row.end());
+    AppendPromptLogprobs(rows, h.weights().config.vocab_size, prompt, position, 3, &scratch, &got);
+    position += chunk;
+  }
+  ASSERT_EQ(got.size(), prompt.size() - 1);
+  const std::vector<std::vector<double>> ref = ReferenceForward(h.weights(), prompt);
+  for (size_t t = 1; t < prompt.size(); ++t) {
+    const std::vector<double>& l = ref[t - 1];
+    const double m = *std::max_element(l.begin(), l.end());
+    double sum = 0;
+    for (double x : l) sum += std::exp(x - m);
+    const double want = l[prompt[t]] - m - std::log(sum);
+    EXPECT_NEAR(got[t - 1].logprob, want, 2 * kTolerance) << t;
+    EXPECT_EQ(got[t - 1].token, prompt[t]);
+    EXPECT_EQ(got[t - 1].top[0].token,
+              static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin()));
   }
 }
 

@@ -78,6 +78,75 @@ TEST(RequestValidationTest, EachBadFieldIsRefusedByName) {
       {"top_p above 1", [](GenerationParams& p) { p.sampling.top_p = std::nextafter(1.0f, 2.0f); },
        "sampling.top_p"},
       {"negative top_k", [](GenerationParams& p) { p.sampling.top_k = -1; }, "sampling.top_k"},
+      {"NaN min_p", [nan](GenerationParams& p) { p.sampling.min_p = nan; }, "sampling.min_p"},
+      {"negative min_p", [](GenerationParams& p) { p.sampling.min_p = -0.01f; }, "sampling.min_p"},
+      {"min_p above 1", [](GenerationParams& p) { p.sampling.min_p = 1.5f; }, "sampling.min_p"},
+      {"NaN repetition_penalty",
+       [nan](GenerationParams& p) { p.sampling.repetition_penalty = nan; },
+       "sampling.repetition_penalty"},
+      {"infinite repetition_penalty",
+       [inf](GenerationParams& p) { p.sampling.repetition_penalty = inf; },
+       "sampling.repetition_penalty"},
+      {"negative repetition_penalty",
+       [](GenerationParams& p) { p.sampling.repetition_penalty = -1.0f; },
+       "sampling.repetition_penalty"},
+      {"NaN presence_penalty", [nan](GenerationParams& p) { p.sampling.presence_penalty = nan; },
+       "sampling.presence_penalty"},
+      {"presence_penalty above 2",
+       [](GenerationParams& p) { p.sampling.presence_penalty = std::nextafter(2.0f, 3.0f); },
+       "sampling.presence_penalty"},
+      {"presence_penalty below -2", [](GenerationParams& p) { p.sampling.presence_penalty = -3; },
+       "sampling.presence_penalty"},
+      {"NaN frequency_penalty", [nan](GenerationParams& p) { p.sampling.frequency_penalty = nan; },
+       "sampling.frequency_penalty"},
+      {"infinite frequency_penalty",
+       [inf](GenerationParams& p) { p.sampling.frequency_penalty = -inf; },
+       "sampling.frequency_penalty"},
+      {"frequency_penalty above 2",
+       [](GenerationParams& p) { p.sampling.frequency_penalty = 2.5f; },
+       "sampling.frequency_penalty"},
+      {"logit_bias id too large",
+       [](GenerationParams& p) {
+         p.sampling.logit_bias = {{5, 1.0f}, {259, 1.0f}};
+       },
+       "sampling.logit_bias[259]"},
+      {"negative logit_bias id",
+       [](GenerationParams& p) {
+         p.sampling.logit_bias = {{-4, 1.0f}};
+       },
+       "sampling.logit_bias[-4]"},
+      {"NaN logit_bias",
+       [nan](GenerationParams& p) {
+         p.sampling.logit_bias = {{7, nan}};
+       },
+       "sampling.logit_bias[7]"},
+      {"infinite logit_bias",
+       [inf](GenerationParams& p) {
+         p.sampling.logit_bias = {{7, -inf}};
+       },
+       "sampling.logit_bias[7]"},
+      {"logit_bias above 100",
+       [](GenerationParams& p) {
+         p.sampling.logit_bias = {{8, std::nextafter(100.0f, 101.0f)}};
+       },
+       "sampling.logit_bias[8]"},
+      {"logit_bias below -100",
+       [](GenerationParams& p) {
+         p.sampling.logit_bias = {{9, -101}};
+       },
+       "sampling.logit_bias[9]"},
+      {"repeated logit_bias id",
+       [](GenerationParams& p) {
+         p.sampling.logit_bias = {{3, 1.0f}, {4, 1.0f}, {3, 2.0f}};
+       },
+       "sampling.logit_bias[3]"},
+      {"too many logit_bias entries",
+       [](GenerationParams& p) {
+         for (size_t i = 0; i <= kMaxLogitBiasEntries; ++i) {
+           p.sampling.logit_bias.push_back({static_cast<int32_t>(i % 259), 1.0f});
+         }
+       },
+       "sampling.logit_bias has 1025 entries, more than the cap of 1024"},
       {"stop id too large", [](GenerationParams& p) { p.stop_token_ids[1] = 259; },
        "stop_token_ids[1]"},
       {"negative stop id", [](GenerationParams& p) { p.stop_token_ids[0] = -7; },
@@ -85,6 +154,15 @@ TEST(RequestValidationTest, EachBadFieldIsRefusedByName) {
       {"too many stop ids",
        [](GenerationParams& p) { p.stop_token_ids.assign(kMaxStopTokenIds + 1, 'a'); },
        "stop_token_ids has 1025 entries, more than the cap of 1024"},
+      {"negative min_tokens", [](GenerationParams& p) { p.min_tokens = -1; }, "min_tokens"},
+      {"min_tokens above max_tokens", [](GenerationParams& p) { p.min_tokens = p.max_tokens + 1; },
+       "min_tokens"},
+      {"negative logprobs", [](GenerationParams& p) { p.logprobs = -1; }, "logprobs"},
+      {"logprobs above 20", [](GenerationParams& p) { p.logprobs = 21; }, "logprobs"},
+      {"negative prompt_logprobs", [](GenerationParams& p) { p.prompt_logprobs = -1; },
+       "prompt_logprobs"},
+      {"prompt_logprobs above 20", [](GenerationParams& p) { p.prompt_logprobs = 21; },
+       "prompt_logprobs"},
   };
   for (const BadCase& c : cases) {
     GenerationParams p = ValidParams();
@@ -145,6 +223,42 @@ TEST(RequestValidationTest, StopIdsAtTheCapAreValid) {
   EXPECT_TRUE(ValidateGenerationParams(p, Micro()).ok());
 }
 
+TEST(RequestValidationTest, LogitBiasAtTheCapIsValid) {
+  ModelConfig config = Micro();
+  config.vocab_size = 2 * static_cast<int32_t>(kMaxLogitBiasEntries);
+  GenerationParams p = ValidParams();
+  for (size_t i = 0; i < kMaxLogitBiasEntries; ++i) {
+    p.sampling.logit_bias.push_back({static_cast<int32_t>(2 * i), i % 2 ? 100.0f : -100.0f});
+  }
+  EXPECT_TRUE(ValidateGenerationParams(p, config).ok());
+  p.sampling.logit_bias.push_back({1, 0.0f});
+  EXPECT_EQ(ValidateGenerationParams(p, config).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RequestValidationTest, OutputControlMessagesSayTheBoundsAndTheValue) {
+  auto message = [](std::function<void(GenerationParams&)> mutate) {
+    GenerationParams p = ValidParams();
+    mutate(p);
+    return std::string(ValidateGenerationParams(p, Micro()).message());
+  };
+  EXPECT_EQ(message([](GenerationParams& p) { p.sampling.min_p = 1.0000001f; }),
+            "sampling.min_p must be in (0, 1], or 0 for off, got 1.0000001");
+  EXPECT_EQ(message([](GenerationParams& p) { p.sampling.presence_penalty = -2.5f; }),
+            "sampling.presence_penalty must be in [-2, 2] (0 = off), got -2.5");
+  EXPECT_EQ(message([](GenerationParams& p) {
+              p.sampling.logit_bias = {{300, 1.0f}};
+            }),
+            "sampling.logit_bias[300]: token id 300 is outside the vocabulary [0, 259)");
+  EXPECT_EQ(message([](GenerationParams& p) {
+              p.sampling.logit_bias = {{3, 150.0f}};
+            }),
+            "sampling.logit_bias[3] must be finite and in [-100, 100], got 150");
+  EXPECT_EQ(message([](GenerationParams& p) { p.min_tokens = 17; }),
+            "min_tokens must be in [0, max_tokens = 16] (0 = off), got 17");
+  EXPECT_EQ(message([](GenerationParams& p) { p.prompt_logprobs = 21; }),
+            "prompt_logprobs must be in [0, 20] (or unset for none), got 21");
+}
+
 TEST(RequestValidationTest, BadIdMessageSaysTheIdAndVocabulary) {
   GenerationParams p = ValidParams();
   p.prompt_ids[2] = 4000;
@@ -191,6 +305,36 @@ TEST(RequestValidationTest, BoundaryValuesAreValid) {
       {"any seed",
        [](GenerationParams& p) { p.sampling.seed = std::numeric_limits<uint64_t>::max(); }},
       {"ignore_eos", [](GenerationParams& p) { p.ignore_eos = true; }},
+      {"min_p 1", [](GenerationParams& p) { p.sampling.min_p = 1.0f; }},
+      {"tiny min_p", [](GenerationParams& p) { p.sampling.min_p = 1e-30f; }},
+      {"repetition_penalty 1 (off)",
+       [](GenerationParams& p) { p.sampling.repetition_penalty = 1; }},
+      {"tiny repetition_penalty",
+       [](GenerationParams& p) { p.sampling.repetition_penalty = 1e-30f; }},
+      {"huge repetition_penalty",
+       [](GenerationParams& p) {
+         p.sampling.repetition_penalty = std::numeric_limits<float>::max();
+       }},
+      {"penalties at the bounds",
+       [](GenerationParams& p) {
+         p.sampling.presence_penalty = -2.0f;
+         p.sampling.frequency_penalty = 2.0f;
+       }},
+      {"logit_bias at the bounds and edge ids",
+       [&](GenerationParams& p) {
+         p.sampling.logit_bias = {{0, -100.0f}, {config.vocab_size - 1, 100.0f}, {5, 0.0f}};
+       }},
+      {"min_tokens == max_tokens", [](GenerationParams& p) { p.min_tokens = p.max_tokens; }},
+      {"logprobs 0 and 20",
+       [](GenerationParams& p) {
+         p.logprobs = 0;
+         p.prompt_logprobs = kMaxLogprobs;
+       }},
+      {"logprobs 20 and prompt_logprobs 0",
+       [](GenerationParams& p) {
+         p.logprobs = kMaxLogprobs;
+         p.prompt_logprobs = 0;
+       }},
   };
   for (const auto& [name, mutate] : cases) {
     GenerationParams p = ValidParams();

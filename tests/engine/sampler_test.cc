@@ -26,9 +26,9 @@ std::vector<float> RandomLogits(int n, uint32_t seed, float scale = 3.0f) {
   return logits;
 }
 
-// Straightforward double-precision reference of the documented rule: candidates ordered by
-// (probability desc, id asc), cut to top_k, renormalized, cut to the nucleus, then the inverse CDF
-// of SamplingUniform(seed, index) over them in id order.
+// Straightforward double-precision reference of the documented rule: candidates cut by min_p,
+// ordered by (probability desc, id asc), cut to top_k, renormalized, cut to the nucleus, then the
+// inverse CDF of SamplingUniform(seed, index) over them in id order.
 struct Candidate {
   int32_t id;
   double p;
@@ -39,6 +39,10 @@ std::vector<Candidate> ReferenceDistribution(const std::vector<float>& logits,
   const double m = *std::max_element(logits.begin(), logits.end());
   std::vector<Candidate> c(n);
   for (int i = 0; i < n; ++i) c[i] = {i, std::exp((logits[i] - m) / params.temperature)};
+  // min_p: the top token has weight 1, so a weight is the probability over the top one's.
+  if (params.min_p > 0) {
+    std::erase_if(c, [&](const Candidate& x) { return x.p < params.min_p; });
+  }
   const bool top_k = params.top_k > 0 && params.top_k < n;
   const bool top_p = params.top_p > 0 && params.top_p < 1;
   if (top_k || top_p) {
@@ -46,7 +50,7 @@ std::vector<Candidate> ReferenceDistribution(const std::vector<float>& logits,
       return a.p > b.p || (a.p == b.p && a.id < b.id);
     });
   }
-  if (top_k) c.resize(params.top_k);
+  if (top_k && c.size() > static_cast<size_t>(params.top_k)) c.resize(params.top_k);
   auto normalize = [&c] {
     double total = 0;
     for (const Candidate& x : c) total += x.p;
@@ -201,6 +205,10 @@ TEST(SamplerTest, MatchesTheReferenceRule) {
       {.temperature = 1.5f, .top_k = 40, .top_p = 0.9f},
       {.temperature = 1.0f, .top_k = 259},   // off: >= vocab
       {.temperature = 1.0f, .top_p = 1.0f},  // off
+      {.temperature = 1.0f, .min_p = 0.1f},
+      {.temperature = 0.5f, .top_k = 30, .min_p = 0.05f},
+      {.temperature = 1.5f, .top_k = 40, .top_p = 0.8f, .min_p = 0.2f},
+      {.temperature = 2.0f, .top_p = 0.9f, .min_p = 0.3f},
   };
   int c = 0;
   for (SamplingParams params : cases) {
@@ -238,6 +246,8 @@ TEST(SamplerTest, FrequenciesFollowTheSoftmax) {
       {.temperature = 2.0f, .seed = 4},
       {.temperature = 1.0f, .top_k = 3, .seed = 5},
       {.temperature = 1.0f, .top_p = 0.8f, .seed = 6},
+      {.temperature = 1.0f, .seed = 7, .min_p = 0.2f},
+      {.temperature = 2.0f, .top_k = 6, .seed = 8, .min_p = 0.3f},
   };
   for (const SamplingParams& params : cases) {
     // Expected probabilities computed independently, per id.
@@ -266,6 +276,31 @@ TEST(SamplerTest, FrequenciesFollowTheSoftmax) {
     ++hot[SampleToken(logits, {.temperature = 5.0f, .seed = 9}, i, &scratch)];
   }
   EXPECT_GT(cold[4], hot[4] + 1000);
+}
+
+TEST(SamplerTest, MinPDropsTokensBelowAFractionOfTheTopProbabilityAfterTemperature) {
+  // Probabilities proportional to 1, 1/2, 1/4, 1/10, 1/20 at temperature 1.
+  const std::vector<float> logits = {std::log(0.25f), 0.0f, std::log(0.05f), std::log(0.5f),
+                                     std::log(0.1f)};
+  SamplerScratch scratch;
+  auto support = [&](SamplingParams params) {
+    std::set<int32_t> seen;
+    for (int64_t i = 0; i < 3000; ++i) seen.insert(SampleToken(logits, params, i, &scratch));
+    return seen;
+  };
+  EXPECT_EQ(support({.temperature = 1.0f, .seed = 1}), (std::set<int32_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(support({.temperature = 1.0f, .seed = 1, .min_p = 0.2f}), (std::set<int32_t>{0, 1, 3}));
+  // Temperature 2 flattens first (relative probabilities 1, .71, .5, .32, .22): min_p 0.3 keeps 4.
+  EXPECT_EQ(support({.temperature = 2.0f, .seed = 1, .min_p = 0.3f}),
+            (std::set<int32_t>{0, 1, 3, 4}));
+  // The top-k path applies it too; min_p 1 keeps only the top token (sampling becomes greedy).
+  EXPECT_EQ(support({.temperature = 1.0f, .top_k = 4, .seed = 1, .min_p = 0.2f}),
+            (std::set<int32_t>{0, 1, 3}));
+  EXPECT_EQ(support({.temperature = 1.0f, .seed = 1, .min_p = 1.0f}), (std::set<int32_t>{1}));
+  EXPECT_EQ(support({.temperature = 1.0f, .top_k = 3, .seed = 1, .min_p = 1.0f}),
+            (std::set<int32_t>{1}));
+  // And min_p never changes the greedy token.
+  EXPECT_EQ(SampleToken(logits, {.min_p = 1.0f}, 0, &scratch), 1);
 }
 
 TEST(SamplerTest, TopKRestrictsTheSupport) {

@@ -8,7 +8,9 @@
 //   FixedTokenEngine   always predicts one token and moves a fake clock by a fixed time per step,
 //                      so latencies are exact.
 //
-// Both serve the micro preset's config (vocab 259, EOS 257) with one 16-wide KV head per layer.
+// Both serve the micro preset's config (vocab 259, EOS 257) with one 16-wide KV head per layer,
+// and follow the StepEngine row contract (q_len rows for an all_logits sequence: HistoryHashEngine
+// hashes the history up to each of its positions).
 // Threads: the scheduler thread only, like every StepEngine; a test reads the records after the
 // steps it drove.
 #ifndef KVSERVE_TESTS_SUPPORT_FAKE_ENGINES_H_
