@@ -23,6 +23,16 @@ struct FlagArg {
   std::optional<std::string> value;
 };
 
+// absl's usage flags (--help, --helpfull, ...), which ParseCommandLine handles itself and which
+// are not all in the registry that FindCommandLineFlag searches.
+bool IsUsageFlag(absl::string_view name) {
+  for (absl::string_view usage : {"help", "helpfull", "helpshort", "helppackage", "helpon",
+                                  "helpmatch", "version", "only_check_args"}) {
+    if (name == usage) return true;
+  }
+  return false;
+}
+
 FlagArg SplitFlag(absl::string_view arg) {
   FlagArg out;
   if (arg.size() < 2 || arg[0] != '-' || arg == "--") return out;
@@ -78,6 +88,7 @@ absl::Status CheckFlagValues(const std::vector<char*>& argv) {
     const FlagArg parsed = SplitFlag(arg);
     if (!parsed.name.has_value()) continue;  // positional
     const std::string& name = *parsed.name;
+    if (IsUsageFlag(name)) continue;
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     if (flag == nullptr && absl::StartsWith(name, "no")) {
       // --noname turns a bool flag off, and takes no value.

@@ -38,7 +38,8 @@ absl::StatusOr<ExtractedArgs> ExtractRepeatedFlags(int argc, char** argv,
                                                    const std::vector<std::string>& names);
 
 // Checks every flag in argv[1..] (up to "--") against the registered absl flags: the flag must
-// exist (bool flags also as --noname) and its value must parse as the flag's type.
+// exist (bool flags also as --noname) and its value must parse as the flag's type. absl's usage
+// flags (--help, --helpfull, --version, ...) are left to ParseCommandLine.
 // INVALID_ARGUMENT naming the flag otherwise. Parsing sets the flag, as ParseCommandLine would.
 absl::Status CheckFlagValues(const std::vector<char*>& argv);
 

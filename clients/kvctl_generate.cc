@@ -74,9 +74,7 @@ absl::Status ValidateGenerateCommand(const GenerateCommand& c) {
   if (c.chat.has_value() && c.chat->empty()) {
     return absl::InvalidArgumentError("no chat messages (--system, --user, --message, --messages)");
   }
-  if (c.max_tokens <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("--max_tokens must be > 0, not ", c.max_tokens));
-  }
+  // max_tokens is the server's to check: its bound depends on the prompt and the model.
   absl::Status s = NotNegative("temperature", c.temperature);
   if (s.ok()) s = InRange("top_p", c.top_p, 0.0f, 1.0f);
   if (s.ok()) s = NotNegative("top_k", c.top_k);

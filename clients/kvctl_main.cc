@@ -99,7 +99,7 @@ constexpr char kUsage[] =
     "command-line client for the kvserve daemon.\n"
     "  kvctl generate \"prompt\"|- [--max_tokens N --temperature T --top_p P --top_k K --min_p P\n"
     "                 --seed S --repetition_penalty R --presence_penalty P --frequency_penalty F\n"
-    "                 --logit_bias ID:BIAS,... --stop STR (repeatable, C escapes) \n"
+    "                 --logit_bias ID:BIAS,... --stop STR (repeatable, C escapes)\n"
     "                 --include_stop_str_in_output --min_tokens N --stop_token_ids 1,2\n"
     "                 --ignore_eos --n N --logprobs N --prompt_logprobs N --token_ids 1,2,3]\n"
     "      n = 1 streams the text; n > 1 prints each sample, \"[INDEX] finish=...\" then its\n"

@@ -66,16 +66,10 @@ TEST(ExtractRepeatedFlagsTest, ALastFlagWithoutValueIsAnError) {
 }
 
 TEST(CheckFlagValuesTest, AcceptsGoodValuesAndSetsThem) {
-  std::vector<std::string> args = {"prog",
-                                   "--test_count",
-                                   "7",
-                                   "pos",
-                                   "--test_switch",
-                                   "--notest_switch",
-                                   "-test_optional=3",
-                                   "-",
-                                   "--",
-                                   "--bogus"};
+  std::vector<std::string> args = {
+      "prog", "--help",        "--helpmatch=x",   "--test_count",     "7",
+      "pos",  "--test_switch", "--notest_switch", "-test_optional=3", "-",
+      "--",   "--bogus"};
   EXPECT_TRUE(CheckFlagValues(Argv(args)).ok());
   EXPECT_EQ(absl::GetFlag(FLAGS_test_count), 7);
   EXPECT_EQ(absl::GetFlag(FLAGS_test_optional), 3);

@@ -95,7 +95,6 @@ TEST(ValidateGenerateCommandTest, RefusesEachBadValueNamingTheFlag) {
        "--temperature"},
       {[](GenerateCommand& c) { c.top_p = 1.01f; }, "--top_p must be in [0, 1]"},
       {[](GenerateCommand& c) { c.top_k = -3; }, "--top_k"},
-      {[](GenerateCommand& c) { c.max_tokens = 0; }, "--max_tokens must be > 0"},
       {[](GenerateCommand& c) { c.stop = {""}; }, "--stop \"\" has 0 bytes; want 1 to 256"},
       {[](GenerateCommand& c) { c.stop = {std::string(257, 'x')}; }, "has 257 bytes"},
       {[](GenerateCommand& c) { c.stop = std::vector<std::string>(17, "x"); },
