@@ -64,8 +64,8 @@ if [ "$SANITIZERS" != 0 ]; then
   unset OMP_NUM_THREADS
   stage_passed
 
-  stage "fuzz smoke (libFuzzer, clang, ${KVSERVE_FUZZ_SECONDS:-60}s per target)"
-  bash tests/fuzz/run_fuzz.sh "${KVSERVE_FUZZ_SECONDS:-60}"
+  stage "fuzz smoke (libFuzzer, clang, ${KVSERVE_FUZZ_SECONDS:-30}s per target)"
+  bash tests/fuzz/run_fuzz.sh "${KVSERVE_FUZZ_SECONDS:-30}"
   stage_passed
 fi
 

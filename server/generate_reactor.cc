@@ -8,6 +8,7 @@
 #include "grpcpp/impl/codegen/proto_utils.h"  // SerializationTraits for protobuf messages
 #include "server/metrics.h"
 #include "server/proto_convert.h"
+#include "server/tokenize_handlers.h"
 
 namespace kvserve {
 
@@ -33,17 +34,16 @@ GenerateReactor::GenerateReactor(grpc::CallbackServerContext* context, std::stri
       live_streams_(live_streams) {}
 
 GenerateReactor* GenerateReactor::Start(grpc::CallbackServerContext* context,
-                                        const v1::GenerateRequest& request, std::string request_id,
-                                        Scheduler* scheduler,
+                                        absl::StatusOr<GenerationParams> params,
+                                        std::string request_id, Scheduler* scheduler,
                                         std::shared_ptr<const Tokenizer> tokenizer,
-                                        LiveStreams* live_streams, const absl::Status& admission,
-                                        Metrics* metrics) {
+                                        LiveStreams* live_streams, Metrics* metrics) {
   std::shared_ptr<GenerateReactor> reactor(
       new GenerateReactor(context, std::move(request_id), std::move(tokenizer), live_streams));
   reactor->self_ = reactor;
   GenerateReactor* raw = reactor.get();
 
-  absl::Status status = admission;
+  absl::Status status = params.status();
   if (status.ok()) {
     const StreamLimits& limits = live_streams->limits();
     switch (live_streams->Add(reactor, PeerAddress(context->peer()))) {
@@ -65,15 +65,13 @@ GenerateReactor* GenerateReactor::Start(grpc::CallbackServerContext* context,
       status.ok() ? absl::StatusOr<std::shared_ptr<RequestHandle>>(nullptr)
                   : absl::StatusOr<std::shared_ptr<RequestHandle>>(status);
   if (status.ok()) {
-    GenerationParams params = ToGenerationParams(request, *raw->tokenizer_);
-    raw->stop_strings_ = params.stop_strings;
+    raw->stop_strings_ = params->stop_strings;
     {
       absl::MutexLock lock(&raw->mu_);
-      const int32_t n = std::max(params.n, 1);
-      raw->samples_.resize(std::clamp(n, 1, kMaxSamples));
+      raw->samples_.resize(std::clamp(params->n, 1, kMaxSamples));
       raw->unfinished_samples_ = static_cast<int32_t>(raw->samples_.size());
     }
-    handle = scheduler->Submit(std::move(params), std::make_shared<Sink>(reactor),
+    handle = scheduler->Submit(*std::move(params), std::make_shared<Sink>(reactor),
                                FromGrpcDeadline(context->deadline()));
   }
   if (!handle.ok()) {
@@ -102,6 +100,12 @@ void GenerateReactor::AddOutput(const SampleOutput& output) {
     if (output.index < 0 || static_cast<size_t>(output.index) >= samples_.size()) return;
     PendingSample& sample = samples_[output.index];
     sample.tokens.push_back(output.token);
+    if (output.logprobs != nullptr) {
+      ToProto(*tokenizer_, *output.logprobs, &sample.logprobs.emplace_back());
+    }
+    for (const TokenLogprobs& entry : output.prompt_logprobs) {
+      ToProto(*tokenizer_, entry, &prompt_logprobs_.emplace_back());
+    }
     sample.text.append(output.text);
     if (output.finish != FinishReason::kNone) {
       sample.finish = output.finish;
@@ -250,8 +254,12 @@ void GenerateReactor::FillResponseLocked(int32_t index, bool last) {
   response_.set_index(index);
   response_.mutable_token_ids()->Add(sample.tokens.begin(), sample.tokens.end());
   response_.set_text(std::move(sample.text));
+  for (v1::TokenLogprob& lp : sample.logprobs) *response_.add_logprobs() = std::move(lp);
+  for (v1::TokenLogprob& lp : prompt_logprobs_) *response_.add_prompt_logprobs() = std::move(lp);
   sample.tokens.clear();
   sample.text.clear();
+  sample.logprobs.clear();
+  prompt_logprobs_.clear();
   if (sample.finish != FinishReason::kNone) {
     response_.set_finish_reason(ToProto(sample.finish));
     if (sample.stop_string >= 0 && static_cast<size_t>(sample.stop_string) < stop_strings_.size()) {

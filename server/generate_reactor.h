@@ -57,16 +57,15 @@ class Metrics;
 class GenerateReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                               public LiveStreams::Stream {
  public:
-  // Creates the reactor for one call and starts it: submits `request` to `scheduler`, or, if
-  // `admission` is not OK (e.g. the server is draining) or `live_streams` has no free slot, ends
-  // the call with that status. `request_id` is the id echoed in every message. `metrics` (may be
-  // null) counts a refusal. Returns the reactor for the service method to return; gRPC's
-  // reference to it lasts until OnDone.
+  // Creates the reactor for one call and starts it: submits `params` to `scheduler`, or, if
+  // `params` is an error (the request was refused before: e.g. the server is draining) or
+  // `live_streams` has no free slot, ends the call with that status. `request_id` is the id
+  // echoed in every message. `metrics` (may be null) counts a refusal. Returns the reactor for the
+  // service method to return; gRPC's reference to it lasts until OnDone.
   static GenerateReactor* Start(grpc::CallbackServerContext* context,
-                                const v1::GenerateRequest& request, std::string request_id,
+                                absl::StatusOr<GenerationParams> params, std::string request_id,
                                 Scheduler* scheduler, std::shared_ptr<const Tokenizer> tokenizer,
-                                LiveStreams* live_streams, const absl::Status& admission,
-                                Metrics* metrics = nullptr);
+                                LiveStreams* live_streams, Metrics* metrics = nullptr);
 
   GenerateReactor(const GenerateReactor&) = delete;
   GenerateReactor& operator=(const GenerateReactor&) = delete;
@@ -96,7 +95,8 @@ class GenerateReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
     FinishReason finish = FinishReason::kNone;  // its last token came
     int32_t stop_token_id = -1;
     int32_t stop_string = -1;
-    bool finish_written = false;  // its last message was written
+    bool finish_written = false;             // its last message was written
+    std::vector<v1::TokenLogprob> logprobs;  // one per token, when asked for
   };
 
   // From the sink (scheduler thread).
@@ -114,7 +114,7 @@ class GenerateReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   void FillResponseLocked(int32_t index, bool last) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string request_id_;
-  // Encodes the prompt (the scheduler decodes the output: SampleOutput::text).
+  // The text of logprob entries (the scheduler decodes the output itself: SampleOutput::text).
   const std::shared_ptr<const Tokenizer> tokenizer_;
   std::shared_ptr<GenerateReactor> self_;       // gRPC's reference; reset in OnDone
   grpc::CallbackServerContext* const context_;  // valid until OnDone returns
@@ -132,6 +132,8 @@ class GenerateReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::string> stop_strings_;  // the request's, set before it is submitted
   std::vector<PendingSample> samples_ ABSL_GUARDED_BY(mu_);  // one per sample (n)
+  // With prompt_logprobs: sent on the stream's first message.
+  std::vector<v1::TokenLogprob> prompt_logprobs_ ABSL_GUARDED_BY(mu_);
   int32_t unfinished_samples_ ABSL_GUARDED_BY(mu_) = 0;  // samples whose last message is unwritten
   int32_t next_sample_ ABSL_GUARDED_BY(mu_) = 0;         // whose turn to be written is next
   Terminal terminal_ ABSL_GUARDED_BY(mu_) = Terminal::kNone;

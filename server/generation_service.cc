@@ -16,7 +16,7 @@ namespace kvserve {
 
 absl::StatusOr<std::unique_ptr<GenerationService>> GenerationService::Create(
     Scheduler* scheduler, Metrics* metrics, std::shared_ptr<const Tokenizer> tokenizer,
-    const StreamLimits& limits) {
+    const StreamLimits& limits, std::shared_ptr<const ChatPrompter> chat) {
   if (scheduler == nullptr)
     return absl::InvalidArgumentError("GenerationService needs a scheduler");
   if (limits.max_live_streams <= 0) {
@@ -43,7 +43,7 @@ absl::StatusOr<std::unique_ptr<GenerationService>> GenerationService::Create(
                                                    config.vocab_size));
   }
   return std::unique_ptr<GenerationService>(
-      new GenerationService(scheduler, metrics, std::move(tokenizer), limits));
+      new GenerationService(scheduler, metrics, std::move(tokenizer), limits, std::move(chat)));
 }
 
 absl::Status GenerationService::Authenticate(const grpc::CallbackServerContext& context) const {
@@ -69,8 +69,36 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* GenerationService::Generate(
   if (request_id.empty()) {
     request_id = absl::StrCat("req-", next_request_number_.fetch_add(1, std::memory_order_relaxed));
   }
-  return GenerateReactor::Start(context, request, std::move(request_id), scheduler_, tokenizer_,
-                                &live_streams_, admission, metrics_);
+  absl::StatusOr<GenerationParams> params =
+      admission.ok() ? ToParams(request) : absl::StatusOr<GenerationParams>(admission);
+  return GenerateReactor::Start(context, std::move(params), std::move(request_id), scheduler_,
+                                tokenizer_, &live_streams_, metrics_);
+}
+
+absl::StatusOr<RenderedChatPrompt> GenerationService::RenderChatPrompt(
+    const v1::ChatPrompt& chat) const {
+  if (chat_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "chat: the model has no chat template (start kvserve with --chat_template FILE)");
+  }
+  std::vector<ChatMessage> messages;
+  messages.reserve(chat.messages_size());
+  for (const v1::ChatMessage& m : chat.messages()) messages.push_back({m.role(), m.content()});
+  return chat_->Render(messages, !chat.no_generation_prompt());
+}
+
+absl::StatusOr<GenerationParams> GenerationService::ToParams(
+    const v1::GenerateRequest& request) const {
+  GenerationParams params = ToGenerationParams(request, *tokenizer_);
+  if (request.prompt_case() != v1::GenerateRequest::kChat) return params;
+  absl::StatusOr<RenderedChatPrompt> rendered = RenderChatPrompt(request.chat());
+  if (!rendered.ok()) return rendered.status();
+  params.has_prompt = true;
+  params.prompt_ids = std::move(rendered->ids);
+  // The assistant's turn ends at the template's end-of-turn token (or text).
+  for (int32_t id : chat_->end_of_turn_ids()) params.stop_token_ids.push_back(id);
+  for (const std::string& s : chat_->end_of_turn_strings()) params.stop_strings.push_back(s);
+  return params;
 }
 
 template <typename Request, typename Response, typename Handler>
@@ -100,7 +128,7 @@ grpc::ServerUnaryReactor* GenerationService::GetServerInfo(grpc::CallbackServerC
       context, raw_request, raw_response,
       [this](const v1::GetServerInfoRequest&, v1::ServerInfo* info) {
         FillServerInfo(scheduler_->model_config(), scheduler_->options(), scheduler_->stats(),
-                       info);
+                       chat_ != nullptr, info);
         return absl::OkStatus();
       });
 }
@@ -130,8 +158,13 @@ grpc::ServerUnaryReactor* GenerationService::RenderChat(grpc::CallbackServerCont
                                                         const grpc::ByteBuffer* raw_request,
                                                         grpc::ByteBuffer* raw_response) {
   return Unary<v1::ChatPrompt, v1::RenderedChat>(
-      context, raw_request, raw_response, [](const v1::ChatPrompt&, v1::RenderedChat*) {
-        return absl::FailedPreconditionError("this server has no chat template");
+      context, raw_request, raw_response,
+      [this](const v1::ChatPrompt& chat, v1::RenderedChat* response) {
+        absl::StatusOr<RenderedChatPrompt> rendered = RenderChatPrompt(chat);
+        if (!rendered.ok()) return rendered.status();
+        response->set_text(std::move(rendered->text));
+        response->mutable_token_ids()->Add(rendered->ids.begin(), rendered->ids.end());
+        return absl::OkStatus();
       });
 }
 

@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "engine/model/model_config.h"
 #include "engine/sched/scheduler.h"
+#include "engine/serving/chat_prompter.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
@@ -57,9 +58,11 @@ class GenerationService final : public v1::Generation::WithRawCallbackMethod_Ren
   // encodes text prompts and decodes streamed tokens; null means the byte-level tokenizer of the
   // scheduler's model (TokenizerForModel, engine/serving/model_source.h). INVALID_ARGUMENT if its
   // ids exceed the model's vocabulary. INVALID_ARGUMENT also for limits that are not positive.
+  // `chat` renders chat prompts (null: chat requests are FAILED_PRECONDITION).
   static absl::StatusOr<std::unique_ptr<GenerationService>> Create(
       Scheduler* scheduler, Metrics* metrics = nullptr,
-      std::shared_ptr<const Tokenizer> tokenizer = nullptr, const StreamLimits& limits = {});
+      std::shared_ptr<const Tokenizer> tokenizer = nullptr, const StreamLimits& limits = {},
+      std::shared_ptr<const ChatPrompter> chat = nullptr);
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Generate(grpc::CallbackServerContext* context,
                                                        const grpc::ByteBuffer* request) override;
@@ -90,11 +93,18 @@ class GenerationService final : public v1::Generation::WithRawCallbackMethod_Ren
 
  private:
   GenerationService(Scheduler* scheduler, Metrics* metrics,
-                    std::shared_ptr<const Tokenizer> tokenizer, const StreamLimits& limits)
+                    std::shared_ptr<const Tokenizer> tokenizer, const StreamLimits& limits,
+                    std::shared_ptr<const ChatPrompter> chat)
       : scheduler_(scheduler),
         metrics_(metrics),
         tokenizer_(std::move(tokenizer)),
+        chat_(std::move(chat)),
         live_streams_(limits) {}
+
+  // The request as the scheduler takes it: a chat prompt rendered and encoded, its end-of-turn
+  // added to the stop rules; INVALID_ARGUMENT / FAILED_PRECONDITION when it cannot be rendered.
+  absl::StatusOr<GenerationParams> ToParams(const v1::GenerateRequest& request) const;
+  absl::StatusOr<RenderedChatPrompt> RenderChatPrompt(const v1::ChatPrompt& chat) const;
 
   // UNAUTHENTICATED unless the call carries an accepted token (OK when none is required).
   absl::Status Authenticate(const grpc::CallbackServerContext& context) const;
@@ -109,6 +119,7 @@ class GenerationService final : public v1::Generation::WithRawCallbackMethod_Ren
   Scheduler* const scheduler_;
   Metrics* const metrics_;
   const std::shared_ptr<const Tokenizer> tokenizer_;
+  const std::shared_ptr<const ChatPrompter> chat_;   // may be null
   std::shared_ptr<const BearerTokenVerifier> auth_;  // null: no token required
   std::atomic<bool> accepting_{true};
   std::atomic<int64_t> next_request_number_{1};

@@ -78,9 +78,9 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(LoadedModel model,
 
   std::unique_ptr<KvServer> server(new KvServer(options.metrics, *std::move(stack)));
   server->shut_down_ = true;  // nothing to shut down (the scheduler's destructor stops it) until up
-  absl::StatusOr<std::unique_ptr<GenerationService>> service =
-      GenerationService::Create(&server->scheduler(), server->metrics_.get(),
-                                server->stack_.tokenizer(), options.stream_limits);
+  absl::StatusOr<std::unique_ptr<GenerationService>> service = GenerationService::Create(
+      &server->scheduler(), server->metrics_.get(), server->stack_.tokenizer(),
+      options.stream_limits, server->stack_.chat());
   if (!service.ok()) return service.status();
   server->service_ = *std::move(service);
   if (options.auth != nullptr) server->service_->RequireBearerToken(options.auth);

@@ -48,6 +48,9 @@ ABSL_FLAG(int32_t, max_waiting, 1024,
           "Most queued requests; more are refused with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(bool, enable_prefix_caching, true,
           "Reuse the KV pages of prompts that share a prefix with earlier requests.");
+ABSL_FLAG(std::string, chat_template, "",
+          "A Jinja chat template file for chat prompts, replacing the model's own "
+          "(chat_template.jinja or tokenizer_config.json; the presets use ChatML).");
 ABSL_FLAG(int32_t, threads, 0, "OpenMP threads for the model step; 0 = all cores.");
 ABSL_FLAG(std::string, matmul_dtype, "f32",
           "Data type of the linear layers' matmuls: f32, or bf16 (bfloat16 weights and inputs, "
@@ -130,9 +133,13 @@ absl::Status Run() {
   }
 
   const std::string model = absl::GetFlag(FLAGS_model);
-  absl::StatusOr<LoadedModel> loaded = LoadModel(model);
+  absl::StatusOr<LoadedModel> loaded =
+      LoadModel(model, {.chat_template_file = absl::GetFlag(FLAGS_chat_template)});
   if (!loaded.ok()) return loaded.status();
   Log("model: %s", loaded->description);
+  Log("chat template: %s", loaded->chat == nullptr
+                               ? "none (chat requests are refused; give --chat_template FILE)"
+                               : loaded->chat->origin().c_str());
 
   EngineStackOptions engine;
   engine.threads = threads;

@@ -1,5 +1,6 @@
 #include "server/proto_convert.h"
 
+#include <algorithm>
 #include <string>
 
 namespace kvserve {
@@ -24,14 +25,30 @@ GenerationParams ToGenerationParams(const v1::GenerateRequest& request,
   params.max_tokens = request.max_tokens();
   if (request.has_sampling()) {
     const v1::SamplingParams& s = request.sampling();
-    params.sampling = SamplingParams{
-        .temperature = s.temperature(), .top_k = s.top_k(), .top_p = s.top_p(), .seed = s.seed()};
+    params.sampling = SamplingParams{.temperature = s.temperature(),
+                                     .top_k = s.top_k(),
+                                     .top_p = s.top_p(),
+                                     .seed = s.seed(),
+                                     .min_p = s.min_p(),
+                                     .repetition_penalty = s.repetition_penalty(),
+                                     .presence_penalty = s.presence_penalty(),
+                                     .frequency_penalty = s.frequency_penalty()};
+    params.sampling.logit_bias.reserve(s.logit_bias_size());
+    for (const auto& [token, bias] : s.logit_bias()) {
+      params.sampling.logit_bias.push_back({.token = token, .bias = bias});
+    }
+    // Map order is unspecified: sort so the first bad entry named is always the same one.
+    std::sort(params.sampling.logit_bias.begin(), params.sampling.logit_bias.end(),
+              [](const LogitBias& a, const LogitBias& b) { return a.token < b.token; });
   }
   params.stop_token_ids.assign(request.stop_token_ids().begin(), request.stop_token_ids().end());
   params.ignore_eos = request.ignore_eos();
   params.stop_strings.assign(request.stop().begin(), request.stop().end());
   params.include_stop_str_in_output = request.include_stop_str_in_output();
   params.n = request.n();
+  params.min_tokens = request.min_tokens();
+  if (request.has_logprobs()) params.logprobs = request.logprobs();
+  if (request.has_prompt_logprobs()) params.prompt_logprobs = request.prompt_logprobs();
   return params;
 }
 
@@ -43,18 +60,28 @@ v1::GenerateRequest ToGenerateRequest(const GenerationParams& params) {
   }
   request.set_max_tokens(params.max_tokens);
   const SamplingParams& s = params.sampling;
-  if (s.temperature != 0.0f || s.top_k != 0 || s.top_p != 0.0f || s.seed != 0) {
+  if (s.temperature != 0.0f || s.top_k != 0 || s.top_p != 0.0f || s.seed != 0 || s.min_p != 0.0f ||
+      s.repetition_penalty != 0.0f || s.presence_penalty != 0.0f || s.frequency_penalty != 0.0f ||
+      !s.logit_bias.empty()) {
     v1::SamplingParams* out = request.mutable_sampling();
     out->set_temperature(s.temperature);
     out->set_top_k(s.top_k);
     out->set_top_p(s.top_p);
     out->set_seed(s.seed);
+    out->set_min_p(s.min_p);
+    out->set_repetition_penalty(s.repetition_penalty);
+    out->set_presence_penalty(s.presence_penalty);
+    out->set_frequency_penalty(s.frequency_penalty);
+    for (const LogitBias& b : s.logit_bias) (*out->mutable_logit_bias())[b.token] = b.bias;
   }
   request.mutable_stop_token_ids()->Add(params.stop_token_ids.begin(), params.stop_token_ids.end());
   request.set_ignore_eos(params.ignore_eos);
   for (const std::string& stop : params.stop_strings) request.add_stop(stop);
   request.set_include_stop_str_in_output(params.include_stop_str_in_output);
   if (params.n != 1) request.set_n(params.n);
+  request.set_min_tokens(params.min_tokens);
+  if (params.logprobs.has_value()) request.set_logprobs(*params.logprobs);
+  if (params.prompt_logprobs.has_value()) request.set_prompt_logprobs(*params.prompt_logprobs);
   return request;
 }
 
@@ -115,7 +142,7 @@ absl::Time FromGrpcDeadline(std::chrono::system_clock::time_point deadline) {
 }
 
 void FillServerInfo(const ModelConfig& config, const SchedulerOptions& options,
-                    const SchedulerStats& stats, v1::ServerInfo* info) {
+                    const SchedulerStats& stats, bool has_chat_template, v1::ServerInfo* info) {
   info->set_model_name(config.name);
   info->set_vocab_size(config.vocab_size);
   info->set_max_context(config.max_context);
@@ -142,6 +169,7 @@ void FillServerInfo(const ModelConfig& config, const SchedulerOptions& options,
   info->set_steps(stats.steps);
   info->set_requests_finished(stats.requests_finished);
   info->set_version(kServerVersion);
+  info->set_has_chat_template(has_chat_template);
 }
 
 }  // namespace kvserve

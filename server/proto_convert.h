@@ -52,7 +52,7 @@ absl::Time FromGrpcDeadline(std::chrono::system_clock::time_point deadline);
 
 // Model shapes, cache and scheduler figures. cached_pages is 0 until there is a prefix cache.
 void FillServerInfo(const ModelConfig& config, const SchedulerOptions& options,
-                    const SchedulerStats& stats, v1::ServerInfo* info);
+                    const SchedulerStats& stats, bool has_chat_template, v1::ServerInfo* info);
 
 }  // namespace kvserve
 

@@ -21,6 +21,19 @@ std::string TokenText(const Tokenizer& tokenizer, int32_t id) {
   return ValidUtf8(bytes);
 }
 
+void ToProto(const Tokenizer& tokenizer, const TokenLogprobs& logprobs, v1::TokenLogprob* out) {
+  out->set_token_id(logprobs.token);
+  out->set_text(TokenText(tokenizer, logprobs.token));
+  out->set_logprob(logprobs.logprob);
+  out->set_rank(logprobs.rank);
+  for (int32_t k = 0; k < logprobs.num_top; ++k) {
+    v1::TopLogprob* top = out->add_top();
+    top->set_token_id(logprobs.top[k].token);
+    top->set_text(TokenText(tokenizer, logprobs.top[k].token));
+    top->set_logprob(logprobs.top[k].logprob);
+  }
+}
+
 absl::Status Tokenize(const Tokenizer& tokenizer, const v1::TokenizeRequest& request,
                       v1::TokenizeResponse* response) {
   std::vector<int32_t> ids;

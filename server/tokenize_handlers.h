@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "engine/sched/logprobs.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "kvserve/v1/kvserve.pb.h"
 
@@ -28,6 +29,9 @@ std::string ValidUtf8(absl::string_view bytes);
 
 // `id`'s own text (its bytes as ValidUtf8).
 std::string TokenText(const Tokenizer& tokenizer, int32_t id);
+
+// `logprobs` as the proto's TokenLogprob, with each token's text.
+void ToProto(const Tokenizer& tokenizer, const TokenLogprobs& logprobs, v1::TokenLogprob* out);
 
 absl::Status Tokenize(const Tokenizer& tokenizer, const v1::TokenizeRequest& request,
                       v1::TokenizeResponse* response);

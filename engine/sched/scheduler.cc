@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/split_mix.h"
+#include "engine/sched/logits_processors.h"
 #include "engine/sched/output_text.h"
 
 namespace kvserve {
@@ -39,20 +40,23 @@ struct Scheduler::Request {
   bool prompt_counted = false;    // prompt tokens added to the stats once, not per recomputation
   bool admitted = false;          // admitted into a batch at least once
   bool forked = false;            // samples 1..n-1 exist
-  absl::Time submitted_at;        // the clock in Submit
-  absl::Time first_token_at;      // when its first token was sampled (if completion_tokens > 0)
-  absl::Time last_token_at;       // when its latest token was sampled
+  std::vector<TokenLogprobs> prompt_logprobs;  // with params.prompt_logprobs, as computed
+  bool prompt_logprobs_sent = false;
+  absl::Time submitted_at;    // the clock in Submit
+  absl::Time first_token_at;  // when its first token was sampled (if completion_tokens > 0)
+  absl::Time last_token_at;   // when its latest token was sampled
 };
 
 // One sample's progress (Sequence: id, tokens, progress, chunk) and output.
 struct Scheduler::Sample final : Sequence {
-  Sample(std::shared_ptr<Request> r, int32_t i, const Tokenizer* tokenizer)
+  Sample(std::shared_ptr<Request> r, int32_t i, const Tokenizer* tokenizer,
+         const ModelConfig& config)
       : request(std::move(r)),
         index(i),
+        sampling(MakeRequestSampling(request->params, config)),
         text(tokenizer, &request->params.stop_strings, request->params.include_stop_str_in_output) {
     id = request->id + i;
-    sampling = request->params.sampling;
-    if (i > 0) sampling.seed = SampleSeed(sampling.seed, i);
+    if (i > 0) sampling.params.seed = SampleSeed(sampling.params.seed, i);
   }
   // Sample i's seed stream: sample 0 uses the request's seed, the others a mix of it and i.
   static uint64_t SampleSeed(uint64_t seed, int32_t i) {
@@ -62,7 +66,7 @@ struct Scheduler::Sample final : Sequence {
 
   const std::shared_ptr<Request> request;
   const int32_t index;
-  SamplingParams sampling;  // the request's, with this sample's seed
+  RequestSampling sampling;  // the request's, with this sample's seed and its own penalty state
   OutputText text;
   bool finished = false;  // its last token was streamed
 };
@@ -174,10 +178,11 @@ absl::StatusOr<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationParam
         SplitMixSeed(static_cast<uint64_t>(request->id) ^
                      static_cast<uint64_t>(absl::ToUnixNanos(request->submitted_at)));
   }
-  auto first = std::make_unique<Sample>(request, 0, options_.tokenizer.get());
+  auto first = std::make_unique<Sample>(request, 0, options_.tokenizer.get(), config);
   first->tokens = request->params.prompt_ids;
   first->tokens.reserve(request->params.prompt_ids.size() + request->params.max_tokens);
   first->prompt_len = static_cast<int32_t>(request->params.prompt_ids.size());
+  if (request->params.prompt_logprobs.has_value()) first->all_logits_until = first->prompt_len;
   request->samples.push_back(first.get());
   submitted_.push_back(std::move(first));
   ++queued_;
@@ -346,11 +351,23 @@ void Scheduler::Update(absl::StatusOr<absl::Span<const float>> logits) {
     for (Sequence* s : plan_.sequences) FailRequest(*AsSample(*s).request, error);
     return;
   }
-  const int64_t vocab = engine_->config().vocab_size;
+  const int32_t vocab = engine_->config().vocab_size;
   forked_.clear();
   for (size_t i = 0; i < plan_.sequences.size(); ++i) {
     Sample& s = AsSample(*plan_.sequences[i]);
     Request& r = *s.request;
+    const BatchSequence& rows = attention_batch_.sequences[i];
+    if (rows.all_logits) {
+      // Entries for prompt tokens 1..num_computed exist; after a preemption the prompt is
+      // recomputed from 0 and they are computed again (the same values).
+      r.prompt_logprobs.resize(std::min<size_t>(r.prompt_logprobs.size(), s.num_computed));
+      AppendPromptLogprobs(
+          logits->subspan(int64_t{rows.logit_offset} * vocab, int64_t{rows.q_len} * vocab), vocab,
+          r.params.prompt_ids, s.num_computed, *r.params.prompt_logprobs, &sampler_scratch_,
+          &r.prompt_logprobs);
+      // Once: a recomputation after a preemption wants no logits again.
+      if (s.num_computed + s.chunk >= s.all_logits_until) s.all_logits_until = 0;
+    }
     if (!r.prompt_counted && s.num_computed + s.chunk >= s.prompt_len) {
       step_stats_.num_prompt_tokens += s.prompt_len;
       r.prompt_counted = true;
@@ -361,7 +378,8 @@ void Scheduler::Update(absl::StatusOr<absl::Span<const float>> logits) {
       (void)cache_->CommitTokens(s.id, absl::MakeConstSpan(s.tokens).first(s.num_computed));
     }
     if (s.pending() > 0) continue;  // a prefill chunk short of the end: no token yet
-    const absl::Span<const float> row = logits->subspan(i * vocab, vocab);
+    const absl::Span<const float> row =
+        logits->subspan((int64_t{rows.logit_offset} + rows.num_logit_rows() - 1) * vocab, vocab);
     if (!r.forked && r.params.n > 1) {
       ForkSamples(s, row);
       if (r.ended) continue;  // the fork failed
@@ -376,7 +394,8 @@ void Scheduler::ForkSamples(Sample& first, absl::Span<const float> logits) {
   Request& r = *first.request;
   r.forked = true;
   for (int32_t i = 1; i < r.params.n; ++i) {
-    auto child = std::make_unique<Sample>(first.request, i, options_.tokenizer.get());
+    auto child =
+        std::make_unique<Sample>(first.request, i, options_.tokenizer.get(), engine_->config());
     if (absl::Status forked = cache_->Fork(first.id, child->id); !forked.ok()) {
       FailRequest(r, absl::InternalError(
                          absl::StrCat("forking sample ", i, " failed: ", forked.message())));
@@ -394,7 +413,10 @@ void Scheduler::ForkSamples(Sample& first, absl::Span<const float> logits) {
 
 void Scheduler::SampleAndStream(Sample& s, absl::Span<const float> logits) {
   Request& r = *s.request;
-  const int32_t token = SampleToken(logits, s.sampling, s.num_generated(), &sampler_scratch_);
+  const bool want_logprobs = r.params.logprobs.has_value();
+  const int32_t token = SampleNextToken(logits, s.sampling, s.num_generated(), &sampler_scratch_,
+                                        want_logprobs ? &token_logprobs_ : nullptr);
+  s.sampling.Accept(token);
   s.tokens.push_back(token);
   ++r.completion_tokens;
   r.longest_sample = std::max(r.longest_sample, s.num_generated());
@@ -405,13 +427,20 @@ void Scheduler::SampleAndStream(Sample& s, absl::Span<const float> logits) {
     observers_.OnFirstToken(Elapsed(r.submitted_at, now_));
   }
   SampleOutput out{.index = s.index, .token = token};
+  if (want_logprobs) out.logprobs = &token_logprobs_;
+  if (!r.prompt_logprobs_sent && r.params.prompt_logprobs.has_value()) {
+    out.prompt_logprobs = r.prompt_logprobs;
+    r.prompt_logprobs_sent = true;
+  }
   out.finish = CheckStop(token, s.num_generated(), r.stop);
   text_.clear();
   if (out.finish == FinishReason::kStop) {
     out.stop_token_id = token;  // EOS or a stop id: no text of its own
     s.text.Finish(&text_);
   } else {
-    out.stop_string = s.text.Add(token, /*check_stops=*/true, &text_);
+    // Like EOS and stop ids (masked by the sampler), stop strings wait for min_tokens.
+    out.stop_string =
+        s.text.Add(token, /*check_stops=*/s.num_generated() >= r.params.min_tokens, &text_);
     if (out.stop_string >= 0) {
       out.finish = FinishReason::kStop;
     } else if (out.finish != FinishReason::kNone) {

@@ -183,8 +183,9 @@ class Scheduler {
   std::vector<int32_t> batch_tokens_;
   AttentionBatch attention_batch_;
   SamplerScratch sampler_scratch_;
-  RunningQueue forked_;  // samples forked in this step's update, joining running_ after it
-  std::string text_;     // one token's released text
+  RunningQueue forked_;           // samples forked in this step's update, joining running_ after it
+  std::string text_;              // one token's released text
+  TokenLogprobs token_logprobs_;  // one token's, when asked for
 };
 
 }  // namespace kvserve

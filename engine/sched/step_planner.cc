@@ -20,11 +20,19 @@ StepPlanner::StepPlanner(int32_t max_num_seqs, int32_t max_batched_tokens,
       max_batched_tokens_(max_batched_tokens),
       policy_(std::move(policy)) {}
 
+int32_t StepPlanner::ChunkLength(const Sequence& sequence, int32_t budget) {
+  const int32_t n = std::min(sequence.pending(), budget);
+  return sequence.num_computed < sequence.all_logits_until ? std::min(n, kMaxAllLogitsChunk) : n;
+}
+
 bool StepPlanner::ClaimChunk(Sequence& sequence, int32_t tokens, BatchingKvCache& cache,
                              StepPlan* plan) {
   if (!cache.Extend(sequence.id, tokens).ok()) return false;
   sequence.chunk = tokens;
-  plan->chunks.push_back(SequenceChunk{.id = sequence.id, .num_new_tokens = tokens});
+  plan->chunks.push_back(
+      SequenceChunk{.id = sequence.id,
+                    .num_new_tokens = tokens,
+                    .all_logits = sequence.num_computed < sequence.all_logits_until});
   plan->sequences.push_back(&sequence);
   if (tokens == 1 && sequence.num_computed >= sequence.prompt_len) {
     ++plan->num_decode_tokens;
@@ -53,7 +61,7 @@ void StepPlanner::Plan(RunningQueue& running, WaitingQueue& waiting, BatchingKvC
                      static_cast<int32_t>(plan->chunks.size()) < max_num_seqs_;
        ++i) {
     Sequence& s = *running[i];
-    const int32_t n = std::min(s.pending(), budget);
+    const int32_t n = ChunkLength(s, budget);
     bool claimed = ClaimChunk(s, n, cache, plan);
     while (!claimed) {
       const bool self = running.back().get() == &s;
@@ -70,10 +78,11 @@ void StepPlanner::Plan(RunningQueue& running, WaitingQueue& waiting, BatchingKvC
          static_cast<int32_t>(running.size()) < max_num_seqs_) {
     Sequence& s = *waiting.front();
     if (!cache.AddRequest(s.id).ok()) break;
-    const absl::StatusOr<int32_t> cached = cache.MatchPrefix(s.id, s.tokens);
+    const absl::StatusOr<int32_t> cached =
+        s.all_logits_until > 0 ? absl::StatusOr<int32_t>(0) : cache.MatchPrefix(s.id, s.tokens);
     s.num_computed = cached.ok() ? *cached : 0;
     const absl::StatusOr<int64_t> needed = cache.PagesNeeded(s.id, s.pending());
-    const int32_t n = std::min(s.pending(), budget);
+    const int32_t n = ChunkLength(s, budget);
     if (!cached.ok() || !needed.ok() || *needed > cache.pool().free_pages() ||
         !ClaimChunk(s, n, cache, plan)) {
       (void)cache.RemoveRequest(s.id);

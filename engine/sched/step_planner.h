@@ -42,10 +42,17 @@ struct Sequence {
   int32_t prompt_len = 0;
   int32_t num_computed = 0;  // leading tokens whose K/V are in the cache
   int32_t chunk = 0;         // tokens planned for the current step
+  // Chunks that start before this position want every position's logits (all_logits: for prompt
+  // logprobs), are at most kMaxAllLogitsChunk tokens, and the sequence skips the prefix cache
+  // (cached positions have no logits). 0: none.
+  int32_t all_logits_until = 0;
 
   int32_t num_generated() const { return static_cast<int32_t>(tokens.size()) - prompt_len; }
   int32_t pending() const { return static_cast<int32_t>(tokens.size()) - num_computed; }
 };
+
+// Longest all_logits chunk: the engine's logits for one are chunk × vocab floats.
+inline constexpr int32_t kMaxAllLogitsChunk = 64;
 
 using RunningQueue = std::vector<std::unique_ptr<Sequence>>;  // in admission order
 using WaitingQueue = std::deque<std::unique_ptr<Sequence>>;   // in queue order
@@ -89,6 +96,8 @@ class StepPlanner {
 
  private:
   bool ClaimChunk(Sequence& sequence, int32_t tokens, BatchingKvCache& cache, StepPlan* plan);
+  // The next chunk's length within `budget`: all pending tokens, or kMaxAllLogitsChunk at most.
+  static int32_t ChunkLength(const Sequence& sequence, int32_t budget);
 
   const int32_t max_num_seqs_;
   const int32_t max_batched_tokens_;

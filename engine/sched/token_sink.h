@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "engine/sched/finish_reason.h"
+#include "engine/sched/logprobs.h"
 
 namespace kvserve {
 
@@ -43,6 +44,11 @@ struct SampleOutput {
   // (GenerationParams::stop_strings) whose text completed; -1 for the other.
   int32_t stop_token_id = -1;
   int32_t stop_string = -1;
+  // With the request's `logprobs`: this token's (logprobs.h); else null.
+  const TokenLogprobs* logprobs = nullptr;
+  // With `prompt_logprobs`, on sample 0's first output: one entry per prompt token after the
+  // first; else empty.
+  absl::Span<const TokenLogprobs> prompt_logprobs;
 };
 
 class TokenSink {

@@ -67,6 +67,7 @@ class EngineStack {
   const LoadedModel& model() const { return model_; }
   const ModelConfig& config() const { return model_.weights->config; }
   const std::shared_ptr<const Tokenizer>& tokenizer() const { return model_.tokenizer; }
+  const std::shared_ptr<const ChatPrompter>& chat() const { return model_.chat; }  // may be null
   // Bytes of one KV page (K and V of every layer and KV head for page_size tokens), and of the
   // whole pool.
   int64_t page_bytes() const { return page_bytes_; }

@@ -2,11 +2,13 @@
 
 #include <sys/stat.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/chat/chat_template_source.h"
 #include "engine/checkpoint/checkpoint_loader.h"
 #include "engine/checkpoint/mapped_file.h"
 #include "engine/model/model_config.h"
@@ -39,14 +41,22 @@ absl::StatusOr<LoadedModel> LoadCheckpointDir(const std::string& dir) {
   }
 
   LoadedModel model;
+  model.tokenizer = std::shared_ptr<const Tokenizer>(*std::move(tokenizer));
+  absl::StatusOr<std::optional<ChatTemplateSource>> chat = LoadChatTemplate(dir);
+  if (!chat.ok()) return chat.status();
+  if (chat->has_value()) {
+    absl::StatusOr<std::shared_ptr<const ChatPrompter>> prompter =
+        ChatPrompter::Create(**chat, model.tokenizer);
+    if (!prompter.ok()) return prompter.status();
+    model.chat = *std::move(prompter);
+  }
   model.description = absl::StrCat(
       "checkpoint ", dir, " (", checkpoint->hf_config.model_type, "; ",
       absl::StrJoin(checkpoint->dtypes, "+"), " weights as f32 from ", checkpoint->files.size(),
       " safetensors file(s); ", config.num_layers, " layers, hidden ", config.hidden_size, ", ",
       config.num_heads, " heads / ", config.num_kv_heads, " KV heads, vocab ", config.vocab_size,
-      ", context ", config.max_context, "; tokenizer: ", (*tokenizer)->Describe(), ")");
+      ", context ", config.max_context, "; tokenizer: ", model.tokenizer->Describe(), ")");
   model.weights = std::make_shared<const ModelWeights>(std::move(checkpoint->weights));
-  model.tokenizer = *std::move(tokenizer);
   return model;
 }
 
@@ -67,27 +77,65 @@ absl::StatusOr<LoadedModel> LoadPreset(const std::string& name) {
                    config->max_context, "; tokenizer: ", tokenizer->Describe(), ")");
   model.weights = std::make_shared<const ModelWeights>(*std::move(weights));
   model.tokenizer = std::make_shared<const ByteTokenizer>(*std::move(tokenizer));
+  absl::StatusOr<std::shared_ptr<const ChatPrompter>> chat =
+      ChatPrompter::Create(ChatTemplateSource{.text = std::string(DefaultChatMlTemplate()),
+                                              .origin = "the built-in ChatML template",
+                                              .tokens = {.eos_token = "<|im_end|>"}},
+                           model.tokenizer);
+  if (!chat.ok()) return chat.status();
+  model.chat = *std::move(chat);
   return model;
+}
+
+// The template of `file` with the model's own special tokens (a checkpoint's, or ChatML's).
+absl::Status ReplaceChatTemplate(const std::string& model_dir, const std::string& file,
+                                 LoadedModel& model) {
+  absl::StatusOr<std::string> text = ReadChatTemplateFile(file);
+  if (!text.ok()) return text.status();
+  ChatSpecialTokens tokens = {.eos_token = "<|im_end|>"};
+  if (!model_dir.empty()) {
+    absl::StatusOr<ChatSpecialTokens> own = LoadChatSpecialTokens(model_dir);
+    if (!own.ok()) return own.status();
+    tokens = *std::move(own);
+  }
+  absl::StatusOr<std::shared_ptr<const ChatPrompter>> chat = ChatPrompter::Create(
+      ChatTemplateSource{.text = *std::move(text), .origin = file, .tokens = std::move(tokens)},
+      model.tokenizer);
+  if (!chat.ok()) return chat.status();
+  model.chat = *std::move(chat);
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<LoadedModel> LoadModel(absl::string_view model) {
+absl::StatusOr<LoadedModel> LoadModel(absl::string_view model, const ModelSourceOptions& options) {
   std::string name(model);
-  if (IsDirectory(name)) {
+  const bool dir = IsDirectory(name);
+  absl::StatusOr<LoadedModel> loaded;
+  if (dir) {
     while (name.size() > 1 && name.back() == '/') name.pop_back();  // "dir/" names files as "dir"
-    absl::StatusOr<LoadedModel> loaded = LoadCheckpointDir(name);
+    loaded = LoadCheckpointDir(name);
     if (!loaded.ok()) {
       return absl::Status(loaded.status().code(),
                           absl::StrCat("--model ", name, ": ", loaded.status().message()));
     }
-    return loaded;
-  }
-  if (name.find('/') != std::string::npos) {
+  } else if (name.find('/') != std::string::npos) {
     return absl::NotFoundError(absl::StrCat("--model ", name, ": no such directory (presets: ",
                                             absl::StrJoin(PresetNames(), ", "), ")"));
+  } else {
+    loaded = LoadPreset(name);
+    if (!loaded.ok()) return loaded.status();
   }
-  return LoadPreset(name);
+  if (!options.chat_template_file.empty()) {
+    absl::Status replaced =
+        ReplaceChatTemplate(dir ? name : std::string(), options.chat_template_file, *loaded);
+    if (!replaced.ok()) {
+      return absl::Status(
+          replaced.code(),
+          absl::StrCat("--chat_template ", options.chat_template_file, ": ", replaced.message()));
+    }
+  }
+  return loaded;
 }
 
 absl::StatusOr<ByteTokenizer> TokenizerForModel(const ModelConfig& config) {

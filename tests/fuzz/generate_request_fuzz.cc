@@ -57,9 +57,36 @@ std::string ExpectedRefusal(const GenerationParams& params, const ModelConfig& c
   }
   if (!(s.top_p >= 0.0f && s.top_p <= 1.0f)) return "sampling.top_p ";
   if (s.top_k < 0) return "sampling.top_k ";
+  if (!(s.min_p >= 0.0f && s.min_p <= 1.0f)) return "sampling.min_p ";
+  if (!(s.repetition_penalty >= 0.0f &&
+        s.repetition_penalty <= std::numeric_limits<float>::max())) {
+    return "sampling.repetition_penalty ";
+  }
+  if (!(std::abs(s.presence_penalty) <= 2.0f)) return "sampling.presence_penalty ";
+  if (!(std::abs(s.frequency_penalty) <= 2.0f)) return "sampling.frequency_penalty ";
+  if (s.logit_bias.size() > 1024) return "sampling.logit_bias ";
+  for (const LogitBias& b : s.logit_bias) {  // the proto map arrives sorted by id, each once
+    if (!InVocab(b.token, config) || !(std::abs(b.bias) <= 100.0f)) {
+      return absl::StrCat("sampling.logit_bias[", b.token, "]");
+    }
+  }
+  if (params.stop_token_ids.size() > 1024) return "stop_token_ids ";
   for (size_t i = 0; i < params.stop_token_ids.size(); ++i) {
     if (!InVocab(params.stop_token_ids[i], config)) return absl::StrCat("stop_token_ids[", i, "] ");
   }
+  if (params.stop_strings.size() > 16) return "stop ";
+  for (size_t i = 0; i < params.stop_strings.size(); ++i) {
+    if (params.stop_strings[i].empty() || params.stop_strings[i].size() > 256) {
+      return absl::StrCat("stop[", i, "] ");
+    }
+  }
+  if (params.n < 0 || params.n > 16) return "n ";
+  if (params.min_tokens < 0 || params.min_tokens > params.max_tokens) return "min_tokens ";
+  auto bad_count = [](const std::optional<int32_t>& v) {
+    return v.has_value() && (*v < 0 || *v > 20);
+  };
+  if (bad_count(params.logprobs)) return "logprobs ";
+  if (bad_count(params.prompt_logprobs)) return "prompt_logprobs ";
   return "";
 }
 
@@ -70,8 +97,20 @@ bool SameParams(const GenerationParams& a, const GenerationParams& b) {
          a.max_tokens == b.max_tokens &&
          same_float(a.sampling.temperature, b.sampling.temperature) &&
          a.sampling.top_k == b.sampling.top_k && same_float(a.sampling.top_p, b.sampling.top_p) &&
-         a.sampling.seed == b.sampling.seed && a.stop_token_ids == b.stop_token_ids &&
-         a.ignore_eos == b.ignore_eos;
+         a.sampling.seed == b.sampling.seed && same_float(a.sampling.min_p, b.sampling.min_p) &&
+         same_float(a.sampling.repetition_penalty, b.sampling.repetition_penalty) &&
+         same_float(a.sampling.presence_penalty, b.sampling.presence_penalty) &&
+         same_float(a.sampling.frequency_penalty, b.sampling.frequency_penalty) &&
+         std::equal(a.sampling.logit_bias.begin(), a.sampling.logit_bias.end(),
+                    b.sampling.logit_bias.begin(), b.sampling.logit_bias.end(),
+                    [&](const LogitBias& x, const LogitBias& y) {
+                      return x.token == y.token && same_float(x.bias, y.bias);
+                    }) &&
+         a.stop_token_ids == b.stop_token_ids && a.ignore_eos == b.ignore_eos &&
+         a.stop_strings == b.stop_strings &&
+         a.include_stop_str_in_output == b.include_stop_str_in_output &&
+         std::max(a.n, 1) == std::max(b.n, 1) && a.min_tokens == b.min_tokens &&
+         a.logprobs == b.logprobs && a.prompt_logprobs == b.prompt_logprobs;
 }
 
 // Logits rows a model could plausibly (or pathologically) produce, each `vocab` wide.
@@ -171,6 +210,7 @@ void CheckConversion(const v1::GenerateRequest& request, const GenerationParams&
           "token ids not copied as given");
       break;
     }
+    case v1::GenerateRequest::kChat:  // the service renders chat prompts before conversion
     case v1::GenerateRequest::PROMPT_NOT_SET:
       FUZZ_CHECK(!params.has_prompt && params.prompt_ids.empty(), "prompt without a prompt");
       break;

@@ -222,3 +222,151 @@ TEST_F(GenerationControlsTest, TokenizeMatchesATextPromptAndDetokenizeInvertsIt)
 
 }  // namespace
 }  // namespace kvserve
+
+namespace kvserve {
+namespace {
+
+v1::ChatPrompt TwoTurns() {
+  v1::ChatPrompt chat;
+  v1::ChatMessage* system = chat.add_messages();
+  system->set_role("system");
+  system->set_content("Be brief.");
+  v1::ChatMessage* user = chat.add_messages();
+  user->set_role("user");
+  user->set_content("Hi!");
+  return chat;
+}
+
+TEST_F(GenerationControlsTest, ChatMessagesRenderWithTheTemplateAndGenerate) {
+  Start();
+  EXPECT_TRUE(GetInfo(*stub_).has_chat_template());
+  grpc::ClientContext c1;
+  v1::RenderedChat rendered;
+  ASSERT_TRUE(stub_->RenderChat(&c1, TwoTurns(), &rendered).ok());
+  // The presets' built-in ChatML.
+  EXPECT_EQ(rendered.text(),
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n"
+            "<|im_start|>assistant\n");
+  EXPECT_EQ(rendered.token_ids_size(), static_cast<int>(rendered.text().size()));  // bytes
+
+  v1::ChatPrompt no_prompt = TwoTurns();
+  no_prompt.set_no_generation_prompt(true);
+  grpc::ClientContext c2;
+  v1::RenderedChat bare;
+  ASSERT_TRUE(stub_->RenderChat(&c2, no_prompt, &bare).ok());
+  EXPECT_EQ(bare.text(), rendered.text().substr(0, rendered.text().size() - 22));
+
+  v1::GenerateRequest request;
+  *request.mutable_chat() = TwoTurns();
+  request.set_max_tokens(8);
+  request.set_ignore_eos(true);
+  const StreamResult run = RunGenerate(*stub_, request);
+  ASSERT_TRUE(run.status.ok()) << run.status.error_message();
+  EXPECT_EQ(run.messages.back().usage().prompt_tokens(), rendered.token_ids_size());
+  // The same ids sent as a token prompt give the same tokens.
+  v1::GenerateRequest as_ids;
+  as_ids.mutable_token_ids()->mutable_ids()->CopyFrom(rendered.token_ids());
+  as_ids.set_max_tokens(8);
+  as_ids.set_ignore_eos(true);
+  EXPECT_EQ(RunGenerate(*stub_, as_ids).tokens, run.tokens);
+}
+
+TEST_F(GenerationControlsTest, BadChatPromptsAreRefusedSayingWhy) {
+  Start();
+  v1::GenerateRequest request;
+  request.mutable_chat();  // no messages
+  request.set_max_tokens(4);
+  const StreamResult empty = RunGenerate(*stub_, request);
+  EXPECT_EQ(empty.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(empty.status.error_message(), StartsWith("chat.messages is empty"));
+  grpc::ClientContext c;
+  v1::RenderedChat rendered;
+  const grpc::Status status = stub_->RenderChat(&c, v1::ChatPrompt(), &rendered);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace kvserve
+
+namespace kvserve {
+namespace {
+
+TEST_F(GenerationControlsTest, LogprobsAndPromptLogprobsComeWithTheirTexts) {
+  Start();
+  v1::GenerateRequest request = TextRequest("logprobs", 6);
+  request.set_logprobs(3);
+  request.set_prompt_logprobs(2);
+  const StreamResult run = RunGenerate(*stub_, request);
+  ASSERT_TRUE(run.status.ok()) << run.status.error_message();
+  int prompt_entries = 0;
+  std::vector<v1::TokenLogprob> logprobs;
+  for (const v1::GenerateResponse& m : run.messages) {
+    prompt_entries += m.prompt_logprobs_size();
+    ASSERT_EQ(m.logprobs_size(), m.token_ids_size());
+    for (int i = 0; i < m.logprobs_size(); ++i) {
+      EXPECT_EQ(m.logprobs(i).token_id(), m.token_ids(i));
+      logprobs.push_back(m.logprobs(i));
+    }
+  }
+  ASSERT_TRUE(run.messages.front().prompt_logprobs_size() > 0);
+  EXPECT_EQ(prompt_entries, 7);  // "logprobs" has 8 byte tokens: every one after the first
+  EXPECT_EQ(run.messages.front().prompt_logprobs(0).token_id(), 'o');
+  EXPECT_EQ(run.messages.front().prompt_logprobs(0).text(), "o");
+  EXPECT_EQ(run.messages.front().prompt_logprobs(0).top_size(), 2);
+  ASSERT_EQ(logprobs.size(), 6u);
+  for (const v1::TokenLogprob& lp : logprobs) {
+    // Greedy: the chosen token is the most likely one of the raw distribution.
+    EXPECT_EQ(lp.rank(), 1);
+    ASSERT_EQ(lp.top_size(), 3);
+    EXPECT_EQ(lp.top(0).token_id(), lp.token_id());
+    EXPECT_FLOAT_EQ(lp.top(0).logprob(), lp.logprob());
+    EXPECT_GE(lp.top(0).logprob(), lp.top(1).logprob());
+    EXPECT_LE(lp.logprob(), 0.0f);
+  }
+}
+
+TEST_F(GenerationControlsTest, LogitBiasForcesATokenAndPenaltiesAreAccepted) {
+  Start();
+  v1::GenerateRequest request = TextRequest("bias", 5);
+  (*request.mutable_sampling()->mutable_logit_bias())['Q'] = 100.0f;
+  const StreamResult forced = RunGenerate(*stub_, request);
+  ASSERT_TRUE(forced.status.ok()) << forced.status.error_message();
+  EXPECT_EQ(forced.text, "QQQQQ");
+  request.mutable_sampling()->set_repetition_penalty(1.3f);
+  request.mutable_sampling()->set_frequency_penalty(2.0f);
+  request.mutable_sampling()->set_presence_penalty(-2.0f);
+  request.mutable_sampling()->set_min_p(0.1f);
+  EXPECT_TRUE(RunGenerate(*stub_, request).status.ok());
+}
+
+TEST_F(GenerationControlsTest, BadSamplingControlsNameTheirField) {
+  Start();
+  std::vector<std::pair<v1::GenerateRequest, std::string>> bad;
+  auto with = [](auto set) {
+    v1::GenerateRequest r = TextRequest("x", 4);
+    set(r);
+    return r;
+  };
+  bad.push_back({with([](auto& r) { r.mutable_sampling()->set_min_p(1.5f); }), "sampling.min_p"});
+  bad.push_back({with([](auto& r) { r.mutable_sampling()->set_repetition_penalty(-1.0f); }),
+                 "sampling.repetition_penalty"});
+  bad.push_back({with([](auto& r) { r.mutable_sampling()->set_presence_penalty(2.5f); }),
+                 "sampling.presence_penalty"});
+  bad.push_back({with([](auto& r) { r.mutable_sampling()->set_frequency_penalty(NAN); }),
+                 "sampling.frequency_penalty"});
+  bad.push_back({with([](auto& r) { (*r.mutable_sampling()->mutable_logit_bias())[5] = 101.0f; }),
+                 "sampling.logit_bias[5]"});
+  bad.push_back({with([](auto& r) { (*r.mutable_sampling()->mutable_logit_bias())[999] = 1.0f; }),
+                 "sampling.logit_bias[999]"});
+  bad.push_back({with([](auto& r) { r.set_min_tokens(5); }), "min_tokens"});
+  bad.push_back({with([](auto& r) { r.set_logprobs(21); }), "logprobs"});
+  bad.push_back({with([](auto& r) { r.set_prompt_logprobs(-1); }), "prompt_logprobs"});
+  for (const auto& [request, field] : bad) {
+    const StreamResult result = RunGenerate(*stub_, request);
+    EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_THAT(result.status.error_message(), StartsWith(field));
+  }
+}
+
+}  // namespace
+}  // namespace kvserve

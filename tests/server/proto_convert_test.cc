@@ -189,7 +189,7 @@ TEST(ProtoConvertTest, ServerInfoCarriesConfigOptionsAndStats) {
   stats.steps = 1234;
   stats.requests_finished = 77;
   v1::ServerInfo info;
-  FillServerInfo(config, options, stats, &info);
+  FillServerInfo(config, options, stats, /*has_chat_template=*/true, &info);
   EXPECT_EQ(info.model_name(), "micro");
   EXPECT_EQ(info.vocab_size(), config.vocab_size);
   EXPECT_EQ(info.max_context(), config.max_context);

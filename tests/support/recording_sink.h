@@ -28,7 +28,8 @@ struct RecordedSample {
   FinishReason finish = FinishReason::kNone;
   int32_t stop_token_id = -1;
   int32_t stop_string = -1;
-  int outputs_after_finish = 0;  // must stay 0
+  std::vector<TokenLogprobs> logprobs;  // one per token when the request asked for them
+  int outputs_after_finish = 0;         // must stay 0
 };
 
 // Collects everything a request's sink receives. `tokens` and `finish` are sample 0's (what a
@@ -44,6 +45,11 @@ class RecordingSink : public TokenSink {
     if (sample.finish != FinishReason::kNone) ++sample.outputs_after_finish;
     EXPECT_EQ(sample.outputs_after_finish, 0) << "sample " << output.index << " after its finish";
     sample.tokens.push_back(output.token);
+    if (output.logprobs != nullptr) sample.logprobs.push_back(*output.logprobs);
+    if (!output.prompt_logprobs.empty()) {
+      EXPECT_TRUE(prompt_logprobs.empty()) << "prompt logprobs sent twice";
+      prompt_logprobs.assign(output.prompt_logprobs.begin(), output.prompt_logprobs.end());
+    }
     sample.text.append(output.text);
     sample.finish = output.finish;
     sample.stop_token_id = output.stop_token_id;
@@ -75,6 +81,7 @@ class RecordingSink : public TokenSink {
   std::vector<int32_t> tokens;
   FinishReason finish = FinishReason::kNone;
   std::vector<RecordedSample> samples;
+  std::vector<TokenLogprobs> prompt_logprobs;
   int terminal_calls = 0;
   Usage usage;
   absl::Status error;
