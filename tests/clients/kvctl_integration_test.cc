@@ -1,6 +1,8 @@
 // The kvctl binary against the real daemon (micro model, 127.0.0.1, port 0): stop strings typed
 // with C escapes end the text and are named, n samples are printed by index (distinct with
-// temperature > 0, the same for the same seed), tokenize and detokenize round-trip, and bad flag
+// temperature > 0, the same for the same seed), logprob tables, the sampling controls (logit
+// bias, penalties, min_tokens) reaching the sampler, chat rendered with the preset's ChatML
+// template from flags or JSON and generated, tokenize and detokenize round-trip, and bad flag
 // values are refused with exit status 2 before any call.
 #include <cstdint>
 #include <map>
@@ -8,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -187,6 +191,131 @@ TEST_F(KvctlIntegrationTest, TokenizeAndDetokenizeRoundTrip) {
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_THAT(bad.err, HasSubstr("INVALID_ARGUMENT"));
   EXPECT_THAT(bad.err, HasSubstr("999999"));
+}
+
+// The rows of a kvctl logprob table titled `title`: each row's columns (pos, id, token, logprob,
+// rank, then the alternatives as "text" logprob pairs).
+std::vector<std::vector<std::string>> TableRows(const std::string& out, const std::string& title) {
+  std::vector<std::vector<std::string>> rows;
+  // The title starts a line ("logprobs:" is also the end of "prompt logprobs:").
+  const std::string text = "\n" + out;
+  const size_t at = text.find("\n" + title + ":\n");
+  if (at == std::string::npos) return rows;
+  const std::vector<std::string> lines = absl::StrSplit(text.substr(at + title.size() + 3), '\n');
+  for (size_t i = 1; i < lines.size(); ++i) {  // lines[0] is the header
+    const std::vector<std::string> columns = absl::StrSplit(lines[i], ' ', absl::SkipWhitespace());
+    int pos = 0;
+    if (columns.size() < 5 || !absl::SimpleAtoi(columns[0], &pos)) break;
+    rows.push_back(columns);
+  }
+  return rows;
+}
+
+// "[... completion_tokens=N ...]" → N.
+int CompletionTokens(const std::string& err) {
+  const size_t at = err.find("completion_tokens=");
+  int n = -1;
+  if (at == std::string::npos) return n;
+  const std::string rest = err.substr(at + 18);
+  EXPECT_TRUE(absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &n)) << err;
+  return n;
+}
+
+TEST_F(KvctlIntegrationTest, LogprobTablesHaveARowPerTokenAndTheAlternatives) {
+  const CommandResult r = Kvctl({"generate", "Hello", "--max_tokens=4", "--ignore_eos",
+                                 "--logprobs=3", "--prompt_logprobs=2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The prompt's table first: its tokens after the first (positions 1..4 of "Hello").
+  const std::vector<std::vector<std::string>> prompt = TableRows(r.out, "prompt logprobs");
+  ASSERT_EQ(prompt.size(), 4u) << r.out;
+  EXPECT_EQ(prompt[0][0], "1");
+  EXPECT_EQ(prompt[0][1], "101");  // 'e'
+  EXPECT_EQ(prompt[3][2], "\"o\"");
+  const std::vector<std::vector<std::string>> generated = TableRows(r.out, "logprobs");
+  ASSERT_EQ(generated.size(), 4u) << r.out;
+  EXPECT_LT(r.out.find("prompt logprobs:"), r.out.find("\nlogprobs:"));
+  for (const std::vector<std::string>& row : generated) {
+    double logprob = 0;
+    ASSERT_TRUE(absl::SimpleAtod(row[3], &logprob)) << row[3];
+    EXPECT_LE(logprob, 0.0);
+    // Greedy: the chosen token is the most likely one, first among the 3 alternatives.
+    EXPECT_EQ(row[4], "1");
+    ASSERT_EQ(row.size(), 5u + 2 * 3) << absl::StrJoin(row, " ");
+    EXPECT_EQ(row[5], row[2]);
+    EXPECT_EQ(row[6], row[3] + ",");
+  }
+}
+
+TEST_F(KvctlIntegrationTest, SamplingControlsReachTheSampler) {
+  // A +100 bias forces 'A'; a -100 bias bans the greedy first token.
+  const CommandResult forced =
+      Kvctl({"generate", "Hello", "--max_tokens=6", "--ignore_eos", "--logit_bias=65:100"});
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_EQ(forced.out, "AAAAAA");
+  const CommandResult plain = Kvctl({"generate", "Hello", "--max_tokens=12", "--ignore_eos"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  ASSERT_FALSE(plain.out.empty());
+  const int first = static_cast<unsigned char>(plain.out[0]);
+  const CommandResult banned = Kvctl({"generate", "Hello", "--max_tokens=12", "--ignore_eos",
+                                      absl::StrCat("--logit_bias=", first, ":-100")});
+  ASSERT_EQ(banned.exit_code, 0) << banned.err;
+  ASSERT_FALSE(banned.out.empty());
+  EXPECT_NE(banned.out[0], plain.out[0]);
+  // Penalties change a greedy text that repeats itself.
+  for (const char* penalty :
+       {"--repetition_penalty=3", "--presence_penalty=2", "--frequency_penalty=2"}) {
+    const CommandResult r =
+        Kvctl({"generate", "Hello", "--max_tokens=12", "--ignore_eos", penalty});
+    ASSERT_EQ(r.exit_code, 0) << penalty << ": " << r.err;
+    EXPECT_NE(r.out, plain.out) << penalty;
+  }
+  // min_tokens holds a stop string back: the stop on the first token's text cannot end it
+  // before 8 tokens.
+  const std::string escaped = absl::StrCat("\\x", absl::Hex(first, absl::kZeroPad2));
+  const CommandResult early =
+      Kvctl({"generate", "Hello", "--max_tokens=12", "--ignore_eos", "--stop", escaped});
+  ASSERT_EQ(early.exit_code, 0) << early.err;
+  EXPECT_EQ(early.out, "");
+  EXPECT_EQ(CompletionTokens(early.err), 1);
+  const CommandResult held = Kvctl({"generate", "Hello", "--max_tokens=12", "--ignore_eos",
+                                    "--stop", escaped, "--min_tokens=8"});
+  ASSERT_EQ(held.exit_code, 0) << held.err;
+  EXPECT_GE(CompletionTokens(held.err), 8) << held.err;
+}
+
+TEST_F(KvctlIntegrationTest, ChatRendersWithTheTemplateAndReplies) {
+  const std::string rendered_text =
+      "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+      "<|im_start|>assistant\n";
+  const CommandResult render =
+      Kvctl({"chat", "--system", "Be brief.", "--user", "Hi", "--render_only"});
+  ASSERT_EQ(render.exit_code, 0) << render.err;
+  ASSERT_TRUE(absl::StartsWith(render.out, rendered_text)) << render.out;
+  const std::string id_line = render.out.substr(rendered_text.size());
+  EXPECT_THAT(id_line, StartsWith(absl::StrCat(rendered_text.size(), " tokens: 60,124,")));
+
+  // The same messages from --message, and as JSON on stdin.
+  const CommandResult by_message =
+      Kvctl({"chat", "--message=system:Be brief.", "--message", "user:Hi", "--render_only"});
+  EXPECT_EQ(by_message.out, render.out);
+  const CommandResult piped = RunCommand(
+      "/bin/sh",
+      {"-c", absl::StrCat("printf '%s' '[{\"role\": \"system\", \"content\": \"Be brief.\"}, "
+                          "{\"role\": \"user\", \"content\": \"Hi\"}]' | ",
+                          KVCTL_BINARY,
+                          " chat --messages - --render_only --target=", daemon_->target())});
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(piped.out, render.out);
+
+  // Generating: the prompt is the rendered one.
+  const CommandResult reply =
+      Kvctl({"chat", "--system", "Be brief.", "--user", "Hi", "--max_tokens=8", "--ignore_eos",
+             "--n=2", "--seed=1", "--temperature=0.8"});
+  ASSERT_EQ(reply.exit_code, 0) << reply.err;
+  EXPECT_EQ(ParseSamples(reply.out).size(), 2u) << reply.out;
+  EXPECT_THAT(reply.err, HasSubstr(absl::StrCat("[n=2 prompt_tokens=", rendered_text.size(), " ")));
+  const CommandResult info = Kvctl({"info"});
+  EXPECT_THAT(info.out, HasSubstr("has_chat_template: true\n"));
 }
 
 TEST(KvctlFlagsTest, BadFlagValuesAreRefusedWithExitStatus2) {

@@ -103,7 +103,8 @@ class KvserveClientTest(unittest.TestCase):
 
 
 class GenerationControlsTest(unittest.TestCase):
-    """Stop strings, n samples and the token RPCs through the real daemon (micro model)."""
+    """Stop strings, n samples, logprobs, the sampling controls, chat and the token RPCs through
+    the real daemon (micro model, whose preset chat template is ChatML)."""
 
     @classmethod
     def setUpClass(cls):
@@ -176,6 +177,60 @@ class GenerationControlsTest(unittest.TestCase):
         self.assertEqual(with_bos, [bos, 72, 105])
         self.assertEqual(ctx.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("999999", ctx.exception.details())
+
+    def test_logprobs_and_prompt_logprobs(self):
+        with KvserveClient(self.target, timeout=30) as client:
+            result = client.complete("Hello", max_tokens=4, ignore_eos=True, logprobs=3,
+                                     prompt_logprobs=2)
+            chunks = list(client.generate("Hello", max_tokens=4, ignore_eos=True, logprobs=0))
+        self.assertEqual([l.token_id for l in result.logprobs], result.token_ids)
+        for entry in result.logprobs:
+            self.assertLessEqual(entry.logprob, 0.0)
+            self.assertEqual(entry.rank, 1)  # greedy picks the most likely token
+            self.assertEqual(len(entry.top), 3)
+            self.assertEqual(entry.top[0].token_id, entry.token_id)
+            self.assertEqual(entry.top[0].logprob, entry.logprob)
+            self.assertGreaterEqual(entry.top[0].logprob, entry.top[1].logprob)
+        # The prompt's tokens after the first ("ello"), with two alternatives each.
+        self.assertEqual([l.token_id for l in result.prompt_logprobs], [101, 108, 108, 111])
+        self.assertTrue(all(len(l.top) == 2 for l in result.prompt_logprobs))
+        # logprobs=0: the chosen token's only, one per token, on the chunk that carries it.
+        for chunk in chunks:
+            self.assertEqual([l.token_id for l in chunk.logprobs], chunk.token_ids)
+            self.assertTrue(all(not l.top for l in chunk.logprobs))
+
+    def test_sampling_controls_reach_the_sampler(self):
+        with KvserveClient(self.target, timeout=30) as client:
+            forced = client.complete("Hello", max_tokens=5, ignore_eos=True,
+                                     logit_bias={65: 100.0})
+            plain = client.complete("Hello", max_tokens=12, ignore_eos=True)
+            penalized = client.complete("Hello", max_tokens=12, ignore_eos=True,
+                                        repetition_penalty=3.0)
+            held = client.complete("Hello", max_tokens=12, ignore_eos=True,
+                                   stop=plain.text[0], min_tokens=6)
+            with self.assertRaises(grpc.RpcError) as ctx:
+                client.complete("Hello", max_tokens=4, min_p=1.5)
+        self.assertEqual(forced.text, "AAAAA")
+        self.assertNotEqual(penalized.token_ids, plain.token_ids)
+        self.assertGreaterEqual(held.usage["completion_tokens"], 6)
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("min_p", ctx.exception.details())
+
+    def test_chat_and_render_chat(self):
+        messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+        with KvserveClient(self.target, timeout=30) as client:
+            rendered = client.render_chat(messages)
+            continued = client.render_chat(messages, add_generation_prompt=False)
+            reply = client.chat(messages, max_tokens=6, ignore_eos=True)
+            has_template = client.server_info()["has_chat_template"]
+        self.assertTrue(has_template)
+        self.assertEqual(rendered["text"],
+                         "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi"
+                         "<|im_end|>\n<|im_start|>assistant\n")
+        self.assertEqual(len(rendered["token_ids"]), len(rendered["text"]))  # byte-level
+        self.assertFalse(continued["text"].endswith("assistant\n"))
+        self.assertEqual(reply.usage["prompt_tokens"], len(rendered["token_ids"]))
+        self.assertEqual(len(reply.token_ids), 6)
 
     def test_command_line_stop_and_n(self):
         def run(*argv):
