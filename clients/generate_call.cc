@@ -53,7 +53,9 @@ GenerateCall::GenerateCall(v1::GenerateRequest request, const GenerateCallOption
   // At most one message per token (the server may coalesce, never split); the reservation is
   // capped so that a thousand long streams do not reserve memory they may never use.
   record_.messages.reserve(static_cast<size_t>(std::clamp(request_.max_tokens(), 0, 256)));
-  unfinished_samples_ = std::max(1, request_.n());
+  // A request with an n out of range (up to 2^31 - 1: an invalid one, which the server refuses
+  // before any message) must not reserve a record per sample.
+  unfinished_samples_ = std::clamp(request_.n(), 1, GenerateRecord::kMaxRecordedSamples);
   record_.samples.resize(static_cast<size_t>(unfinished_samples_));
 }
 

@@ -86,7 +86,8 @@ struct GenerateRecord {
   std::vector<MessageArrival> messages;         // every message, token-less ones too, in order
   std::vector<v1::GenerateResponse> responses;  // with keep_responses only: every message
   int64_t tokens = 0;                           // token ids received, over all messages/samples
-  // One per sample the request asked for (max(1, n)), by index.
+  // One per sample the request asked for (max(1, n), at most kMaxRecordedSamples), by index.
+  static constexpr int32_t kMaxRecordedSamples = 256;
   std::vector<SampleRecord> samples;
   // With keep_output: the prompt logprobs (from whichever messages carried them).
   std::vector<v1::TokenLogprob> prompt_logprobs;

@@ -254,6 +254,17 @@ TEST_F(GenerateCallTest, NoticesBreachesOfTheSamplesProtocol) {
   EXPECT_FALSE(r.final_fields_split);  // sample 0's finish was not the last one
 }
 
+TEST_F(GenerateCallTest, AnNOutOfRangeRecordsAtMostTheCap) {
+  service_.SetHandler([](grpc::ServerContext*, const v1::GenerateRequest&, Writer*) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "n is 2147483647");
+  });
+  v1::GenerateRequest request = Request("x");
+  request.set_n(2147483647);
+  const GenerateRecord r = RunGenerateCall(*stub_, request, GenerateCallOptions{});
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(r.samples.size(), static_cast<size_t>(GenerateRecord::kMaxRecordedSamples));
+}
+
 TEST_F(GenerateCallTest, DoesNotCancelOnceEverySampleFinished) {
   // The cancel point (3 tokens) is reached by the stream's last message only.
   service_.SetHandler(
