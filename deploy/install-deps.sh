@@ -15,6 +15,7 @@ PACKAGES=(
   prometheus-cpp-dev nlohmann-json3-dev libpcre2-dev
   libssl-dev  # TLS file checks, token digests
   python3 python3-grpcio python3-numpy python3-protobuf python3-yaml
+  python3-jinja2  # tests/chat: the reference renderer chat templates are compared against
   clang libclang-rt-14-dev libomp-dev openssl nginx-full  # libomp-dev: OpenMP for clang (fuzz build)
   clang-format  # deploy/test.sh checks the tree's formatting (.clang-format)
 )

@@ -38,7 +38,7 @@ absl::StatusOr<std::string> ChatTemplate::RenderJson(const nlohmann::ordered_jso
   if (!messages.is_array()) {
     return absl::InvalidArgumentError("chat template: messages must be a JSON array");
   }
-  if (!options.extra_variables.is_object()) {
+  if (!options.extra_variables.is_object() && !options.extra_variables.is_null()) {
     return absl::InvalidArgumentError("chat template: extra_variables must be a JSON object");
   }
   jinja::Dict variables;
@@ -48,8 +48,10 @@ absl::StatusOr<std::string> ChatTemplate::RenderJson(const nlohmann::ordered_jso
   variables.Set("add_generation_prompt", jinja::Value::Bool(options.add_generation_prompt));
   if (options.bos_token) variables.Set("bos_token", jinja::Value::String(*options.bos_token));
   if (options.eos_token) variables.Set("eos_token", jinja::Value::String(*options.eos_token));
-  for (const auto& [name, value] : options.extra_variables.items()) {
-    variables.Set(name, jinja::FromJson(value));
+  if (options.extra_variables.is_object()) {
+    for (const auto& [name, value] : options.extra_variables.items()) {
+      variables.Set(name, jinja::FromJson(value));
+    }
   }
   jinja::RenderEnvironment environment;
   environment.now = options.now.value_or(absl::Now());

@@ -54,7 +54,7 @@ struct ChatRenderOptions {
   // process's local time).
   std::optional<absl::Time> now;
   absl::TimeZone time_zone = absl::LocalTimeZone();
-  // More template variables: a JSON object, e.g. {"enable_thinking": false}.
+  // More template variables: a JSON object (or null), e.g. {"enable_thinking": false}.
   nlohmann::ordered_json extra_variables = nlohmann::ordered_json::object();
   jinja::RenderLimits limits;
 };

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
@@ -59,6 +60,13 @@ class Evaluator final : public Interpreter {
       if (name.is_string()) root_.vars[name.string_value()] = value;
     }
     scope_ = &root_;
+  }
+
+  // A namespace can be made to hold itself (`{% set ns.me = ns %}`, or through a list): shared
+  // ownership would leak such a cycle, so every namespace that was assigned to is emptied when
+  // the render ends. Nothing of the render's values outlives it (the output is a string).
+  ~Evaluator() {
+    for (const Value& ns : assigned_namespaces_) ns.namespace_data().attrs = Dict();
   }
 
   absl::StatusOr<std::string> Run(const Program& program) {
@@ -198,6 +206,8 @@ class Evaluator final : public Interpreter {
   int64_t steps_ = 0;
   size_t built_bytes_ = 0;
   int call_depth_ = 0;
+  std::vector<Value> assigned_namespaces_;
+  absl::flat_hash_set<const NamespaceData*> assigned_namespace_ids_;
 };
 
 absl::StatusOr<Value> Macro::Call(Interpreter&, CallArgs args) const {
@@ -311,6 +321,7 @@ absl::StatusOr<Value> Evaluator::EvalImpl(const Expr& expr) {
       CHAT_ASSIGN_OR_RETURN(Value result,
                             Arithmetic(node.op, left, right, limits_.max_output_bytes));
       if (result.is_string()) CHAT_RETURN_IF_ERROR(Built(result.string_value().size()));
+      if (result.is_list()) CHAT_RETURN_IF_ERROR(Built(result.list_items().size() * sizeof(Value)));
       return result;
     }
     case Expr::Kind::kConcat: {
@@ -354,6 +365,9 @@ absl::Status Evaluator::Assign(const AssignTarget& target, const Value& value, S
     Value ns = Lookup(target.names[0]);
     if (!ns.is_namespace()) {
       return absl::InvalidArgumentError("cannot assign attribute on non-namespace object");
+    }
+    if (assigned_namespace_ids_.insert(&ns.namespace_data()).second) {
+      assigned_namespaces_.push_back(ns);
     }
     ns.namespace_data().attrs.Set(target.namespace_attr, value);
     return absl::OkStatus();

@@ -11,8 +11,9 @@
 //   * macros see the template's top-level variables as they are when called.
 //
 // Limits (RESOURCE_EXHAUSTED, so that a broken or hostile template cannot hang or exhaust
-// memory): the output and every string built are capped at max_output_bytes; the text a render
-// builds in total at max_built_bytes; statements, loop iterations and calls at max_steps; macro
+// memory): the output and every string built are capped at max_output_bytes (and lists at as
+// many items); the text and list items a render builds in total at max_built_bytes (values are
+// shared, so copies cost nothing); statements, loop iterations and calls at max_steps; macro
 // calls nest at most max_call_depth deep. Parsing bounds the nesting of the tree itself.
 //
 // Errors: INVALID_ARGUMENT "line N: <what>" for the first failure; raise_exception(message)

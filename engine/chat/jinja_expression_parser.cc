@@ -81,7 +81,12 @@ absl::StatusOr<AssignTarget> ExpressionParser::ParseAssignTarget(
     target.unpack = true;
   }
   if (target.names.empty()) return c_.Expected("a variable name to assign to");
-  if (parenthesized) CHAT_RETURN_IF_ERROR(c_.ExpectOperator(")"));
+  if (parenthesized) {
+    CHAT_RETURN_IF_ERROR(c_.ExpectOperator(")"));
+    if (c_.IsOperator(",")) {
+      return c_.ErrorAt(c_.current(), "nested tuple targets are not supported");
+    }
+  }
   return target;
 }
 

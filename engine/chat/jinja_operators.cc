@@ -126,6 +126,9 @@ absl::StatusOr<Value> Arithmetic(BinaryExpr::Op op, const Value& a, const Value&
         return Value::String(a.string_value() + b.string_value());
       }
       if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
+        if (a.list_items().size() + b.list_items().size() > max_bytes) {
+          return Error("the result of '+' is too long");
+        }
         ValueList out = a.list_items();
         out.insert(out.end(), b.list_items().begin(), b.list_items().end());
         return a.is_tuple() ? Value::Tuple(std::move(out)) : Value::List(std::move(out));

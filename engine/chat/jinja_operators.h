@@ -23,8 +23,8 @@
 
 namespace kvserve::jinja {
 
-// `op` is one of the arithmetic operators (not and / or). Strings and lists longer than
-// `max_bytes` (bytes or items) are an error rather than an allocation.
+// `op` is one of the arithmetic operators (not and / or). Strings longer than `max_bytes` bytes
+// and lists longer than `max_bytes` items are an error rather than an allocation.
 absl::StatusOr<Value> Arithmetic(BinaryExpr::Op op, const Value& a, const Value& b,
                                  size_t max_bytes);
 absl::StatusOr<Value> UnaryArithmetic(UnaryExpr::Op op, const Value& a);

@@ -291,7 +291,12 @@ class StatementParser {
   absl::StatusOr<StmtPtr> ParseGeneration() {
     const int line = c_.Next().line;
     auto node = std::make_unique<ScopeStmt>(line);
-    CHAT_ASSIGN_OR_RETURN(node->body, ParseBlockBody("generation", line, {"endgeneration"}));
+    const int outer_loop_depth = loop_depth_;
+    loop_depth_ = 0;  // the body is a macro in jinja2: `break` cannot leave it
+    absl::StatusOr<Body> body = ParseBlockBody("generation", line, {"endgeneration"});
+    loop_depth_ = outer_loop_depth;
+    if (!body.ok()) return body.status();
+    node->body = *std::move(body);
     c_.Next();  // endgeneration
     return node;
   }

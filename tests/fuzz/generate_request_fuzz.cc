@@ -241,8 +241,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
              protobuf_accepts);
   if (!parsed.ok()) {
     FUZZ_CHECK(parsed.code() == absl::StatusCode::kInvalidArgument, parsed.ToString());
-    FUZZ_CHECK(absl::StartsWith(parsed.message(), "request_id is not valid UTF-8 (byte ") ||
-                   absl::StartsWith(parsed.message(), "prompt.text is not valid UTF-8 (byte ") ||
+    // Any string field (request_id, prompt.text, stop, chat messages): "<field> is not valid
+    // UTF-8 (byte N of M)...", or the wire format itself.
+    FUZZ_CHECK(absl::StrContains(parsed.message(), " is not valid UTF-8 (byte ") ||
                    absl::StartsWith(parsed.message(),
                                     "the request is not a valid kvserve.v1.GenerateRequest: "),
                "unexplained refusal: ", parsed.ToString());
