@@ -18,6 +18,30 @@ double GenerateRecord::FirstTokenSeconds() const {
   return -1;
 }
 
+bool GenerateRecord::AllSamplesFinished() const {
+  return std::all_of(samples.begin(), samples.end(), [](const SampleRecord& s) {
+    return s.finish_reason != v1::FINISH_REASON_UNSPECIFIED;
+  });
+}
+
+bool AppendToSample(const v1::GenerateResponse& response, bool keep_output, SampleRecord* sample) {
+  sample->tokens += response.token_ids_size();
+  if (keep_output) {
+    sample->text += response.text();
+    sample->token_ids.insert(sample->token_ids.end(), response.token_ids().begin(),
+                             response.token_ids().end());
+    sample->logprobs.insert(sample->logprobs.end(), response.logprobs().begin(),
+                            response.logprobs().end());
+  }
+  if (response.finish_reason() == v1::FINISH_REASON_UNSPECIFIED) return false;
+  const bool first_finish = sample->finish_reason == v1::FINISH_REASON_UNSPECIFIED;
+  sample->finish_reason = response.finish_reason();
+  sample->has_stop_string = response.has_stop_string();
+  sample->stop_string = response.stop_string();
+  sample->stop_token_id = response.has_stop_token_id() ? response.stop_token_id() : -1;
+  return first_finish;
+}
+
 GenerateCall* GenerateCall::Create(v1::GenerateRequest request, const GenerateCallOptions& options,
                                    GenerateCallObserver* observer) {
   return new GenerateCall(std::move(request), options, observer);
@@ -29,6 +53,10 @@ GenerateCall::GenerateCall(v1::GenerateRequest request, const GenerateCallOption
   // At most one message per token (the server may coalesce, never split); the reservation is
   // capped so that a thousand long streams do not reserve memory they may never use.
   record_.messages.reserve(static_cast<size_t>(std::clamp(request_.max_tokens(), 0, 256)));
+  // A request with an n out of range (up to 2^31 - 1: an invalid one, which the server refuses
+  // before any message) must not reserve a record per sample.
+  unfinished_samples_ = std::clamp(request_.n(), 1, GenerateRecord::kMaxRecordedSamples);
+  record_.samples.resize(static_cast<size_t>(unfinished_samples_));
 }
 
 void GenerateCall::Start(v1::Generation::Stub* stub) {
@@ -57,13 +85,29 @@ double GenerateCall::SinceStartLocked() const {
 bool GenerateCall::RecordLocked() {
   GenerateRecord& r = record_;
   const int32_t n = response_.token_ids_size();
-  r.messages.push_back({SinceStartLocked(), n});
+  const int32_t index = response_.index();
+  r.messages.push_back({SinceStartLocked(), n, index});
   if (options_.keep_responses) r.responses.push_back(response_);
-  if (r.finish_reason != v1::FINISH_REASON_UNSPECIFIED) r.message_after_final = true;
   r.tokens += n;
   if (response_.request_id() != request_.request_id()) r.request_id_mismatch = true;
+  if (r.has_usage) r.message_after_final = true;  // nothing may follow the stream's last message
   const bool has_finish = response_.finish_reason() != v1::FINISH_REASON_UNSPECIFIED;
-  if (has_finish != response_.has_usage()) r.final_fields_split = true;
+  bool finishes_last = false;
+  if (index < 0 || static_cast<size_t>(index) >= r.samples.size()) {
+    r.index_out_of_range = true;
+  } else {
+    SampleRecord& sample = r.samples[static_cast<size_t>(index)];
+    if (sample.finish_reason != v1::FINISH_REASON_UNSPECIFIED) r.message_after_final = true;
+    if (AppendToSample(response_, options_.keep_output, &sample)) {
+      finishes_last = --unfinished_samples_ == 0;
+    }
+  }
+  if (options_.keep_output) {
+    r.prompt_logprobs.insert(r.prompt_logprobs.end(), response_.prompt_logprobs().begin(),
+                             response_.prompt_logprobs().end());
+  }
+  // The message that finishes the last sample, and only it, has usage (n = 1: the finish).
+  if (finishes_last != response_.has_usage()) r.final_fields_split = true;
   if (has_finish) r.finish_reason = response_.finish_reason();
   if (response_.has_usage()) {
     r.has_usage = true;
@@ -71,7 +115,7 @@ bool GenerateCall::RecordLocked() {
   }
   // A stream whose last message has arrived is complete: cancelling it now would only race its
   // OK status (the cancel point can land in the final, coalesced message).
-  const bool finished = r.finish_reason != v1::FINISH_REASON_UNSPECIFIED;
+  const bool finished = r.has_usage || unfinished_samples_ == 0;
   if (!r.cancel_sent && !finished && options_.cancel_after_tokens > 0 &&
       r.tokens >= options_.cancel_after_tokens) {
     r.cancel_sent = true;

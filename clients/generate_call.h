@@ -1,8 +1,13 @@
 // GenerateCall: one kvserve.v1.Generation/Generate stream driven by gRPC's callback API (a
-// ClientReadReactor), with no thread of its own: the one client-side stream that kvload, kvsoak
-// and the tests' RunGenerate share. It records what each of them measures into a GenerateRecord
-// (every message's arrival time and token count, the final message's fields, breaches of the
-// message protocol, the status) and can cancel itself after a number of tokens.
+// ClientReadReactor), with no thread of its own: the one client-side stream that kvload, kvsoak,
+// kvctl and the tests' RunGenerate share. It records what each of them measures into a
+// GenerateRecord (every message's arrival time, sample and token count; per sample its tokens,
+// finish and stop reason, and optionally its text, ids and logprobs; the final message's fields;
+// breaches of the message protocol; the status) and can cancel itself after a number of tokens.
+//
+// A request with n > 1 streams n samples over one call: every message names its sample
+// (`index`, in [0, n)), each sample's last message has its finish_reason, and only the stream's
+// last message (the one that finishes the last sample) has usage.
 //
 // Lifetime: Create() builds it, not yet started, so that the caller can list it as live before any
 // callback can run; Start() starts it. It is reference-counted: when the stream is over, OnDone
@@ -26,6 +31,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -44,6 +50,9 @@ struct GenerateCallOptions {
   // Keep every response in full (GenerateRecord::responses), as tests want; otherwise only the
   // counts and times, as a load generator with thousands of streams wants.
   bool keep_responses = false;
+  // Gather each sample's text, token ids and logprobs (SampleRecord's output fields, and the
+  // prompt logprobs), as kvctl wants; off, a sample keeps only its counts and finish.
+  bool keep_output = false;
   // The caller's number for the call (e.g. its request index); the call only hands it back.
   int64_t tag = 0;
 };
@@ -52,6 +61,22 @@ struct GenerateCallOptions {
 struct MessageArrival {
   double t_s = 0;  // arrival, in seconds from the call's start
   int32_t tokens = 0;
+  int32_t index = 0;  // its sample
+};
+
+// What one sample (GenerateResponse::index) of a stream delivered.
+struct SampleRecord {
+  int64_t tokens = 0;         // token ids received for it
+  int32_t finish_reason = 0;  // v1::FinishReason of its finishing message; 0 = not finished
+  // With finish_reason STOP, what stopped it (from the finishing message): a stop string, or a
+  // token id (EOS or one of stop_token_ids); neither if the server named none.
+  bool has_stop_string = false;
+  std::string stop_string;
+  int32_t stop_token_id = -1;  // -1: none
+  // With keep_output only: everything it produced, in order.
+  std::string text;
+  std::vector<int32_t> token_ids;
+  std::vector<v1::TokenLogprob> logprobs;
 };
 
 // What one stream delivered. Times are on the steady clock, from `start`.
@@ -60,18 +85,26 @@ struct GenerateRecord {
   double end_s = 0;                             // the terminal status (the e2e latency)
   std::vector<MessageArrival> messages;         // every message, token-less ones too, in order
   std::vector<v1::GenerateResponse> responses;  // with keep_responses only: every message
-  int64_t tokens = 0;                           // token ids received, over all messages
+  int64_t tokens = 0;                           // token ids received, over all messages/samples
+  // One per sample the request asked for (max(1, n), at most kMaxRecordedSamples), by index.
+  static constexpr int32_t kMaxRecordedSamples = 256;
+  std::vector<SampleRecord> samples;
+  // With keep_output: the prompt logprobs (from whichever messages carried them).
+  std::vector<v1::TokenLogprob> prompt_logprobs;
 
   // The final message's fields.
   int32_t finish_reason = 0;  // v1::FinishReason of the (last) message that carried one; 0 = none
   bool has_usage = false;     // some message carried usage (the last such is in `usage`)
   v1::Usage usage;
 
-  // Breaches of the message protocol (the final message, and only it, carries finish_reason and
-  // usage together; every message echoes the request id).
-  bool message_after_final = false;  // a message followed the one with finish_reason
-  bool final_fields_split = false;   // some message had finish_reason without usage, or usage alone
+  // Breaches of the message protocol: each sample's messages end with the one that has its
+  // finish_reason; the stream's last message, and only it, finishes the last unfinished sample
+  // and carries usage; every message names a sample of the request and echoes the request id.
+  bool message_after_final = false;  // a message of a finished sample, or after the usage
+  bool final_fields_split = false;   // the last sample finished without usage, or usage came on a
+                                     // message that did not finish the last sample
   bool request_id_mismatch = false;  // some message's request_id differed from the request's
+  bool index_out_of_range = false;   // some message's index was outside [0, n)
 
   // How it ended.
   bool cancel_sent = false;  // the call cancelled itself (cancel_after_tokens, or OnResponse)
@@ -80,7 +113,14 @@ struct GenerateRecord {
 
   // The arrival of the first message that carried tokens, from `start`; -1 if none did.
   double FirstTokenSeconds() const;
+  // Every sample has its finish_reason.
+  bool AllSamplesFinished() const;
 };
+
+// Adds one message to its sample's record (the caller picks the sample by response.index()):
+// tokens, the finish and stop reason, and with `keep_output` the text, ids and logprobs. True if
+// the message finished a sample that had not finished before.
+bool AppendToSample(const v1::GenerateResponse& response, bool keep_output, SampleRecord* sample);
 
 class GenerateCall;
 
@@ -144,8 +184,9 @@ class GenerateCall final : public grpc::ClientReadReactor<v1::GenerateResponse> 
   v1::GenerateResponse response_;  // the read in flight; touched only by the callbacks
   absl::Mutex mu_;
   GenerateRecord record_ ABSL_GUARDED_BY(mu_);
-  std::atomic<bool> aborted_{false};  // set by Abort from any thread
-  std::atomic<int> refs_{1};          // the call's own, dropped in OnDone
+  int32_t unfinished_samples_ ABSL_GUARDED_BY(mu_) = 0;  // samples without their finish yet
+  std::atomic<bool> aborted_{false};                     // set by Abort from any thread
+  std::atomic<int> refs_{1};                             // the call's own, dropped in OnDone
 };
 
 // Called for each message of a RunGenerateCall, with its index from 0; return false to cancel.

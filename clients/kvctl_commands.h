@@ -1,12 +1,14 @@
-// kvctl's subcommands, separated from flag parsing so each is a plain function over a channel.
+// kvctl's subcommands other than generate (kvctl_generate.h), separated from flag parsing so each
+// is a plain function over a channel.
 //
-//   generate  streams one Generate call: text to `out` as each message arrives (flushed), then a
-//             usage line on `err`:
-//             [finish=length prompt_tokens=5 completion_tokens=16 cached=0 ttft_ms=3.1
-//             total_ms=40.2]
-//   info      GetServerInfo as "key: value" lines on `out`.
-// Both return the process exit code: 0 on OK; otherwise they print "error: CODE_NAME: message" on
-// `err` and return 1 (2 for bad command-line input).
+//   info        GetServerInfo as "key: value" lines on `out`.
+//   tokenize    Tokenize: "N tokens: id,id,..." then one line per token (position, id, its
+//               piece quoted) on `out`.
+//   detokenize  Detokenize: the text on `out` (a newline after it on a terminal).
+//   chat --render_only
+//               RenderChat: the rendered prompt on `out`, then "N tokens: id,id,...".
+// Each returns the process exit code: 0 on OK; otherwise it prints "error: CODE_NAME: message" on
+// `err` and returns 1.
 //
 // Threads: each call uses only its arguments; run them from one thread.
 #ifndef KVSERVE_CLIENTS_KVCTL_COMMANDS_H_
@@ -14,37 +16,24 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "grpcpp/grpcpp.h"
+#include "kvserve/v1/kvserve.pb.h"
 
 namespace kvserve {
 
-struct GenerateCommand {
-  std::optional<std::string> prompt_text;  // exactly one of these two
-  std::optional<std::vector<int32_t>> prompt_tokens;
-  std::string request_id;
-  int32_t max_tokens = 64;
-  float temperature = 0.0f;
-  int32_t top_k = 0;
-  float top_p = 0.0f;
-  uint64_t seed = 0;
-  bool ignore_eos = false;
-  std::vector<int32_t> stop_token_ids;
-  int64_t timeout_ms = 0;  // 0: no deadline
-};
-
-int RunGenerate(const std::shared_ptr<grpc::Channel>& channel, const GenerateCommand& command,
-                std::FILE* out, std::FILE* err);
 int RunInfo(const std::shared_ptr<grpc::Channel>& channel, int64_t timeout_ms, std::FILE* out,
             std::FILE* err);
-
-// "1,2, 3" → {1, 2, 3}; empty text → {}. INVALID_ARGUMENT naming the bad item.
-absl::StatusOr<std::vector<int32_t>> ParseIdList(absl::string_view text);
+int RunTokenize(const std::shared_ptr<grpc::Channel>& channel, const v1::TokenizeRequest& request,
+                int64_t timeout_ms, std::FILE* out, std::FILE* err);
+int RunDetokenize(const std::shared_ptr<grpc::Channel>& channel,
+                  const v1::DetokenizeRequest& request, int64_t timeout_ms, std::FILE* out,
+                  std::FILE* err);
+int RunRenderChat(const std::shared_ptr<grpc::Channel>& channel, const v1::ChatPrompt& prompt,
+                  int64_t timeout_ms, std::FILE* out, std::FILE* err);
 
 // "INVALID_ARGUMENT", "UNAVAILABLE", ...
 std::string StatusCodeName(grpc::StatusCode code);

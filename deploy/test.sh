@@ -5,7 +5,7 @@
 #   1. Release build ($BUILD_DIR, default build) + the whole suite. Extra arguments go to this ctest.
 #   2. ASan + UBSan build (build-asan, preset asan) + the whole suite but the hardening test.
 #   3. TSan build (build-tsan, preset tsan) + the tests with threads: scheduler, server, integration,
-#      clients (the shared client-side Generate call).
+#      clients (the shared client-side Generate call, kvctl against a scripted service).
 #   4. Fuzz smoke: tests/fuzz/run_fuzz.sh, KVSERVE_FUZZ_SECONDS (default 60) per target.
 # Sanitizer runtime options and suppressions: tests/sanitizers/ (README.md there).
 set -euo pipefail
@@ -58,7 +58,7 @@ if [ "$SANITIZERS" != 0 ]; then
   export OMP_NUM_THREADS=1
   cmake --preset tsan
   cmake --build build-tsan -j "$JOBS" --target scheduler_tests server_tests integration_tests \
-    kvload_integration_tests generate_call_tests kvserve_python_stubs
+    kvload_integration_tests generate_call_tests kvctl_tests kvserve_python_stubs
   ctest --test-dir build-tsan --output-on-failure -j "$JOBS" --timeout 900 \
     -L 'scheduler|server|integration|clients'
   unset OMP_NUM_THREADS

@@ -22,6 +22,8 @@
 #include "absl/time/time.h"
 #include "clients/client_channel.h"
 #include "clients/client_security_flags.h"
+#include "clients/command_line.h"
+#include "clients/flag_values.h"
 #include "clients/kvload/channel_pool.h"
 #include "clients/kvload/load_runner.h"
 #include "clients/kvload/metrics.h"
@@ -50,6 +52,15 @@ ABSL_FLAG(bool, prompt_text, false,
 ABSL_FLAG(int32_t, shared_prefix, 0, "The first N prompt tokens are common to all requests.");
 ABSL_FLAG(bool, ignore_eos, true, "Ask the server to ignore EOS, so outputs have max_tokens.");
 ABSL_FLAG(double, temperature, 0, "Sampling temperature (0 = greedy).");
+ABSL_FLAG(std::string, stop, "",
+          "Stop string sent with every request; repeatable (--stop A --stop B); C escapes are "
+          "decoded (--stop '\\n'). Streams that stop early count only the tokens they got.");
+ABSL_FLAG(int32_t, n, 1,
+          "Samples per request (1 to 16): throughput counts every sample's tokens; ITL and TPOT "
+          "are per sample.");
+ABSL_FLAG(bool, chat, false,
+          "Send each prompt as the one user message of a chat prompt (rendered with the model's "
+          "chat template); implies --prompt_text. --prompt_len then counts the message's bytes.");
 ABSL_FLAG(uint64_t, seed, 0, "Seed of the workload (and of each request's sampling seed).");
 ABSL_FLAG(int64_t, deadline_ms, 0, "Per-request deadline in milliseconds (0 = none).");
 ABSL_FLAG(double, cancel_fraction, 0,
@@ -88,7 +99,8 @@ absl::StatusOr<std::vector<int32_t>> ParseSweep(const std::string& text) {
   return levels;
 }
 
-absl::StatusOr<LoadOptions> OptionsFromFlags() {
+// `stops`: the --stop values (absl keeps only a repeated flag's last value; main collects them).
+absl::StatusOr<LoadOptions> OptionsFromFlags(const std::vector<std::string>& stops) {
   LoadOptions o;
   WorkloadOptions& w = o.workload;
   w.num_requests = absl::GetFlag(FLAGS_num_requests);
@@ -101,13 +113,21 @@ absl::StatusOr<LoadOptions> OptionsFromFlags() {
   if (!max_tokens.ok()) return max_tokens.status();
   w.prompt_len = *prompt_len;
   w.max_tokens = *max_tokens;
-  w.prompt_text = absl::GetFlag(FLAGS_prompt_text);
+  w.prompt_text = absl::GetFlag(FLAGS_prompt_text) || absl::GetFlag(FLAGS_chat);
   w.shared_prefix = absl::GetFlag(FLAGS_shared_prefix);
   w.cancel_fraction = absl::GetFlag(FLAGS_cancel_fraction);
   w.seed = absl::GetFlag(FLAGS_seed);
   o.call.temperature = static_cast<float>(absl::GetFlag(FLAGS_temperature));
   o.call.ignore_eos = absl::GetFlag(FLAGS_ignore_eos);
   o.call.deadline_ms = absl::GetFlag(FLAGS_deadline_ms);
+  for (const std::string& stop : stops) {
+    absl::StatusOr<std::string> text = UnescapeFlagText(stop);
+    if (!text.ok())
+      return absl::InvalidArgumentError("--stop: " + std::string(text.status().message()));
+    o.call.stop.push_back(*std::move(text));
+  }
+  o.call.n = absl::GetFlag(FLAGS_n);
+  o.call.chat = absl::GetFlag(FLAGS_chat);
   o.concurrency = absl::GetFlag(FLAGS_concurrency);
   o.duration_s = absl::GetFlag(FLAGS_duration);
   o.drain_seconds = absl::GetFlag(FLAGS_drain_seconds);
@@ -128,6 +148,9 @@ nlohmann::json ConfigJson(const LoadOptions& o, const std::vector<int32_t>& swee
           {"shared_prefix", w.shared_prefix},
           {"ignore_eos", o.call.ignore_eos},
           {"temperature", o.call.temperature},
+          {"stop", o.call.stop},
+          {"n", o.call.n},
+          {"chat", o.call.chat},
           {"seed", w.seed},
           {"deadline_ms", o.call.deadline_ms},
           {"cancel_fraction", w.cancel_fraction},
@@ -187,8 +210,8 @@ absl::Status CheckServerAfterRun(ChannelPool& pool, absl::Duration timeout) {
   return absl::OkStatus();
 }
 
-absl::Status Main() {
-  absl::StatusOr<LoadOptions> options = OptionsFromFlags();
+absl::Status Main(const std::vector<std::string>& stops) {
+  absl::StatusOr<LoadOptions> options = OptionsFromFlags(stops);
   if (!options.ok()) return options.status();
   std::vector<int32_t> sweep;
   if (const std::string text = absl::GetFlag(FLAGS_sweep); !text.empty()) {
@@ -269,8 +292,13 @@ int main(int argc, char** argv) {
       "Open loop:    kvload --rate 20 --duration 60 ...\n"
       "Sweep:        kvload --sweep 1,8,32,128 --num_requests 200 --plot sweep.svg\n"
       "Results:      --json FILE (config, summaries, per-request records), --plot FILE.svg");
-  absl::ParseCommandLine(argc, argv);
-  if (absl::Status s = kvserve::load::Main(); !s.ok()) {
+  absl::StatusOr<kvserve::ExtractedArgs> args = kvserve::ExtractRepeatedFlags(argc, argv, {"stop"});
+  if (!args.ok()) {
+    std::fprintf(stderr, "kvload: %s\n", args.status().ToString().c_str());
+    return 1;
+  }
+  absl::ParseCommandLine(static_cast<int>(args->argv.size()), args->argv.data());
+  if (absl::Status s = kvserve::load::Main(args->Values("stop")); !s.ok()) {
     std::fprintf(stderr, "kvload: %s\n", s.ToString().c_str());
     return 1;
   }

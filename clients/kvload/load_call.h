@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "clients/generate_call.h"
 #include "clients/kvload/run_result.h"
@@ -21,11 +23,15 @@ namespace kvserve::load {
 struct CallOptions {
   float temperature = 0;
   bool ignore_eos = true;
-  int64_t deadline_ms = 0;  // 0 = no deadline
+  int64_t deadline_ms = 0;        // 0 = no deadline
+  std::vector<std::string> stop;  // text stop sequences
+  int32_t n = 1;                  // samples per request
+  bool chat = false;              // send the (text) prompt as one user message of a chat prompt
 };
 
-// The request for `plan`: id "kvload-<index>", its prompt (ids or text), max_tokens, and seeded
-// sampling when temperature > 0.
+// The request for `plan`: id "kvload-<index>", its prompt (ids or text; with `chat`, the text as
+// the one user message of a chat prompt), max_tokens, stop strings, n, and seeded sampling when
+// temperature > 0.
 v1::GenerateRequest MakeGenerateRequest(const RequestPlan& plan, const CallOptions& options);
 
 // The deadline, the plan's cancel point, and tag = the plan's index.

@@ -9,6 +9,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -206,6 +207,16 @@ absl::Status ValidateLoad(const LoadOptions& o) {
   if (o.call.deadline_ms < 0) return absl::InvalidArgumentError("deadline_ms must be >= 0");
   if (!(o.call.temperature >= 0) || std::isinf(o.call.temperature)) {
     return absl::InvalidArgumentError("temperature must be finite and >= 0");
+  }
+  if (o.call.n < 1 || o.call.n > 16) return absl::InvalidArgumentError("n must be in [1, 16]");
+  if (o.call.stop.size() > 16) return absl::InvalidArgumentError("at most 16 stop strings");
+  for (const std::string& stop : o.call.stop) {
+    if (stop.empty() || stop.size() > 256) {
+      return absl::InvalidArgumentError("a stop string must have 1 to 256 bytes");
+    }
+  }
+  if (o.call.chat && !o.workload.prompt_text) {
+    return absl::InvalidArgumentError("chat requests need text prompts (prompt_text)");
   }
   return absl::OkStatus();
 }

@@ -14,10 +14,17 @@ constexpr double kMs = 1000.0;
 }  // namespace
 
 void AppendItlMs(const RequestRecord& r, std::vector<double>* out) {
-  for (size_t i = 1; i < r.messages.size(); ++i) {
-    const int32_t k = r.messages[i].tokens;
-    const double per_token = (r.messages[i].t_s - r.messages[i - 1].t_s) * kMs / k;
-    out->insert(out->end(), static_cast<size_t>(k), per_token);
+  // The previous token message of each sample, by index (-1: none yet).
+  std::vector<double> previous_t;
+  for (const TokenMessage& m : r.messages) {
+    if (m.index < 0) continue;
+    const size_t index = static_cast<size_t>(m.index);
+    if (index >= previous_t.size()) previous_t.resize(index + 1, -1);
+    if (previous_t[index] >= 0) {
+      const double per_token = (m.t_s - previous_t[index]) * kMs / m.tokens;
+      out->insert(out->end(), static_cast<size_t>(m.tokens), per_token);
+    }
+    previous_t[index] = m.t_s;
   }
 }
 
@@ -44,7 +51,7 @@ RunSummary SummarizeRun(const RunResult& result) {
         break;
     }
     if (r.outcome != Outcome::kOk) continue;
-    s.requested_tokens += r.max_tokens;
+    s.requested_tokens += static_cast<int64_t>(r.max_tokens) * r.n;
     s.ok_output_tokens += r.tokens;
     if (r.TtftSeconds() >= 0) ttft.push_back(r.TtftSeconds() * kMs);
     if (r.TpotSeconds() >= 0) tpot.push_back(r.TpotSeconds() * kMs);

@@ -1,12 +1,15 @@
 // Metrics: what a RunResult adds up to (the numbers kvload reports and plots).
 //
 //   TTFT  send → first token-carrying message.
-//   ITL   gap between consecutive token-carrying messages, divided over the tokens the later one
-//         carries (a message with k tokens after a gap g adds k samples of g/k).
-//   TPOT  (e2e - TTFT) / (tokens - 1), for requests with at least two tokens.
+//   ITL   gap between consecutive token-carrying messages of one sample, divided over the tokens
+//         the later one carries (a message with k tokens after a gap g adds k samples of g/k).
+//   TPOT  (e2e - TTFT) / (tokens - 1) of the request's longest sample, for samples with at least
+//         two tokens.
 //   e2e   send → final status.
-// Latencies are over OK requests only; throughput counts every token received (cancelled and
-// failed streams included) and OK requests, over the run's duration.
+// With n > 1 samples per request, ITL and TPOT are per sample (as a user reading one of them sees
+// it) and throughput counts the tokens of every sample. Latencies are over OK requests only;
+// throughput counts every token received (cancelled and failed streams included) and OK
+// requests, over the run's duration.
 //
 // Threads: plain functions of their arguments.
 #ifndef KVSERVE_CLIENTS_KVLOAD_METRICS_H_
@@ -32,7 +35,7 @@ struct RunSummary {
   double duration_s = 0;
   int64_t prompt_tokens = 0;      // sent, over all requests
   int64_t output_tokens = 0;      // received, over all requests
-  int64_t requested_tokens = 0;   // Σ max_tokens over OK requests
+  int64_t requested_tokens = 0;   // Σ max_tokens × n over OK requests
   int64_t ok_output_tokens = 0;   // received by OK requests
   double request_throughput = 0;  // OK requests per second
   double output_throughput = 0;   // output tokens per second

@@ -1,5 +1,6 @@
 #include "clients/kvload/run_result.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace kvserve::load {
@@ -18,9 +19,15 @@ const char* OutcomeName(Outcome outcome) {
   return "unknown";
 }
 
+int64_t RequestRecord::LongestSampleTokens() const {
+  if (sample_tokens.empty()) return tokens;
+  return *std::max_element(sample_tokens.begin(), sample_tokens.end());
+}
+
 double RequestRecord::TpotSeconds() const {
-  if (tokens < 2 || messages.empty()) return -1;
-  return (end_s - TtftSeconds()) / static_cast<double>(tokens - 1);
+  const int64_t longest = LongestSampleTokens();
+  if (longest < 2 || messages.empty()) return -1;
+  return (end_s - TtftSeconds()) / static_cast<double>(longest - 1);
 }
 
 const char* StatusCodeName(int32_t code) {

@@ -18,6 +18,7 @@ namespace kvserve::load {
 struct TokenMessage {
   double t_s = 0;  // arrival, from the request's start
   int32_t tokens = 0;
+  int32_t index = 0;  // the sample (n > 1)
 };
 
 // How a request ended, from the load generator's point of view.
@@ -35,13 +36,15 @@ struct RequestRecord {
   int32_t prompt_len = 0;
   int32_t max_tokens = 0;
   int32_t cancel_after_tokens = -1;
+  int32_t n = 1;  // samples asked for
 
   // What happened.
   double start_s = 0;
   double end_s = 0;  // final status, from the request's start (the e2e latency)
   std::vector<TokenMessage> messages;
-  int64_t tokens = 0;
-  int32_t status_code = 0;  // grpc::StatusCode
+  int64_t tokens = 0;                  // over all samples
+  std::vector<int64_t> sample_tokens;  // per sample (index), when the call recorded them
+  int32_t status_code = 0;             // grpc::StatusCode
   std::string status_message;
   Outcome outcome = Outcome::kOk;
   int32_t finish_reason = 0;  // kvserve.v1.FinishReason of the last message, 0 if none
@@ -51,8 +54,11 @@ struct RequestRecord {
 
   // Derived from `messages`: -1 if no token arrived.
   double TtftSeconds() const { return messages.empty() ? -1 : messages.front().t_s; }
-  // (e2e - TTFT) / (tokens - 1); -1 unless at least two tokens arrived.
+  // (e2e - TTFT) / (tokens - 1) of the longest sample (all tokens if sample_tokens is empty): the
+  // time per token of one sample; -1 unless it has at least two tokens.
   double TpotSeconds() const;
+  // The most tokens one sample received (`tokens` if sample_tokens is empty).
+  int64_t LongestSampleTokens() const;
 };
 
 struct RunResult {

@@ -1,6 +1,7 @@
 // GenerateCall against a scripted Generation service on 127.0.0.1 (no engine): what it records
-// of each message and of the end, the protocol breaches it notices, and the three ways it ends
-// a stream early (cancel_after_tokens, OnResponse returning false, Abort) and the deadline.
+// of each message and of the end (per sample with n > 1), the protocol breaches it notices, and
+// the three ways it ends a stream early (cancel_after_tokens, OnResponse returning false, Abort)
+// and the deadline.
 #include "clients/generate_call.h"
 
 #include <chrono>
@@ -20,76 +21,22 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
+#include "tests/clients/scripted_service.h"
 
 namespace kvserve {
 namespace {
 
-using Writer = grpc::ServerWriter<v1::GenerateResponse>;
-using Handler =
-    std::function<grpc::Status(grpc::ServerContext*, const v1::GenerateRequest&, Writer*)>;
-
-// Generate runs the test's handler; GetServerInfo answers `info`.
-class ScriptedService final : public v1::Generation::Service {
- public:
-  void SetHandler(Handler handler) {
-    absl::MutexLock lock(&mu_);
-    handler_ = std::move(handler);
-  }
-  void SetInfo(const v1::ServerInfo& info) {
-    absl::MutexLock lock(&mu_);
-    info_ = info;
-  }
-
-  grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
-                        Writer* writer) override {
-    Handler handler;
-    {
-      absl::MutexLock lock(&mu_);
-      handler = handler_;
-    }
-    return handler(context, *request, writer);
-  }
-  grpc::Status GetServerInfo(grpc::ServerContext*, const v1::GetServerInfoRequest*,
-                             v1::ServerInfo* info) override {
-    absl::MutexLock lock(&mu_);
-    *info = info_;
-    return grpc::Status::OK;
-  }
-
- private:
-  absl::Mutex mu_;
-  Handler handler_ ABSL_GUARDED_BY(mu_);
-  v1::ServerInfo info_ ABSL_GUARDED_BY(mu_);
-};
-
-v1::GenerateResponse Message(const std::string& id, std::vector<int32_t> tokens) {
-  v1::GenerateResponse r;
-  r.set_request_id(id);
-  r.mutable_token_ids()->Add(tokens.begin(), tokens.end());
-  return r;
-}
+using ::kvserve::testing::Finishing;
+using ::kvserve::testing::Handler;
+using ::kvserve::testing::Message;
+using ::kvserve::testing::Script;
+using ::kvserve::testing::ScriptedServer;
+using ::kvserve::testing::Writer;
 
 v1::GenerateResponse Final(const std::string& id, std::vector<int32_t> tokens, int32_t prompt,
                            int32_t completion) {
-  v1::GenerateResponse r = Message(id, std::move(tokens));
-  r.set_finish_reason(v1::FINISH_REASON_LENGTH);
-  r.mutable_usage()->set_prompt_tokens(prompt);
-  r.mutable_usage()->set_completion_tokens(completion);
-  r.mutable_usage()->set_cached_prompt_tokens(1);
-  return r;
-}
-
-// Writes `messages` `gap` apart, then OK.
-Handler Script(std::vector<v1::GenerateResponse> messages,
-               absl::Duration gap = absl::ZeroDuration()) {
-  return [messages = std::move(messages), gap](grpc::ServerContext*, const v1::GenerateRequest&,
-                                               Writer* writer) {
-    for (const v1::GenerateResponse& m : messages) {
-      absl::SleepFor(gap);
-      writer->Write(m);
-    }
-    return grpc::Status::OK;
-  };
+  return Finishing(Message(id, std::move(tokens)), v1::FINISH_REASON_LENGTH, /*usage=*/true, prompt,
+                   completion);
 }
 
 // One token every millisecond until the client goes away.
@@ -114,22 +61,12 @@ v1::GenerateRequest Request(const std::string& id, int32_t max_tokens = 16) {
 class GenerateCallTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port, 0);
-    stub_ = v1::Generation::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
-  }
-  void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
+    ASSERT_TRUE(server_.ok());
+    stub_ = v1::Generation::NewStub(server_.channel());
   }
 
-  ScriptedService service_;
-  std::unique_ptr<grpc::Server> server_;
+  ScriptedServer server_;
+  testing::ScriptedService& service_ = server_.service();
   std::unique_ptr<v1::Generation::Stub> stub_;
 };
 
@@ -196,6 +133,149 @@ TEST_F(GenerateCallTest, NoticesProtocolBreaches) {
   EXPECT_TRUE(u.final_fields_split);
   EXPECT_FALSE(u.message_after_final);
   EXPECT_FALSE(u.request_id_mismatch);
+}
+
+// Sample `index`'s message with a stop string or token as its finish.
+v1::GenerateResponse StopOn(v1::GenerateResponse m, const std::string& stop_string,
+                            int32_t stop_token_id = -1) {
+  m.set_finish_reason(v1::FINISH_REASON_STOP);
+  if (stop_token_id >= 0) {
+    m.set_stop_token_id(stop_token_id);
+  } else {
+    m.set_stop_string(stop_string);
+  }
+  return m;
+}
+
+v1::TokenLogprob Logprob(int32_t id, float logprob) {
+  v1::TokenLogprob l;
+  l.set_token_id(id);
+  l.set_text(absl::StrCat("t", id));
+  l.set_logprob(logprob);
+  l.set_rank(1);
+  return l;
+}
+
+TEST_F(GenerateCallTest, KeepsEachSampleOfNApart) {
+  // Three samples interleaved; 2 ends on a stop string, 0 on a stop token, 1 (last) on length
+  // with the usage.
+  v1::GenerateResponse first = Message("n", {1}, "a", 0);
+  *first.add_logprobs() = Logprob(1, -0.5f);
+  *first.add_prompt_logprobs() = Logprob(9, -3.0f);
+  v1::GenerateResponse s1 = Message("n", {4, 5}, "de", 1);
+  *s1.add_logprobs() = Logprob(4, -1.0f);
+  *s1.add_logprobs() = Logprob(5, -1.5f);
+  service_.SetHandler(Script({first, s1, StopOn(Message("n", {7}, "x", 2), "\n"),
+                              StopOn(Message("n", {2}, "", 0), "", /*stop_token_id=*/2),
+                              Finishing(Message("n", {6}, "f", 1), v1::FINISH_REASON_LENGTH,
+                                        /*usage=*/true, 5, 6)}));
+  v1::GenerateRequest request = Request("n");
+  request.set_n(3);
+  const GenerateRecord r =
+      RunGenerateCall(*stub_, request, GenerateCallOptions{.keep_output = true});
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  ASSERT_EQ(r.samples.size(), 3u);
+  EXPECT_EQ(r.tokens, 6);
+  EXPECT_EQ(r.samples[0].tokens, 2);
+  EXPECT_EQ(r.samples[0].text, "a");
+  EXPECT_EQ(r.samples[0].token_ids, (std::vector<int32_t>{1, 2}));
+  EXPECT_EQ(r.samples[0].finish_reason, v1::FINISH_REASON_STOP);
+  EXPECT_FALSE(r.samples[0].has_stop_string);
+  EXPECT_EQ(r.samples[0].stop_token_id, 2);
+  ASSERT_EQ(r.samples[0].logprobs.size(), 1u);
+  EXPECT_FLOAT_EQ(r.samples[0].logprobs[0].logprob(), -0.5f);
+  EXPECT_EQ(r.samples[1].text, "def");
+  EXPECT_EQ(r.samples[1].token_ids, (std::vector<int32_t>{4, 5, 6}));
+  EXPECT_EQ(r.samples[1].finish_reason, v1::FINISH_REASON_LENGTH);
+  EXPECT_EQ(r.samples[1].stop_token_id, -1);
+  ASSERT_EQ(r.samples[1].logprobs.size(), 2u);
+  EXPECT_EQ(r.samples[1].logprobs[1].token_id(), 5);
+  EXPECT_TRUE(r.samples[2].has_stop_string);
+  EXPECT_EQ(r.samples[2].stop_string, "\n");
+  EXPECT_EQ(r.samples[2].tokens, 1);
+  ASSERT_EQ(r.prompt_logprobs.size(), 1u);
+  EXPECT_EQ(r.prompt_logprobs[0].token_id(), 9);
+  EXPECT_EQ(r.messages[1].index, 1);
+  EXPECT_TRUE(r.AllSamplesFinished());
+  EXPECT_EQ(r.finish_reason, v1::FINISH_REASON_LENGTH);
+  ASSERT_TRUE(r.has_usage);
+  EXPECT_EQ(r.usage.completion_tokens(), 6);
+  // Samples finishing without usage before the last one are the protocol, not a breach.
+  EXPECT_FALSE(r.final_fields_split);
+  EXPECT_FALSE(r.message_after_final);
+  EXPECT_FALSE(r.index_out_of_range);
+  EXPECT_FALSE(r.request_id_mismatch);
+}
+
+TEST_F(GenerateCallTest, WithoutKeepOutputSamplesKeepOnlyCountsAndFinish) {
+  service_.SetHandler(
+      Script({Finishing(Message("k", {1, 2}, "ab", 1), v1::FINISH_REASON_LENGTH),
+              Finishing(Message("k", {3, 4}, "cd", 0), v1::FINISH_REASON_LENGTH, true, 5, 4)}));
+  v1::GenerateRequest request = Request("k");
+  request.set_n(2);
+  const GenerateRecord r = RunGenerateCall(*stub_, request, GenerateCallOptions{});
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.samples[1].tokens, 2);
+  EXPECT_EQ(r.samples[1].finish_reason, v1::FINISH_REASON_LENGTH);
+  EXPECT_TRUE(r.samples[1].text.empty());
+  EXPECT_TRUE(r.samples[1].token_ids.empty());
+  EXPECT_FALSE(r.final_fields_split);
+}
+
+TEST_F(GenerateCallTest, NoticesBreachesOfTheSamplesProtocol) {
+  v1::GenerateRequest request = Request("b");
+  request.set_n(2);
+  // Usage on a message that does not finish the last sample (sample 1 is still running).
+  service_.SetHandler(
+      Script({Finishing(Message("b", {1}, "", 0), v1::FINISH_REASON_LENGTH, true, 5, 1),
+              Finishing(Message("b", {2}, "", 1), v1::FINISH_REASON_LENGTH)}));
+  GenerateRecord r = RunGenerateCall(*stub_, request, GenerateCallOptions{});
+  EXPECT_TRUE(r.final_fields_split);
+  EXPECT_TRUE(r.message_after_final);  // sample 1's message came after the usage
+  EXPECT_TRUE(r.AllSamplesFinished());
+
+  // A message of a sample that has finished, and an index outside [0, n).
+  service_.SetHandler(
+      Script({Finishing(Message("b", {1}, "", 0), v1::FINISH_REASON_LENGTH),
+              Message("b", {2}, "", 0), Message("b", {3}, "", 2),
+              Finishing(Message("b", {4}, "", 1), v1::FINISH_REASON_LENGTH, true, 5, 4)}));
+  r = RunGenerateCall(*stub_, request, GenerateCallOptions{});
+  EXPECT_TRUE(r.message_after_final);
+  EXPECT_TRUE(r.index_out_of_range);
+  EXPECT_FALSE(r.final_fields_split);
+  EXPECT_EQ(r.tokens, 4);
+  EXPECT_EQ(r.samples[0].tokens, 2);
+
+  // The stream ends with a sample unfinished: the last finish came without usage, too.
+  service_.SetHandler(Script({Finishing(Message("b", {1}, "", 0), v1::FINISH_REASON_LENGTH)}));
+  r = RunGenerateCall(*stub_, request, GenerateCallOptions{});
+  EXPECT_FALSE(r.AllSamplesFinished());
+  EXPECT_FALSE(r.has_usage);
+  EXPECT_FALSE(r.final_fields_split);  // sample 0's finish was not the last one
+}
+
+TEST_F(GenerateCallTest, AnNOutOfRangeRecordsAtMostTheCap) {
+  service_.SetHandler([](grpc::ServerContext*, const v1::GenerateRequest&, Writer*) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "n is 2147483647");
+  });
+  v1::GenerateRequest request = Request("x");
+  request.set_n(2147483647);
+  const GenerateRecord r = RunGenerateCall(*stub_, request, GenerateCallOptions{});
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(r.samples.size(), static_cast<size_t>(GenerateRecord::kMaxRecordedSamples));
+}
+
+TEST_F(GenerateCallTest, DoesNotCancelOnceEverySampleFinished) {
+  // The cancel point (3 tokens) is reached by the stream's last message only.
+  service_.SetHandler(
+      Script({Finishing(Message("c", {1}, "", 1), v1::FINISH_REASON_LENGTH),
+              Finishing(Message("c", {2, 3}, "", 0), v1::FINISH_REASON_LENGTH, true, 5, 3)}));
+  v1::GenerateRequest request = Request("c");
+  request.set_n(2);
+  const GenerateRecord r =
+      RunGenerateCall(*stub_, request, GenerateCallOptions{.cancel_after_tokens = 3});
+  EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_FALSE(r.cancel_sent);
 }
 
 TEST_F(GenerateCallTest, CancelsItselfAfterTokens) {

@@ -1,6 +1,7 @@
 // kvload against the real daemon: kvserve (micro model) on 127.0.0.1 with --port 0, the kvload
 // binary run to completion with --json, and the JSON checked: every request OK with exactly the
-// tokens it asked for (ignore_eos), cancellations (--cancel_fraction) and aborts (--max_seconds)
+// tokens it asked for (ignore_eos; n samples each with --n), stop strings sent (--stop) and
+// chat prompts rendered (--chat), cancellations (--cancel_fraction) and aborts (--max_seconds)
 // counted apart from errors, deadline errors counted by code, and the daemon's KV pages all free
 // again afterwards.
 #include <cstdint>
@@ -112,6 +113,74 @@ TEST_F(KvloadIntegrationTest, AllRequestsOkWithRequestedTokens) {
 
   const kvserve::v1::ServerInfo info = WaitForFreePages();
   EXPECT_EQ(info.free_pages(), info.total_pages());
+}
+
+TEST_F(KvloadIntegrationTest, NSamplesCountEverySamplesTokens) {
+  std::vector<std::string> flags = {"--concurrency=8",  "--num_requests=16", "--prompt_len=8:16",
+                                    "--max_tokens=4:8", "--seed=2",          "--n=3",
+                                    "--temperature=0.8"};
+  const nlohmann::json doc = RunKvload(flags);
+  ASSERT_FALSE(doc.is_discarded());
+  EXPECT_EQ(doc["config"]["n"], 3);
+  const nlohmann::json& summary = doc["runs"][0]["summary"];
+  EXPECT_EQ(summary["ok"], 16);
+  EXPECT_EQ(summary["errors"], 0) << summary["errors_by_code"].dump();
+  EXPECT_EQ(summary["output_tokens"], summary["requested_tokens"]);
+  for (const nlohmann::json& r : doc["runs"][0]["requests"]) {
+    const int64_t max_tokens = r["max_tokens"].get<int64_t>();
+    EXPECT_EQ(r["n"], 3);
+    EXPECT_EQ(r["tokens"], 3 * max_tokens) << r.dump();
+    EXPECT_EQ(r["sample_tokens"], nlohmann::json({max_tokens, max_tokens, max_tokens}));
+    EXPECT_EQ(r["usage"]["completion_tokens"], 3 * max_tokens);
+    // The prompt is counted once, whatever n.
+    EXPECT_EQ(r["usage"]["prompt_tokens"], r["prompt_len"]);
+  }
+  const kvserve::v1::ServerInfo info = WaitForFreePages();
+  EXPECT_EQ(info.free_pages(), info.total_pages());
+}
+
+TEST_F(KvloadIntegrationTest, StopStringsAreSentAndStreamsThatStopStillBalance) {
+  // Text prompts; the stop strings are common bytes of the micro model's output ('\x20' is a
+  // C escape that kvload decodes), so some streams end on them.
+  const nlohmann::json doc =
+      RunKvload({"--concurrency=8", "--num_requests=32", "--prompt_len=8:16", "--max_tokens=64",
+                 "--prompt_text", "--stop=\\x20", "--stop=e", "--stop=t", "--seed=3"});
+  ASSERT_FALSE(doc.is_discarded());
+  EXPECT_EQ(doc["config"]["stop"], nlohmann::json({" ", "e", "t"}));
+  const nlohmann::json& summary = doc["runs"][0]["summary"];
+  EXPECT_EQ(summary["ok"], 32);
+  EXPECT_EQ(summary["errors"], 0) << summary["errors_by_code"].dump();
+  int stopped_early = 0;
+  for (const nlohmann::json& r : doc["runs"][0]["requests"]) {
+    EXPECT_EQ(r["usage"]["completion_tokens"], r["tokens"]) << r.dump();
+    EXPECT_LE(r["tokens"].get<int64_t>(), 64);
+    // Fewer than 64 only when a stop string ended it (STOP); a match on the last token is STOP too.
+    if (r["tokens"].get<int64_t>() < 64) {
+      EXPECT_EQ(r["finish_reason"], 2) << r.dump();
+      ++stopped_early;
+    }
+  }
+  EXPECT_GT(stopped_early, 0);  // the stop strings did reach the server
+  const kvserve::v1::ServerInfo info = WaitForFreePages();
+  EXPECT_EQ(info.free_pages(), info.total_pages());
+}
+
+TEST_F(KvloadIntegrationTest, ChatRequestsAreRenderedWithTheTemplate) {
+  // Each text prompt as one user message; the preset's ChatML template adds its own tokens.
+  const nlohmann::json doc = RunKvload({"--concurrency=4", "--num_requests=8", "--prompt_len=8:16",
+                                        "--max_tokens=4", "--seed=4", "--chat", "--n=2"});
+  ASSERT_FALSE(doc.is_discarded());
+  EXPECT_EQ(doc["config"]["chat"], true);
+  EXPECT_EQ(doc["config"]["prompt_text"], true);  // implied by --chat
+  const nlohmann::json& summary = doc["runs"][0]["summary"];
+  EXPECT_EQ(summary["ok"], 8);
+  EXPECT_EQ(summary["errors"], 0) << summary["errors_by_code"].dump();
+  for (const nlohmann::json& r : doc["runs"][0]["requests"]) {
+    EXPECT_EQ(r["tokens"], 8) << r.dump();  // 2 samples of 4
+    // "<|im_start|>user\n" + the message + "<|im_end|>\n<|im_start|>assistant\n", one token
+    // per byte on micro: 17 + 11 + 22 bytes around the message's.
+    EXPECT_EQ(r["usage"]["prompt_tokens"].get<int>(), r["prompt_len"].get<int>() + 50) << r.dump();
+  }
 }
 
 TEST_F(KvloadIntegrationTest, CancelFractionCountsCancellationsNotErrors) {

@@ -48,6 +48,43 @@ TEST(LoadCallTest, RequestAndCallOptionsFollowThePlan) {
   EXPECT_FALSE(call.keep_responses);
 }
 
+TEST(LoadCallTest, StopStringsNAndChatGoIntoTheRequest) {
+  RequestPlan plan = Plan();
+  plan.prompt_text = "tell me";
+  const v1::GenerateRequest chat =
+      MakeGenerateRequest(plan, CallOptions{.stop = {"\n\n", "END"}, .n = 3, .chat = true});
+  ASSERT_TRUE(chat.has_chat());
+  ASSERT_EQ(chat.chat().messages_size(), 1);
+  EXPECT_EQ(chat.chat().messages(0).role(), "user");
+  EXPECT_EQ(chat.chat().messages(0).content(), "tell me");
+  EXPECT_FALSE(chat.chat().no_generation_prompt());
+  EXPECT_TRUE(chat.text().empty());
+  ASSERT_EQ(chat.stop_size(), 2);
+  EXPECT_EQ(chat.stop(0), "\n\n");
+  EXPECT_EQ(chat.n(), 3);
+  // n = 1 leaves the field unset, as before.
+  const v1::GenerateRequest one = MakeGenerateRequest(plan, CallOptions{});
+  EXPECT_EQ(one.n(), 0);
+  EXPECT_EQ(one.text(), "tell me");
+  EXPECT_EQ(one.stop_size(), 0);
+}
+
+TEST(LoadCallTest, RecordKeepsEachSamplesTokens) {
+  const auto zero = std::chrono::steady_clock::now();
+  GenerateRecord call;
+  call.start = zero;
+  call.messages = {{0.1, 2, 0}, {0.2, 1, 1}};
+  call.samples.resize(2);
+  call.samples[0].tokens = 2;
+  call.samples[1].tokens = 1;
+  call.tokens = 3;
+  const RequestRecord r = ToRequestRecord(PlannedRecord(Plan()), call, zero);
+  EXPECT_EQ(r.n, 2);
+  EXPECT_EQ(r.sample_tokens, (std::vector<int64_t>{2, 1}));
+  ASSERT_EQ(r.messages.size(), 2u);
+  EXPECT_EQ(r.messages[1].index, 1);
+}
+
 TEST(LoadCallTest, RecordKeepsTokenMessagesAndTimesFromTheRunStart) {
   const auto zero = std::chrono::steady_clock::now();
   GenerateRecord call;

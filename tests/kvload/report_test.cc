@@ -75,6 +75,41 @@ TEST(MetricsTest, SummarizesOutcomesThroughputAndLatencies) {
   EXPECT_NEAR(s.e2e_ms.max, 230, 1e-9);
 }
 
+TEST(MetricsTest, WithNSamplesItlAndTpotArePerSampleAndRequestedCountsEverySample) {
+  // Two samples interleaved: sample 0 at 100, 120, 140 ms; sample 1 at 110, 150 ms.
+  RequestRecord r;
+  r.n = 2;
+  r.max_tokens = 3;
+  r.messages = {{0.10, 1, 0}, {0.11, 1, 1}, {0.12, 1, 0}, {0.14, 1, 0}, {0.15, 1, 1}};
+  r.tokens = 5;
+  r.sample_tokens = {3, 2};
+  r.end_s = 0.15;
+  std::vector<double> itl;
+  AppendItlMs(r, &itl);
+  // Gaps within each sample (20, 20 and 40 ms), not between the samples' messages (10 ms).
+  ASSERT_EQ(itl.size(), 3u);
+  EXPECT_NEAR(itl[0], 20, 1e-9);
+  EXPECT_NEAR(itl[1], 20, 1e-9);
+  EXPECT_NEAR(itl[2], 40, 1e-9);
+  // TPOT over the longest sample: (150 - 100) / (3 - 1).
+  EXPECT_EQ(r.LongestSampleTokens(), 3);
+  EXPECT_NEAR(r.TpotSeconds(), 0.025, 1e-12);
+  RunResult result;
+  result.requests = {r};
+  result.duration_s = 1;
+  const RunSummary s = SummarizeRun(result);
+  EXPECT_EQ(s.requested_tokens, 6);  // max_tokens 3 × n 2
+  EXPECT_EQ(s.output_tokens, 5);     // every sample's tokens
+  EXPECT_DOUBLE_EQ(s.output_throughput, 5.0);
+  // In the JSON too.
+  RunReport run;
+  run.result = result;
+  run.summary = s;
+  const nlohmann::json doc = ReportToJson({}, nullptr, {run});
+  EXPECT_EQ(doc["runs"][0]["requests"][0]["n"], 2);
+  EXPECT_EQ(doc["runs"][0]["requests"][0]["sample_tokens"], nlohmann::json({3, 2}));
+}
+
 TEST(MetricsTest, TimelineCountsEveryToken) {
   const RunReport run = SampleRun();
   const Timeline t = TokenTimeline(run.result);
