@@ -39,6 +39,9 @@ ABSL_FLAG(double, deadline_fraction, 0.10, "Share of requests with a short deadl
 ABSL_FLAG(double, invalid_fraction, 0.05, "Share of invalid requests.");
 ABSL_FLAG(double, long_fraction, 0.05,
           "Share of valid requests whose prompt + output fill most of the context.");
+ABSL_FLAG(double, samples_fraction, 0.15, "Share of valid requests asking for n = 2 or 3 samples.");
+ABSL_FLAG(double, stop_string_fraction, 0.15,
+          "Share of valid requests with a 1-2 letter stop string.");
 ABSL_FLAG(std::string, prompt_len, "1:96", "Prompt length range lo:hi of the other requests.");
 ABSL_FLAG(std::string, max_tokens, "1:96", "max_tokens range lo:hi of the other requests.");
 ABSL_FLAG(std::string, deadline_ms, "5:50", "Deadline range (ms) of the deadline requests.");
@@ -58,6 +61,8 @@ absl::StatusOr<SoakMix> MixFromFlags() {
   mix.deadline_fraction = absl::GetFlag(FLAGS_deadline_fraction);
   mix.invalid_fraction = absl::GetFlag(FLAGS_invalid_fraction);
   mix.long_fraction = absl::GetFlag(FLAGS_long_fraction);
+  mix.samples_fraction = absl::GetFlag(FLAGS_samples_fraction);
+  mix.stop_string_fraction = absl::GetFlag(FLAGS_stop_string_fraction);
   const std::pair<const char*, load::LengthRange*> ranges[] = {{"--prompt_len", &mix.prompt_len},
                                                                {"--max_tokens", &mix.max_tokens},
                                                                {"--deadline_ms", &mix.deadline_ms}};

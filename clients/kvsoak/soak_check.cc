@@ -1,5 +1,6 @@
 #include "clients/kvsoak/soak_check.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,13 @@ bool Allowed(const SoakPlan& plan, const SoakObservation& seen) {
   return false;
 }
 
+// Every sample may generate max_tokens.
+int64_t MaxTokens(const SoakPlan& plan) {
+  return int64_t{plan.request.max_tokens()} * std::max(plan.request.n(), 1);
+}
+
 void CheckOk(const SoakPlan& plan, const SoakObservation& seen, std::vector<std::string>& out) {
-  const int32_t max_tokens = plan.request.max_tokens();
+  const int64_t max_tokens = MaxTokens(plan);
   if (seen.finish_reason == kvserve::v1::FINISH_REASON_UNSPECIFIED) {
     out.push_back("OK stream without a finish_reason");
   }
@@ -46,7 +52,8 @@ void CheckOk(const SoakPlan& plan, const SoakObservation& seen, std::vector<std:
     }
   }
   if (seen.final_fields_split) out.push_back("finish_reason and usage on different messages");
-  if (plan.request.ignore_eos() && plan.request.stop_token_ids_size() == 0) {
+  if (plan.request.ignore_eos() && plan.request.stop_token_ids_size() == 0 &&
+      plan.request.stop_size() == 0) {
     if (seen.tokens != max_tokens) {
       out.push_back(
           absl::StrCat("ignore_eos stream got ", seen.tokens, " tokens, asked for ", max_tokens));
@@ -78,9 +85,9 @@ std::vector<std::string> CheckRequest(const SoakPlan& plan, const SoakObservatio
     out.push_back(absl::StrCat("status ", seen.status_code, " (", seen.status_message,
                                ") not allowed for a ", SoakKindName(plan.kind), " request"));
   }
-  if (seen.tokens > plan.request.max_tokens() && plan.kind != SoakKind::kInvalid) {
-    out.push_back(absl::StrCat("received ", seen.tokens, " tokens, more than max_tokens ",
-                               plan.request.max_tokens()));
+  if (seen.tokens > MaxTokens(plan) && plan.kind != SoakKind::kInvalid) {
+    out.push_back(absl::StrCat("received ", seen.tokens,
+                               " tokens, more than max_tokens × n = ", MaxTokens(plan)));
   }
   if (seen.message_after_final) out.push_back("a message followed the final one");
   if (seen.request_id_mismatch) out.push_back("a message carried another request_id");

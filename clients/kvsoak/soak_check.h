@@ -5,10 +5,11 @@
 //   * exactly one terminal status (done_calls == 1);
 //   * the status is one the plan allows (see SoakKind in soak_plan.h); invalid requests name the
 //     expected field and get no message first;
-//   * an OK stream's last message, and only it, has finish_reason and usage; the tokens received
-//     equal usage.completion_tokens, are at most max_tokens (exactly max_tokens with finish reason
-//     LENGTH when ignore_eos is set), and usage.prompt_tokens is the prompt's length;
-//   * no stream, OK or not, receives more than max_tokens tokens, and every message echoes the
+//   * an OK stream's last message, and only it, has usage, and each sample's last its
+//     finish_reason; the tokens received (all samples) equal usage.completion_tokens, are at most
+//     max_tokens × n (exactly that, finish reason LENGTH, when ignore_eos is set and nothing else
+//     can stop it), and usage.prompt_tokens is the prompt's length;
+//   * no stream, OK or not, receives more than max_tokens × n tokens, and every message echoes the
 //     request id.
 //
 // Threads: plain values and a pure function.

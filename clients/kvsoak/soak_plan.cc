@@ -40,8 +40,8 @@ const char* ExpectedField(InvalidWay way) {
 }
 
 absl::Status ValidateSoakMix(const SoakMix& mix, const ModelLimits& limits) {
-  for (double f :
-       {mix.cancel_fraction, mix.deadline_fraction, mix.invalid_fraction, mix.long_fraction}) {
+  for (double f : {mix.cancel_fraction, mix.deadline_fraction, mix.invalid_fraction,
+                   mix.long_fraction, mix.samples_fraction, mix.stop_string_fraction}) {
     if (!(f >= 0.0 && f <= 1.0)) {
       return absl::InvalidArgumentError(absl::StrCat("fraction ", f, " is not in [0, 1]"));
     }
@@ -99,6 +99,15 @@ void FillValid(const SoakMix& mix, const ModelLimits& limits, load::Rng& rng, So
     plan.request.mutable_sampling()->set_temperature(0.8f);
     plan.request.mutable_sampling()->set_top_k(static_cast<int32_t>(rng.UniformInt(0, 40)));
     plan.request.mutable_sampling()->set_seed(rng.Next() | 1);
+  }
+  // Some requests sample n > 1 (forked pages), some stop at a short text.
+  if (rng.Uniform() < mix.samples_fraction) {
+    plan.request.set_n(static_cast<int32_t>(rng.UniformInt(2, 3)));
+  }
+  if (rng.Uniform() < mix.stop_string_fraction) {
+    std::string stop(static_cast<size_t>(rng.UniformInt(1, 2)), ' ');
+    for (char& c : stop) c = static_cast<char>(rng.UniformInt('a', 'z'));
+    plan.request.add_stop(stop);
   }
 }
 

@@ -9,8 +9,8 @@
 //   * kInvalid  — broken in one way (`invalid`): INVALID_ARGUMENT naming `ExpectedField`, with
 //                 no message before it.
 // Valid requests mix prompt and output lengths inside the model's context (token id prompts over
-// byte ids, greedy or seeded sampling, with or without ignore_eos), so the long ones fill a small
-// KV cache and get preempted.
+// byte ids, greedy or seeded sampling, with or without ignore_eos, some with n = 2..3 samples or a
+// stop string), so the long ones fill a small KV cache and get preempted.
 //
 // Threads: plain values and pure functions.
 #ifndef KVSERVE_CLIENTS_KVSOAK_SOAK_PLAN_H_
@@ -53,6 +53,9 @@ struct SoakMix {
   load::LengthRange deadline_ms{5, 50};
   // Share of valid requests made long (prompt + output near the whole context).
   double long_fraction = 0.05;
+  // Shares of valid requests with n = 2 or 3 samples, and with a 1–2 letter stop string.
+  double samples_fraction = 0.15;
+  double stop_string_fraction = 0.15;
 };
 
 // Checks fractions (each in [0, 1], summing to at most 1) and ranges against `limits`

@@ -137,7 +137,20 @@ TEST(SoakCheckTest, NoStreamGetsMoreThanMaxTokens) {
                              .cancel_sent = true,
                              .started = true};
   EXPECT_THAT(CheckRequest(Plan(SoakKind::kCancel, 5, 8), seen),
-              ElementsAre(HasSubstr("more than max_tokens 8")));
+              ElementsAre(HasSubstr("more than max_tokens × n = 8")));
+}
+
+TEST(SoakCheckTest, SamplesMayEachGenerateMaxTokens) {
+  SoakPlan plan = Plan(SoakKind::kCancel, 5, 8);
+  plan.request.set_n(3);
+  SoakObservation seen{.done_calls = 1,
+                       .status_code = kCancelled,
+                       .tokens = 24,
+                       .cancel_sent = true,
+                       .started = true};
+  EXPECT_THAT(CheckRequest(plan, seen), ::testing::IsEmpty());
+  seen.tokens = 25;
+  EXPECT_THAT(CheckRequest(plan, seen), ElementsAre(HasSubstr("more than max_tokens × n = 24")));
 }
 
 }  // namespace
