@@ -30,6 +30,10 @@
 
 namespace kvserve {
 
+// ChatML's end of turn: the eos_token of the built-in template (and of a --chat_template given
+// to a preset, which has no tokenizer_config.json of its own).
+inline constexpr char kChatMlEndOfTurn[] = "<|im_end|>";
+
 struct RenderedChatPrompt {
   std::string text;
   std::vector<int32_t> ids;

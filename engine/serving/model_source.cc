@@ -77,11 +77,11 @@ absl::StatusOr<LoadedModel> LoadPreset(const std::string& name) {
                    config->max_context, "; tokenizer: ", tokenizer->Describe(), ")");
   model.weights = std::make_shared<const ModelWeights>(*std::move(weights));
   model.tokenizer = std::make_shared<const ByteTokenizer>(*std::move(tokenizer));
-  absl::StatusOr<std::shared_ptr<const ChatPrompter>> chat =
-      ChatPrompter::Create(ChatTemplateSource{.text = std::string(DefaultChatMlTemplate()),
-                                              .origin = "the built-in ChatML template",
-                                              .tokens = {.eos_token = "<|im_end|>"}},
-                           model.tokenizer);
+  absl::StatusOr<std::shared_ptr<const ChatPrompter>> chat = ChatPrompter::Create(
+      ChatTemplateSource{.text = std::string(DefaultChatMlTemplate()),
+                         .origin = "the built-in ChatML template",
+                         .tokens = {.eos_token = std::string(kChatMlEndOfTurn)}},
+      model.tokenizer);
   if (!chat.ok()) return chat.status();
   model.chat = *std::move(chat);
   return model;
@@ -92,7 +92,7 @@ absl::Status ReplaceChatTemplate(const std::string& model_dir, const std::string
                                  LoadedModel& model) {
   absl::StatusOr<std::string> text = ReadChatTemplateFile(file);
   if (!text.ok()) return text.status();
-  ChatSpecialTokens tokens = {.eos_token = "<|im_end|>"};
+  ChatSpecialTokens tokens = {.eos_token = std::string(kChatMlEndOfTurn)};
   if (!model_dir.empty()) {
     absl::StatusOr<ChatSpecialTokens> own = LoadChatSpecialTokens(model_dir);
     if (!own.ok()) return own.status();
