@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -117,8 +118,20 @@ absl::StatusOr<std::unique_ptr<BackgroundCommand>> BackgroundCommand::Start(
 
 BackgroundCommand::~BackgroundCommand() {
   if (pid_ > 0 && !reaped_) {
-    ::kill(pid_, SIGKILL);
-    WaitPid(pid_, absl::Seconds(10));
+    // Exited on its own and nobody looked: a crash (or a sanitizer's report) the test only saw as
+    // refused connections. Its stderr, which is about to be removed, says why.
+    if (std::optional<int> status = WaitPid(pid_, absl::ZeroDuration()); status.has_value()) {
+      if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+        const std::string err = ReadFile(dir_ + "/stderr.log");
+        constexpr size_t kTail = 16 * 1024;
+        std::cerr << "background command " << pid_ << " had exited by itself (wait status "
+                  << *status << "); the end of its stderr:\n"
+                  << (err.size() > kTail ? err.substr(err.size() - kTail) : err) << "\n";
+      }
+    } else {
+      ::kill(pid_, SIGKILL);
+      WaitPid(pid_, absl::Seconds(10));
+    }
   }
   if (!dir_.empty()) {
     std::error_code ignored;
