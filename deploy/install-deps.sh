@@ -13,6 +13,8 @@ PACKAGES=(
   libabsl-dev libdnnl-dev ocl-icd-opencl-dev opencl-headers  # dnnl-config.cmake needs OpenCL
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus-cpp-dev nlohmann-json3-dev libpcre2-dev
+  libevent-dev  # server/openai: the OpenAI-compatible HTTP front end (evhttp)
+  curl  # tests/integration: the HTTP front end driven by a client nobody here wrote
   libssl-dev  # TLS file checks, token digests
   python3 python3-grpcio python3-numpy python3-protobuf python3-yaml
   python3-jinja2  # tests/chat: the reference renderer chat templates are compared against
@@ -66,4 +68,19 @@ else
   rm -rf "$tmp"
   echo "node-llama-cpp@$NLC_VERSION llama.cpp $commit" >"$STAMP"
   echo "install-deps: llama.cpp $commit: $(ls "$VOCAB_DIR"/models | wc -l) vocabulary files"
+fi
+
+# The official `openai` client (npm, pinned) that tests/integration drives the HTTP front end with,
+# in KVSERVE_NODE_OPENAI_DIR (the default is what tests/integration/CMakeLists.txt looks in).
+OPENAI_VERSION=4.95.0
+OPENAI_DIR=${KVSERVE_NODE_OPENAI_DIR:-$HOME/.cache/kvserve/node-openai}
+if [ "$TEST_DATA" = 0 ]; then
+  echo "install-deps: KVSERVE_INSTALL_TEST_DATA=0: not fetching the openai npm client"
+elif [ -f "$OPENAI_DIR/node_modules/openai/package.json" ] &&
+  grep -q "\"version\": \"$OPENAI_VERSION\"" "$OPENAI_DIR/node_modules/openai/package.json"; then
+  echo "install-deps: openai@$OPENAI_VERSION (npm) present"
+else
+  echo "install-deps: fetching openai@$OPENAI_VERSION (npm) into $OPENAI_DIR"
+  mkdir -p "$OPENAI_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$OPENAI_DIR" "openai@$OPENAI_VERSION"
 fi

@@ -75,6 +75,12 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* GenerationService::Generate(
                                 tokenizer_, &live_streams_, metrics_);
 }
 
+absl::StatusOr<GenerationParams> GenerationService::Prepare(
+    const v1::GenerateRequest& request) const {
+  if (absl::Status admission = Admit(request); !admission.ok()) return admission;
+  return ToParams(request);
+}
+
 absl::StatusOr<RenderedChatPrompt> GenerationService::RenderChatPrompt(
     const v1::ChatPrompt& chat) const {
   if (chat_ == nullptr) {

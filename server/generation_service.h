@@ -91,6 +91,16 @@ class GenerationService final : public v1::Generation::WithRawCallbackMethod_Ren
 
   const LiveStreams& live_streams() const { return live_streams_; }
 
+  // For the HTTP front end (server/openai/), which authenticates and parses on its own: the
+  // admission checks that come before the scheduler's (not accepting: UNAVAILABLE; request_id too
+  // long), then the request as the scheduler takes it (ToParams). Any thread.
+  absl::StatusOr<GenerationParams> Prepare(const v1::GenerateRequest& request) const;
+  // A chat prompt rendered and encoded; FAILED_PRECONDITION without a chat template.
+  absl::StatusOr<RenderedChatPrompt> RenderChatPrompt(const v1::ChatPrompt& chat) const;
+  Scheduler* scheduler() const { return scheduler_; }
+  const std::shared_ptr<const Tokenizer>& tokenizer() const { return tokenizer_; }
+  bool has_chat_template() const { return chat_ != nullptr; }
+
  private:
   GenerationService(Scheduler* scheduler, Metrics* metrics,
                     std::shared_ptr<const Tokenizer> tokenizer, const StreamLimits& limits,
@@ -104,7 +114,6 @@ class GenerationService final : public v1::Generation::WithRawCallbackMethod_Ren
   // The request as the scheduler takes it: a chat prompt rendered and encoded, its end-of-turn
   // added to the stop rules; INVALID_ARGUMENT / FAILED_PRECONDITION when it cannot be rendered.
   absl::StatusOr<GenerationParams> ToParams(const v1::GenerateRequest& request) const;
-  absl::StatusOr<RenderedChatPrompt> RenderChatPrompt(const v1::ChatPrompt& chat) const;
 
   // UNAUTHENTICATED unless the call carries an accepted token (OK when none is required).
   absl::Status Authenticate(const grpc::CallbackServerContext& context) const;

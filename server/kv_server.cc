@@ -66,6 +66,11 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(LoadedModel model,
     return absl::InvalidArgumentError(
         absl::StrCat("max_other_streams must be > 0; got ", options.max_other_streams));
   }
+  if (options.http_port >= 0 && options.tls) {
+    return absl::InvalidArgumentError(
+        "the HTTP front end does not support TLS yet; serve it behind a TLS proxy (deploy/nginx) "
+        "or turn it off (http_port -1)");
+  }
   if (options.metrics != nullptr) {
     if (engine.scheduler.observer != nullptr && engine.scheduler.observer != options.metrics) {
       return absl::InvalidArgumentError(
@@ -120,6 +125,23 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(LoadedModel model,
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", requested, " (address in use or not local?)"));
   }
+  if (options.http_port >= 0) {
+    openai::HttpFrontEndOptions http;
+    http.host = options.http_host.empty() ? options.host : options.http_host;
+    http.port = options.http_port;
+    http.served_model_name = options.served_model_name;
+    http.auth = options.auth;
+    http.max_body_bytes = static_cast<size_t>(options.max_message_bytes);
+    absl::StatusOr<std::unique_ptr<openai::HttpFrontEnd>> front =
+        openai::HttpFrontEnd::Start(http, server->service_.get());
+    if (!front.ok()) {
+      server->server_->Shutdown();
+      server->server_.reset();
+      server->scheduler().Shutdown(absl::ZeroDuration());
+      return front.status();
+    }
+    server->http_ = *std::move(front);
+  }
   server->shut_down_ = false;
   server->port_ = selected_port;
   server->address_ = JoinHostPort(options.host, selected_port);
@@ -138,6 +160,7 @@ void KvServer::Shutdown(absl::Duration drain, absl::Duration grace) {
   }
   // Every accepted stream gets its terminal call here, so every reactor can Finish.
   scheduler().Shutdown(drain);
+  if (http_ != nullptr) http_->Stop();
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   server_->Wait();
 }

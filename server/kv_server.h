@@ -11,11 +11,12 @@
 // gRPC 1.51 cannot bound itself (HTTP/2 CONTINUATION floods and rapid resets, which it buffers
 // before any handler or limit applies) must be stopped in front of the daemon: deploy/nginx.
 //
-// Lifecycle: Start() → serving (health SERVING) → Shutdown(drain): new Generate calls are refused
-// with UNAVAILABLE "server is shutting down" and health says NOT_SERVING; in-flight streams get
-// up to `drain` to finish (the scheduler ends the rest with UNAVAILABLE); then the gRPC server
-// stops, giving streams `grace` to deliver their last messages before it cancels them. The
-// metrics endpoint stays up through Shutdown() (a drain is worth watching) and closes when the
+// Lifecycle: Start() → serving (health SERVING) → Shutdown(drain): new Generate calls (and HTTP
+// generation requests) are refused with UNAVAILABLE "server is shutting down" and health says
+// NOT_SERVING (HTTP /health 503); in-flight streams get up to `drain` to finish (the scheduler
+// ends the rest with UNAVAILABLE); then the HTTP front end sends what is left and stops, and the
+// gRPC server stops, giving streams `grace` to deliver their last messages before it cancels them.
+// The metrics endpoint stays up through Shutdown() (a drain is worth watching) and closes when the
 // KvServer is destroyed.
 //
 // Threads: Start() and Shutdown() from one controlling thread (main, or a test); port(),
@@ -38,6 +39,7 @@
 #include "server/generation_service.h"
 #include "server/live_streams.h"
 #include "server/metrics.h"
+#include "server/openai/http_front_end.h"
 
 namespace kvserve {
 
@@ -69,6 +71,15 @@ struct KvServerOptions {
   // Live calls of gRPC's own streaming services (health Watch, reflection) server-wide
   // (other_streams_limit.h).
   int32_t max_other_streams = 128;
+  // The OpenAI-compatible HTTP front end (server/openai/http_front_end.h) on the same scheduler.
+  // -1: off; 0: any free port (see KvServer::http_port()). An empty http_host means `host`. It
+  // requires the same bearer token (`auth`) as the gRPC port; TLS on it is not supported yet, so
+  // Start() refuses http_port >= 0 together with `tls`.
+  int32_t http_port = -1;
+  std::string http_host;
+  // The model name the HTTP front end serves (/v1/models, and what a request's "model" must be).
+  std::string served_model_name = "kvserve";
+  bool tls = false;  // `credentials` are TLS ones
 };
 
 class KvServer {
@@ -93,6 +104,8 @@ class KvServer {
   int32_t port() const { return port_; }
   // The bound metrics port, or -1 if metrics are not served.
   int32_t metrics_port() const { return exposer_ != nullptr ? exposer_->port() : -1; }
+  // The bound HTTP port, or -1 if the HTTP front end is off.
+  int32_t http_port() const { return http_ != nullptr ? http_->port() : -1; }
   // "host:port" as bound (IPv6 hosts in brackets).
   const std::string& address() const { return address_; }
   Scheduler& scheduler() { return stack_.scheduler(); }
@@ -103,12 +116,13 @@ class KvServer {
   KvServer(std::shared_ptr<Metrics> metrics, EngineStack stack)
       : metrics_(std::move(metrics)), stack_(std::move(stack)) {}
 
-  // Destroyed in reverse order: the metrics endpoint, the gRPC server, then the service it calls,
-  // then the engine (the scheduler), then the metrics they update.
+  // Destroyed in reverse order: the metrics endpoint, the HTTP front end, the gRPC server, then the
+  // service they call, then the engine (the scheduler), then the metrics they update.
   std::shared_ptr<Metrics> metrics_;
   EngineStack stack_;
   std::unique_ptr<GenerationService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<openai::HttpFrontEnd> http_;
   std::unique_ptr<MetricsExposer> exposer_;
   int32_t port_ = 0;
   std::string address_;

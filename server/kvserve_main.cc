@@ -17,6 +17,7 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "engine/sched/scheduler.h"
 #include "engine/serving/engine_stack.h"
@@ -94,6 +95,16 @@ ABSL_FLAG(double, stream_write_timeout_seconds, 30,
 ABSL_FLAG(int32_t, max_other_streams, 128,
           "Live grpc.health.v1.Health/Watch and server-reflection calls server-wide "
           "(RESOURCE_EXHAUSTED beyond); health Check is never refused.");
+ABSL_FLAG(int32_t, http_port, -1,
+          "Port of the OpenAI-compatible HTTP front end (/v1/completions, /v1/chat/completions, "
+          "/v1/models, /health, /tokenize, /detokenize) on the same scheduler; 0 picks a free port "
+          "(see --http_port_file); -1 (the default) turns it off.");
+ABSL_FLAG(std::string, http_host, "", "Address of the HTTP front end; empty: --host.");
+ABSL_FLAG(std::string, http_port_file, "",
+          "If set, the bound HTTP port is written here (atomically) before --port_file.");
+ABSL_FLAG(std::string, served_model_name, "",
+          "The model name the HTTP front end serves and requests must name; empty: the last "
+          "path component of --model.");
 ABSL_FLAG(std::string, metrics_port_file, "",
           "If set, the bound metrics port is written to this file (atomically), before "
           "--port_file.");
@@ -181,6 +192,21 @@ absl::Status Run() {
   }
   server_options.stream_limits.write_timeout = absl::Seconds(write_timeout);
   server_options.max_other_streams = absl::GetFlag(FLAGS_max_other_streams);
+  server_options.http_port = absl::GetFlag(FLAGS_http_port);
+  server_options.http_host = absl::GetFlag(FLAGS_http_host);
+  server_options.tls = tls.tls();
+  if (server_options.http_port < -1) return absl::InvalidArgumentError("--http_port must be >= -1");
+  if (server_options.http_port < 0 && !absl::GetFlag(FLAGS_http_port_file).empty()) {
+    return absl::InvalidArgumentError("--http_port_file needs --http_port >= 0");
+  }
+  server_options.served_model_name = absl::GetFlag(FLAGS_served_model_name);
+  if (server_options.served_model_name.empty()) {
+    absl::string_view name = absl::StripSuffix(model, "/");
+    if (const size_t slash = name.rfind('/'); slash != absl::string_view::npos) {
+      name.remove_prefix(slash + 1);
+    }
+    server_options.served_model_name = name.empty() ? "kvserve" : std::string(name);
+  }
   absl::StatusOr<std::unique_ptr<KvServer>> server =
       KvServer::Start(*std::move(loaded), engine, server_options);
   if (!server.ok()) return server.status();
@@ -215,7 +241,23 @@ absl::Status Run() {
     Log("metrics at http://%s/metrics",
         JoinHostPort(server_options.metrics_host, (*server)->metrics_port()));
   }
-  // The metrics port file first: a fixture that waits for --port_file then finds both.
+  if ((*server)->http_port() >= 0) {
+    Log("OpenAI-compatible HTTP at http://%s/v1 (model \"%s\")",
+        JoinHostPort(
+            server_options.http_host.empty() ? server_options.host : server_options.http_host,
+            (*server)->http_port()),
+        server_options.served_model_name);
+  }
+  // The metrics and HTTP port files first: a fixture that waits for --port_file then finds all.
+  if (const std::string http_port_file = absl::GetFlag(FLAGS_http_port_file);
+      !http_port_file.empty()) {
+    if (absl::Status s =
+            WriteFileAtomically(http_port_file, absl::StrCat((*server)->http_port(), "\n"));
+        !s.ok()) {
+      (*server)->Shutdown(absl::ZeroDuration());
+      return s;
+    }
+  }
   const std::string metrics_port_file = absl::GetFlag(FLAGS_metrics_port_file);
   if (!metrics_port_file.empty()) {
     if (absl::Status s =

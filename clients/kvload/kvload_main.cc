@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/client_channel.h"
@@ -34,8 +35,18 @@
 #include "grpcpp/grpcpp.h"
 #include "kvserve/v1/kvserve.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "security/bearer_token.h"
 
-ABSL_FLAG(std::string, target, "127.0.0.1:50051", "kvserve address (host:port).");
+ABSL_FLAG(std::string, target, "127.0.0.1:50051",
+          "kvserve's gRPC address (host:port); with --api openai it still serves the ServerInfo "
+          "checks before and after the run.");
+ABSL_FLAG(std::string, api, "grpc",
+          "grpc: Generate streams to --target; openai: SSE streams to the OpenAI-compatible HTTP "
+          "front end at --http_target (/v1/completions, or /v1/chat/completions with --chat).");
+ABSL_FLAG(std::string, http_target, "127.0.0.1:8000",
+          "With --api openai: the HTTP front end (host:port).");
+ABSL_FLAG(std::string, served_model, "",
+          "With --api openai: the \"model\" each request names; empty: none (the served one).");
 ABSL_FLAG(int32_t, concurrency, 0,
           "Closed loop: keep this many streams in flight. With --rate: a cap on streams in "
           "flight (0 = none).");
@@ -132,12 +143,37 @@ absl::StatusOr<LoadOptions> OptionsFromFlags(const std::vector<std::string>& sto
   o.duration_s = absl::GetFlag(FLAGS_duration);
   o.drain_seconds = absl::GetFlag(FLAGS_drain_seconds);
   o.max_seconds = absl::GetFlag(FLAGS_max_seconds);
+  const std::string api = absl::GetFlag(FLAGS_api);
+  if (api == "openai") {
+    OpenAiStreamClient::Options http;
+    const std::string target = absl::GetFlag(FLAGS_http_target);
+    const size_t colon = target.rfind(':');
+    if (colon == std::string::npos || !absl::SimpleAtoi(target.substr(colon + 1), &http.port)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--http_target must be host:port, got \"", target, "\""));
+    }
+    const std::string host = target.substr(0, colon);
+    http.host = std::string(absl::StripPrefix(absl::StripSuffix(host, "]"), "["));
+    http.model = absl::GetFlag(FLAGS_served_model);
+    if (const std::string file = SecurityOptionsFromFlags().auth_token_file; !file.empty()) {
+      absl::StatusOr<std::string> token = ReadBearerTokenFile(file);
+      if (!token.ok()) return token.status();
+      http.bearer_token = *std::move(token);
+    }
+    o.openai = std::move(http);
+  } else if (api != "grpc") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--api must be grpc or openai, got \"", api, "\""));
+  }
   return o;
 }
 
 nlohmann::json ConfigJson(const LoadOptions& o, const std::vector<int32_t>& sweep, int channels) {
   const WorkloadOptions& w = o.workload;
   return {{"target", absl::GetFlag(FLAGS_target)},
+          {"api", absl::GetFlag(FLAGS_api)},
+          {"http_target", o.openai.has_value() ? nlohmann::json(absl::GetFlag(FLAGS_http_target))
+                                               : nlohmann::json(nullptr)},
           {"concurrency", o.concurrency},
           {"rate", std::isinf(w.rate) ? nlohmann::json(nullptr) : nlohmann::json(w.rate)},
           {"num_requests", w.num_requests},

@@ -35,6 +35,23 @@ class Runner final : public GenerateCallObserver {
   Runner(const LoadOptions& options, ChannelPool& pool, ProgressLine* progress)
       : options_(options), pool_(pool), progress_(progress) {}
 
+  // With options.openai: the HTTP client the requests go through instead of gRPC.
+  absl::Status ConnectHttp() {
+    if (!options_.openai.has_value()) return absl::OkStatus();
+    absl::StatusOr<std::unique_ptr<OpenAiStreamClient>> client = OpenAiStreamClient::Create(
+        *options_.openai,
+        [this](int64_t tag, GenerateRecord record) {
+          Finish(tag, std::move(record));
+          std::lock_guard<std::mutex> lock(mu_);
+          --undeleted_;  // nothing outlives an HTTP stream's end
+          cv_.notify_one();
+        },
+        [this](int64_t tokens) { tokens_.fetch_add(tokens, std::memory_order_relaxed); });
+    if (!client.ok()) return client.status();
+    http_ = *std::move(client);
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<RunResult> Run();
 
   bool OnResponse(GenerateCall&, const v1::GenerateResponse& response) override {
@@ -43,9 +60,13 @@ class Runner final : public GenerateCallObserver {
   }
 
   void OnCallDone(GenerateCall& call, GenerateRecord record) override {
+    Finish(call.tag(), std::move(record));
+  }
+
+  void Finish(int64_t tag, GenerateRecord record) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = live_.find(&call);
-    pool_.Release(it->second.channel);
+    auto it = live_.find(tag);
+    if (it->second.channel >= 0) pool_.Release(it->second.channel);
     RequestRecord done = ToRequestRecord(std::move(it->second.planned), record, zero_);
     live_.erase(it);
     if (done.outcome == Outcome::kError) ++errors_;
@@ -64,9 +85,11 @@ class Runner final : public GenerateCallObserver {
   // Waits (showing progress) until no stream is in flight or `until`; true if none is.
   bool WaitForIdle(std::unique_lock<std::mutex>& lock, Clock::time_point until);
 
-  // A call in flight: its channel, and the plan's fields of its record.
+  // A call in flight: its gRPC call and channel (none over HTTP), and the plan's fields of its
+  // record.
   struct LiveCall {
-    int channel = 0;
+    GenerateCall* call = nullptr;
+    int channel = -1;
     RequestRecord planned;
   };
 
@@ -78,12 +101,13 @@ class Runner final : public GenerateCallObserver {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  absl::flat_hash_map<GenerateCall*, LiveCall> live_;  // guarded by mu_
-  std::vector<RequestRecord> records_;                 // guarded by mu_
-  int64_t errors_ = 0;                                 // guarded by mu_
+  absl::flat_hash_map<int64_t, LiveCall> live_;  // by the plan's index; guarded by mu_
+  std::vector<RequestRecord> records_;           // guarded by mu_
+  int64_t errors_ = 0;                           // guarded by mu_
   // Calls created and not yet deleted: Run waits for none before it returns, since a call's
   // ClientContext is destroyed (and OnCallDeleted called) just after its OnCallDone.
-  int64_t undeleted_ = 0;  // guarded by mu_
+  int64_t undeleted_ = 0;                     // guarded by mu_
+  std::unique_ptr<OpenAiStreamClient> http_;  // with options_.openai
 };
 
 ProgressSnapshot Runner::Snapshot() const {
@@ -134,14 +158,23 @@ absl::StatusOr<RunResult> Runner::Run() {
       if (progress_ != nullptr) progress_->Update(Snapshot());
       continue;
     }
-    const int channel = pool_.Acquire();
-    GenerateCall* call = GenerateCall::Create(MakeGenerateRequest(*next, options_.call),
-                                              MakeCallOptions(*next, options_.call), this);
-    live_.emplace(call, LiveCall{.channel = channel, .planned = PlannedRecord(*next)});
+    const v1::GenerateRequest request = MakeGenerateRequest(*next, options_.call);
+    const GenerateCallOptions call_options = MakeCallOptions(*next, options_.call);
     ++undeleted_;
-    next.reset();
-    lock.unlock();
-    call->Start(pool_.stub(channel));
+    if (http_ != nullptr) {
+      live_.emplace(next->index, LiveCall{.planned = PlannedRecord(*next)});
+      next.reset();
+      lock.unlock();
+      http_->Start(request, call_options);
+    } else {
+      const int channel = pool_.Acquire();
+      GenerateCall* call = GenerateCall::Create(request, call_options, this);
+      live_.emplace(next->index,
+                    LiveCall{.call = call, .channel = channel, .planned = PlannedRecord(*next)});
+      next.reset();
+      lock.unlock();
+      call->Start(pool_.stub(channel));
+    }
     lock.lock();
     if (progress_ != nullptr) progress_->Update(Snapshot());
   }
@@ -154,11 +187,13 @@ absl::StatusOr<RunResult> Runner::Run() {
     // Abort may run stream callbacks inline, and OnCallDone takes mu_: abort without it, holding
     // a reference to each call so that none is deleted under us.
     std::vector<GenerateCall*> to_abort;
-    for (const auto& [call, live] : live_) {
-      call->Ref();
-      to_abort.push_back(call);
+    for (const auto& [tag, live] : live_) {
+      if (live.call == nullptr) continue;
+      live.call->Ref();
+      to_abort.push_back(live.call);
     }
     lock.unlock();
+    if (http_ != nullptr) http_->AbortAll();
     for (GenerateCall* call : to_abort) {
       call->Abort();
       call->Unref();
@@ -226,6 +261,10 @@ absl::StatusOr<RunResult> RunLoad(const LoadOptions& options, ChannelPool& pool,
   if (absl::Status s = ValidateLoad(options); !s.ok()) return s;
   // Leaked on failure: streams gRPC still holds would call back into a freed runner.
   auto* runner = new Runner(options, pool, progress);
+  if (absl::Status s = runner->ConnectHttp(); !s.ok()) {
+    delete runner;
+    return s;
+  }
   absl::StatusOr<RunResult> result = runner->Run();
   if (result.ok()) delete runner;
   return result;

@@ -1,5 +1,6 @@
 // RunLoad: one load run. It issues the workload's requests as Generate streams over a
-// ChannelPool, keeping at most `concurrency` in flight, and returns a record per request.
+// ChannelPool (or, with `openai`, as SSE streams to the HTTP front end), keeping at most
+// `concurrency` in flight, and returns a record per request.
 //
 //   * Closed loop: rate = infinity, concurrency = N. N streams in flight; each end starts the next.
 //   * Open loop: finite rate (Poisson arrivals from WorkloadGenerator); concurrency 0 = no cap, or
@@ -16,10 +17,12 @@
 #define KVSERVE_CLIENTS_KVLOAD_LOAD_RUNNER_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "clients/kvload/channel_pool.h"
 #include "clients/kvload/load_call.h"
+#include "clients/kvload/openai_stream_client.h"
 #include "clients/kvload/progress_line.h"
 #include "clients/kvload/run_result.h"
 #include "clients/kvload/workload.h"
@@ -37,6 +40,10 @@ struct LoadOptions {
   double drain_seconds = 30;
   // Hard bound on the whole run, in seconds.
   double max_seconds = 3600;
+  // Set: the requests go to this OpenAI-compatible HTTP server as SSE streams
+  // (openai_stream_client.h) instead of gRPC Generate calls over the pool (which then only serves
+  // the ServerInfo checks around the run).
+  std::optional<OpenAiStreamClient::Options> openai;
 };
 
 // INVALID_ARGUMENT unless the options describe a bounded run with a bounded number of streams.

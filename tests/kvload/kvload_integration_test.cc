@@ -29,14 +29,27 @@ using ::kvserve::testing::RunCommand;
 class KvloadIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon = DaemonProcess::Start(
-        KVSERVE_BINARY, {"--model=micro", "--drain_seconds=1"}, absl::Seconds(30));
+    const std::string http_port_file =
+        ::testing::TempDir() + "/kvload_it_http_" + std::to_string(::getpid());
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon =
+        DaemonProcess::Start(KVSERVE_BINARY,
+                             {"--model=micro", "--drain_seconds=1", "--http_port=0",
+                              "--http_port_file=" + http_port_file},
+                             absl::Seconds(30));
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = daemon->release();
+    std::ifstream in(http_port_file);
+    int port = 0;
+    in >> port;
+    ASSERT_GT(port, 0);
+    http_target_ = new std::string("127.0.0.1:" + std::to_string(port));
+    std::remove(http_port_file.c_str());
   }
   static void TearDownTestSuite() {
     delete daemon_;  // SIGKILLs and reaps it if still running
     daemon_ = nullptr;
+    delete http_target_;
+    http_target_ = nullptr;
   }
 
   // Runs kvload with `flags` plus --json; the parsed JSON document.
@@ -76,10 +89,19 @@ class KvloadIntegrationTest : public ::testing::Test {
     return info;
   }
 
+  // `flags` for the OpenAI-compatible HTTP front end of the same daemon.
+  static std::vector<std::string> OverHttp(std::vector<std::string> flags) {
+    flags.push_back("--api=openai");
+    flags.push_back("--http_target=" + *http_target_);
+    return flags;
+  }
+
   static DaemonProcess* daemon_;
+  static std::string* http_target_;
 };
 
 DaemonProcess* KvloadIntegrationTest::daemon_ = nullptr;
+std::string* KvloadIntegrationTest::http_target_ = nullptr;
 
 const std::vector<std::string> kWorkload = {"--concurrency=16", "--num_requests=64",
                                             "--prompt_len=8:32", "--max_tokens=4:16", "--seed=1"};
@@ -243,6 +265,52 @@ TEST_F(KvloadIntegrationTest, DeadlinesAreErrorsByCodeAndTheRunBoundAborts) {
   EXPECT_EQ(info.free_pages(), info.total_pages());
   EXPECT_EQ(info.running(), 0);
   EXPECT_EQ(info.waiting(), 0);
+}
+
+// --api openai: the same workloads as SSE streams through the HTTP front end, recorded the same
+// way (one token per chunk, usage from the include_usage chunk, n samples by choice index).
+TEST_F(KvloadIntegrationTest, OverHttpEveryRequestIsOkWithItsTokensAndUsage) {
+  std::vector<std::string> flags = kWorkload;
+  flags.push_back("--n=2");
+  const nlohmann::json doc = RunKvload(OverHttp(flags));
+  ASSERT_FALSE(doc.is_discarded());
+  EXPECT_EQ(doc["config"]["api"], "openai");
+  const nlohmann::json& summary = doc["runs"][0]["summary"];
+  EXPECT_EQ(summary["ok"], 64);
+  EXPECT_EQ(summary["errors"], 0) << summary["errors_by_code"].dump();
+  EXPECT_EQ(summary["output_tokens"], summary["requested_tokens"]);
+  for (const nlohmann::json& r : doc["runs"][0]["requests"]) {
+    EXPECT_EQ(r["status"], "OK");
+    EXPECT_EQ(r["tokens"], 2 * r["max_tokens"].get<int>()) << r.dump();
+    EXPECT_EQ(r["usage"]["completion_tokens"], 2 * r["max_tokens"].get<int>());
+    EXPECT_EQ(r["finish_reason"], 1);  // FINISH_REASON_LENGTH
+  }
+  EXPECT_GT(summary["ttft_ms"]["p50"].get<double>(), 0);
+  const kvserve::v1::ServerInfo info = WaitForFreePages();
+  EXPECT_EQ(info.free_pages(), info.total_pages());
+}
+
+TEST_F(KvloadIntegrationTest, OverHttpChatCancelsAndDeadlinesBalance) {
+  std::vector<std::string> flags = kWorkload;
+  flags.push_back("--chat");
+  flags.push_back("--cancel_fraction=0.5");
+  const nlohmann::json doc = RunKvload(OverHttp(flags));
+  ASSERT_FALSE(doc.is_discarded());
+  const nlohmann::json& summary = doc["runs"][0]["summary"];
+  EXPECT_EQ(summary["errors"], 0) << summary["errors_by_code"].dump();
+  EXPECT_EQ(summary["ok"].get<int>() + summary["cancelled"].get<int>(), 64);
+  EXPECT_GE(summary["cancelled"].get<int>(), 8);
+  // A deadline far below the run's length: errors by code, as over gRPC.
+  const nlohmann::json late =
+      RunKvload(OverHttp({"--concurrency=8", "--num_requests=16", "--prompt_len=8",
+                          "--max_tokens=400", "--deadline_ms=1", "--seed=5"}));
+  ASSERT_FALSE(late.is_discarded());
+  const nlohmann::json& late_summary = late["runs"][0]["summary"];
+  EXPECT_EQ(late_summary["ok"].get<int>() + late_summary["errors"].get<int>(), 16);
+  EXPECT_GT(late_summary["errors_by_code"].value("DEADLINE_EXCEEDED", 0), 0) << late_summary.dump();
+  const kvserve::v1::ServerInfo info = WaitForFreePages();
+  EXPECT_EQ(info.free_pages(), info.total_pages());
+  EXPECT_EQ(info.running(), 0);
 }
 
 }  // namespace

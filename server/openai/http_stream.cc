@@ -1,0 +1,205 @@
+#include "server/openai/http_stream.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <string>
+#include <utility>
+
+#include "server/openai/http_reply.h"
+
+namespace kvserve::openai {
+class HttpStream::Sink final : public TokenSink {
+ public:
+  explicit Sink(std::shared_ptr<HttpStream> stream) : stream_(std::move(stream)) {}
+  void OnOutput(const SampleOutput& output) override { stream_->Push(output); }
+  void OnFinish(const Usage& usage) override { stream_->End(absl::OkStatus(), usage); }
+  void OnError(const absl::Status& status) override { stream_->End(status, Usage{}); }
+
+ private:
+  const std::shared_ptr<HttpStream> stream_;
+};
+
+HttpStream::HttpStream(evhttp_request* request, Options options,
+                       std::shared_ptr<const Tokenizer> tokenizer, Notify notify)
+    : request_(request),
+      options_(std::move(options)),
+      tokenizer_(std::move(tokenizer)),
+      notify_(std::move(notify)) {
+  if (!options_.stream) completion_.emplace(options_.header, options_.num_choices);
+}
+
+HttpStream::~HttpStream() {
+  if (read_watcher_ != nullptr) event_free(read_watcher_);
+}
+
+absl::Status HttpStream::Start(Scheduler* scheduler, GenerationParams params) {
+  absl::StatusOr<std::shared_ptr<RequestHandle>> handle =
+      scheduler->Submit(std::move(params), std::make_shared<Sink>(shared_from_this()));
+  if (!handle.ok()) return handle.status();
+  {
+    absl::MutexLock lock(&mu_);
+    handle_ = *handle;
+    if (cancel_requested_) handle_->Cancel();
+  }
+  evhttp_connection* connection = evhttp_request_get_connection(request_);
+  evhttp_connection_set_closecb(
+      connection,
+      [](evhttp_connection*, void* arg) { static_cast<HttpStream*>(arg)->OnConnectionClosed(); },
+      this);
+  // libevent stops reading a connection while its request is handled, so a client that hangs up
+  // before the reply's next write would go unnoticed: watch the socket for EOF meanwhile.
+  bufferevent* bev = evhttp_connection_get_bufferevent(connection);
+  read_watcher_ = event_new(bufferevent_get_base(bev), bufferevent_getfd(bev), EV_READ | EV_PERSIST,
+                            &HttpStream::OnReadable, this);
+  if (read_watcher_ != nullptr) event_add(read_watcher_, nullptr);
+
+  if (options_.stream) {
+    evkeyvalq* headers = evhttp_request_get_output_headers(request_);
+    evhttp_add_header(headers, "Content-Type", "text/event-stream");
+    evhttp_add_header(headers, "Cache-Control", "no-cache");
+    evhttp_send_reply_start(request_, 200, "OK");
+    reply_started_ = true;
+    if (options_.header.endpoint == Endpoint::kChatCompletions) {
+      std::string roles;
+      for (int32_t i = 0; i < options_.num_choices; ++i) {
+        roles += SseEvent(RoleChunk(options_.header, i));
+      }
+      WriteChunk(roles);
+    }
+  }
+  return absl::OkStatus();
+}
+
+void HttpStream::OnReadable(int fd, short /*what*/, void* arg) {
+  auto* self = static_cast<HttpStream*>(arg);
+  char byte;
+  const ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  // Data (a pipelined next request) is libevent's to read later: stop watching. EOF or an error:
+  // the client is gone.
+  event_del(self->read_watcher_);
+  if (n <= 0) self->Cancel();
+}
+
+void HttpStream::OnConnectionClosed() {
+  connection_gone_ = true;  // libevent detached request_ from the connection
+  if (read_watcher_ != nullptr) {
+    event_free(read_watcher_);  // its fd is about to be closed
+    read_watcher_ = nullptr;
+  }
+  Cancel();
+}
+
+void HttpStream::Cancel() {
+  absl::MutexLock lock(&mu_);
+  cancel_requested_ = true;
+  if (handle_ != nullptr) handle_->Cancel();
+}
+
+void HttpStream::Push(const SampleOutput& output) {
+  TokenEvent event;
+  event.index = output.index;
+  event.token = output.token;
+  event.text = std::string(output.text);
+  event.finish = output.finish;
+  if (output.logprobs != nullptr) {
+    event.has_logprobs = true;
+    event.logprobs = *output.logprobs;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    pending_.push_back(std::move(event));
+  }
+  if (ClaimNotify()) notify_(shared_from_this());
+}
+
+void HttpStream::End(absl::Status status, const Usage& usage) {
+  {
+    absl::MutexLock lock(&mu_);
+    ended_ = true;
+    status_ = std::move(status);
+    usage_ = usage;
+  }
+  if (ClaimNotify()) notify_(shared_from_this());
+}
+
+void HttpStream::Detach() {
+  if (read_watcher_ != nullptr) {
+    event_free(read_watcher_);
+    read_watcher_ = nullptr;
+  }
+  if (!connection_gone_) {
+    evhttp_connection_set_closecb(evhttp_request_get_connection(request_), nullptr, nullptr);
+  }
+}
+
+void HttpStream::WriteChunk(const std::string& bytes) {
+  if (connection_gone_ || write_stalled_ || bytes.empty()) return;
+  evbuffer* buffer = evbuffer_new();
+  evbuffer_add(buffer, bytes.data(), bytes.size());
+  evhttp_send_reply_chunk(request_, buffer);
+  evbuffer_free(buffer);
+  bufferevent* bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(request_));
+  if (evbuffer_get_length(bufferevent_get_output(bev)) > options_.max_buffered_bytes) {
+    write_stalled_ = true;  // the client is not reading: stop generating for it
+    Cancel();
+  }
+}
+
+void HttpStream::EndReply() {
+  reply_ended_ = true;
+  Detach();
+  // With the connection gone libevent only frees the request here.
+  evhttp_send_reply_end(request_);
+}
+
+bool HttpStream::Flush() {
+  if (reply_ended_) return true;
+  std::vector<TokenEvent> events;
+  bool ended;
+  absl::Status status;
+  Usage usage;
+  {
+    absl::MutexLock lock(&mu_);
+    events.swap(pending_);
+    ended = ended_;
+    status = status_;
+    usage = usage_;
+  }
+  if (options_.stream) {
+    std::string bytes;
+    for (const TokenEvent& event : events) {
+      bytes += SseEvent(TokenChunk(options_.header, *tokenizer_, event));
+    }
+    if (ended) {
+      if (status.ok()) {
+        if (options_.include_usage) bytes += SseEvent(UsageChunk(options_.header, usage));
+      } else {
+        bytes += SseEvent(ErrorBody(status));
+      }
+      bytes += kSseDone;
+    }
+    WriteChunk(bytes);
+    if (ended) EndReply();
+    return ended;
+  }
+  for (const TokenEvent& event : events) completion_->Add(*tokenizer_, event);
+  if (!ended) return false;
+  reply_ended_ = true;
+  Detach();
+  if (connection_gone_) {
+    evhttp_send_reply_end(request_);  // frees the detached request
+  } else if (status.ok()) {
+    SendJson(request_, 200, completion_->Body(usage));
+  } else {
+    SendError(request_, status);
+  }
+  return true;
+}
+
+}  // namespace kvserve::openai
