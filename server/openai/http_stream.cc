@@ -133,12 +133,15 @@ void HttpStream::Detach() {
     event_free(read_watcher_);
     read_watcher_ = nullptr;
   }
+  if (evhttp_request_get_connection(request_) == nullptr) connection_gone_ = true;
   if (!connection_gone_) {
     evhttp_connection_set_closecb(evhttp_request_get_connection(request_), nullptr, nullptr);
   }
 }
 
 void HttpStream::WriteChunk(const std::string& bytes) {
+  // libevent detaches a request from a connection that failed; it may not have told us yet.
+  if (evhttp_request_get_connection(request_) == nullptr) connection_gone_ = true;
   if (connection_gone_ || write_stalled_ || bytes.empty()) return;
   evbuffer* buffer = evbuffer_new();
   evbuffer_add(buffer, bytes.data(), bytes.size());

@@ -244,7 +244,13 @@ TEST_F(HttpFrontEndTest, AClientThatHangsUpMidStreamIsCancelledAndItsPagesFreed)
       }
       ASSERT_TRUE(absl::StartsWith(seen, "HTTP/1.1 200")) << seen;
     } else {
-      absl::SleepFor(absl::Milliseconds(100));  // admitted and generating
+      // Hang up once the request runs (stats are published after each step, so an earlier look
+      // could see the idle cache from before it was admitted).
+      const absl::Time end = absl::Now() + absl::Seconds(10);
+      while (server_->scheduler().stats().running == 0 && absl::Now() < end) {
+        absl::SleepFor(absl::Milliseconds(1));
+      }
+      ASSERT_EQ(server_->scheduler().stats().running, 1);
     }
     close(fd);
     ExpectIdleCache();  // long before 3000 tokens would have been generated
