@@ -95,6 +95,9 @@ class OpenAiStreamClient::Impl {
       event_active(wake_, 0, 0);
       loop_.join();
     }
+    // Streams whose deferred free had not run when the loop stopped.
+    for (Stream* s : dying_) FreeStream(s);
+    dying_.clear();
     if (wake_ != nullptr) event_free(wake_);
     if (base_ != nullptr) event_base_free(base_);
   }
@@ -330,15 +333,22 @@ class OpenAiStreamClient::Impl {
     s->record.end_s = std::chrono::duration<double>(Clock::now() - s->record.start).count();
     live_.erase(s);
     done_(s->tag, std::move(s->record));
-    // libevent may still be inside this connection's callback: free it on the next loop pass.
+    // libevent may still be inside this connection's callback: free it on the next loop pass (or
+    // in the destructor, if the loop stops first).
+    dying_.insert(s);
     event_base_once(
         base_, -1, EV_TIMEOUT,
         [](evutil_socket_t, short, void* arg) {
           auto* stream = static_cast<Stream*>(arg);
-          if (stream->connection != nullptr) evhttp_connection_free(stream->connection);
-          delete stream;
+          stream->impl->dying_.erase(stream);
+          FreeStream(stream);
         },
         s, nullptr);
+  }
+
+  static void FreeStream(Stream* s) {
+    if (s->connection != nullptr) evhttp_connection_free(s->connection);
+    delete s;
   }
 
   const Options options_;
@@ -347,7 +357,8 @@ class OpenAiStreamClient::Impl {
   event_base* base_ = nullptr;
   event* wake_ = nullptr;
   std::thread loop_;
-  absl::flat_hash_set<Stream*> live_;  // loop thread
+  absl::flat_hash_set<Stream*> live_;   // loop thread
+  absl::flat_hash_set<Stream*> dying_;  // ended, not yet freed; loop thread (then the destructor)
 
   std::mutex mu_;
   std::vector<ToStart> to_start_;  // guarded by mu_
