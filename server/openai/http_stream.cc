@@ -63,7 +63,6 @@ absl::Status HttpStream::Start(Scheduler* scheduler, GenerationParams params) {
     evhttp_add_header(headers, "Content-Type", "text/event-stream");
     evhttp_add_header(headers, "Cache-Control", "no-cache");
     evhttp_send_reply_start(request_, 200, "OK");
-    reply_started_ = true;
     if (options_.header.endpoint == Endpoint::kChatCompletions) {
       std::string roles;
       for (int32_t i = 0; i < options_.num_choices; ++i) {
@@ -133,16 +132,13 @@ void HttpStream::Detach() {
     event_free(read_watcher_);
     read_watcher_ = nullptr;
   }
-  if (evhttp_request_get_connection(request_) == nullptr) connection_gone_ = true;
-  if (!connection_gone_) {
+  if (!ConnectionGone()) {
     evhttp_connection_set_closecb(evhttp_request_get_connection(request_), nullptr, nullptr);
   }
 }
 
 void HttpStream::WriteChunk(const std::string& bytes) {
-  // libevent detaches a request from a connection that failed; it may not have told us yet.
-  if (evhttp_request_get_connection(request_) == nullptr) connection_gone_ = true;
-  if (connection_gone_ || write_stalled_ || bytes.empty()) return;
+  if (ConnectionGone() || write_stalled_ || bytes.empty()) return;
   evbuffer* buffer = evbuffer_new();
   evbuffer_add(buffer, bytes.data(), bytes.size());
   evhttp_send_reply_chunk(request_, buffer);
@@ -154,11 +150,23 @@ void HttpStream::WriteChunk(const std::string& bytes) {
   }
 }
 
-void HttpStream::EndReply() {
+bool HttpStream::ConnectionGone() {
+  // libevent detaches a request from a connection that failed; it may not have told us yet.
+  if (evhttp_request_get_connection(request_) == nullptr) connection_gone_ = true;
+  return connection_gone_;
+}
+
+void HttpStream::EndReply(const absl::Status& status, const Usage& usage) {
   reply_ended_ = true;
   Detach();
-  // With the connection gone libevent only frees the request here.
-  evhttp_send_reply_end(request_);
+  if (options_.stream || connection_gone_) {
+    // Ends the chunked reply; with the connection gone libevent only frees the request here.
+    evhttp_send_reply_end(request_);
+  } else if (status.ok()) {
+    SendJson(request_, 200, completion_->Body(usage));
+  } else {
+    SendError(request_, status);
+  }
 }
 
 bool HttpStream::Flush() {
@@ -188,21 +196,11 @@ bool HttpStream::Flush() {
       bytes += kSseDone;
     }
     WriteChunk(bytes);
-    if (ended) EndReply();
-    return ended;
-  }
-  for (const TokenEvent& event : events) completion_->Add(*tokenizer_, event);
-  if (!ended) return false;
-  reply_ended_ = true;
-  Detach();
-  if (connection_gone_) {
-    evhttp_send_reply_end(request_);  // frees the detached request
-  } else if (status.ok()) {
-    SendJson(request_, 200, completion_->Body(usage));
   } else {
-    SendError(request_, status);
+    for (const TokenEvent& event : events) completion_->Add(*tokenizer_, event);
   }
-  return true;
+  if (ended) EndReply(status, usage);
+  return ended;
 }
 
 }  // namespace kvserve::openai

@@ -92,8 +92,11 @@ class HttpStream : public std::enable_shared_from_this<HttpStream> {
   void Cancel();
   // Loop thread: stops watching the socket and detaches the close callback.
   void Detach();
+  // Loop thread: whether the connection is gone (latched).
+  bool ConnectionGone();
   void WriteChunk(const std::string& bytes);
-  void EndReply();
+  // Loop thread: the reply's end (the chunked reply's, or the whole JSON body / error).
+  void EndReply(const absl::Status& status, const Usage& usage);
 
   evhttp_request* const request_;  // loop thread; see the invariants
   const Options options_;
@@ -103,7 +106,6 @@ class HttpStream : public std::enable_shared_from_this<HttpStream> {
 
   // Loop thread.
   event* read_watcher_ = nullptr;
-  bool reply_started_ = false;
   bool reply_ended_ = false;
   bool connection_gone_ = false;
   bool write_stalled_ = false;
