@@ -13,7 +13,7 @@ PACKAGES=(
   libabsl-dev libdnnl-dev ocl-icd-opencl-dev opencl-headers  # dnnl-config.cmake needs OpenCL
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus-cpp-dev nlohmann-json3-dev libpcre2-dev
-  libevent-dev  # server/openai: the OpenAI-compatible HTTP front end (evhttp)
+  libevent-dev  # server/openai: the OpenAI-compatible HTTP front end (evhttp, its TLS by libevent_openssl)
   curl  # tests/integration: the HTTP front end driven by a client nobody here wrote
   libssl-dev  # TLS file checks, token digests
   python3 python3-grpcio python3-numpy python3-protobuf python3-yaml

@@ -66,11 +66,6 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(LoadedModel model,
     return absl::InvalidArgumentError(
         absl::StrCat("max_other_streams must be > 0; got ", options.max_other_streams));
   }
-  if (options.http_port >= 0 && options.tls) {
-    return absl::InvalidArgumentError(
-        "the HTTP front end does not support TLS yet; serve it behind a TLS proxy (deploy/nginx) "
-        "or turn it off (http_port -1)");
-  }
   if (options.metrics != nullptr) {
     if (engine.scheduler.observer != nullptr && engine.scheduler.observer != options.metrics) {
       return absl::InvalidArgumentError(
@@ -132,6 +127,8 @@ absl::StatusOr<std::unique_ptr<KvServer>> KvServer::Start(LoadedModel model,
     http.served_model_name = options.served_model_name;
     http.auth = options.auth;
     http.max_body_bytes = static_cast<size_t>(options.max_message_bytes);
+    http.tls = options.tls_files;
+    http.metrics = server->metrics_.get();
     absl::StatusOr<std::unique_ptr<openai::HttpFrontEnd>> front =
         openai::HttpFrontEnd::Start(http, server->service_.get());
     if (!front.ok()) {

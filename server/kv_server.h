@@ -73,13 +73,14 @@ struct KvServerOptions {
   int32_t max_other_streams = 128;
   // The OpenAI-compatible HTTP front end (server/openai/http_front_end.h) on the same scheduler.
   // -1: off; 0: any free port (see KvServer::http_port()). An empty http_host means `host`. It
-  // requires the same bearer token (`auth`) as the gRPC port; TLS on it is not supported yet, so
-  // Start() refuses http_port >= 0 together with `tls`.
+  // requires the same bearer token (`auth`) as the gRPC port and serves TLS with `tls_files`.
   int32_t http_port = -1;
   std::string http_host;
   // The model name the HTTP front end serves (/v1/models, and what a request's "model" must be).
   std::string served_model_name = "kvserve";
-  bool tls = false;  // `credentials` are TLS ones
+  // The files `credentials` were made from (MakeServerCredentials); the HTTP front end serves the
+  // same certificate, key and client CA. None: plaintext on both ports.
+  ServerTlsFiles tls_files;
 };
 
 class KvServer {

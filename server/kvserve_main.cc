@@ -95,10 +95,12 @@ ABSL_FLAG(double, stream_write_timeout_seconds, 30,
 ABSL_FLAG(int32_t, max_other_streams, 128,
           "Live grpc.health.v1.Health/Watch and server-reflection calls server-wide "
           "(RESOURCE_EXHAUSTED beyond); health Check is never refused.");
-ABSL_FLAG(int32_t, http_port, -1,
-          "Port of the OpenAI-compatible HTTP front end (/v1/completions, /v1/chat/completions, "
-          "/v1/models, /health, /tokenize, /detokenize) on the same scheduler; 0 picks a free port "
-          "(see --http_port_file); -1 (the default) turns it off.");
+ABSL_FLAG(
+    int32_t, http_port, -1,
+    "Port of the OpenAI-compatible HTTP front end (/v1/completions, /v1/chat/completions, "
+    "/v1/models, /health, /tokenize, /detokenize) on the same scheduler; 0 picks a free port "
+    "(see --http_port_file); -1 (the default) turns it off. HTTPS with the --tls_* files when "
+    "they are set, with the same --auth_token_file.");
 ABSL_FLAG(std::string, http_host, "", "Address of the HTTP front end; empty: --host.");
 ABSL_FLAG(std::string, http_port_file, "",
           "If set, the bound HTTP port is written here (atomically) before --port_file.");
@@ -194,7 +196,7 @@ absl::Status Run() {
   server_options.max_other_streams = absl::GetFlag(FLAGS_max_other_streams);
   server_options.http_port = absl::GetFlag(FLAGS_http_port);
   server_options.http_host = absl::GetFlag(FLAGS_http_host);
-  server_options.tls = tls.tls();
+  server_options.tls_files = tls;
   if (server_options.http_port < -1) return absl::InvalidArgumentError("--http_port must be >= -1");
   if (server_options.http_port < 0 && !absl::GetFlag(FLAGS_http_port_file).empty()) {
     return absl::InvalidArgumentError("--http_port_file needs --http_port >= 0");
@@ -242,7 +244,7 @@ absl::Status Run() {
         JoinHostPort(server_options.metrics_host, (*server)->metrics_port()));
   }
   if ((*server)->http_port() >= 0) {
-    Log("OpenAI-compatible HTTP at http://%s/v1 (model \"%s\")",
+    Log("OpenAI-compatible HTTP at %s://%s/v1 (model \"%s\")", tls.tls() ? "https" : "http",
         JoinHostPort(
             server_options.http_host.empty() ? server_options.host : server_options.http_host,
             (*server)->http_port()),

@@ -126,6 +126,11 @@ Metrics::Metrics()
                            .Name("kvserve_requests_rejected_total")
                            .Help("Requests refused before they were queued, by status code.")
                            .Register(*registry_)),
+      http_responses_family_(prometheus::BuildCounter()
+                                 .Name("kvserve_http_responses_total")
+                                 .Help("Replies of the OpenAI-compatible HTTP front end, by route "
+                                       "and HTTP status.")
+                                 .Register(*registry_)),
       time_to_first_token_(AddHistogram(*registry_, "kvserve_time_to_first_token_seconds",
                                         "Time from a request's arrival to its first token.",
                                         LatencyBuckets())),
@@ -220,6 +225,10 @@ void Metrics::OnRequestEnded(const RequestEndStats& request) {
   if (request.time_per_output_token.has_value()) {
     time_per_output_token_.Observe(Seconds(*request.time_per_output_token));
   }
+}
+
+void Metrics::OnHttpResponse(const std::string& route, int status) {
+  http_responses_family_.Add({{"route", route}, {"status", absl::StrCat(status)}}).Increment();
 }
 
 void Metrics::OnRequestRejected(absl::StatusCode code) {

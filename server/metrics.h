@@ -10,6 +10,8 @@
 //   kvserve_requests_rejected_total{code}    requests refused before they were queued:
 //                                            INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE
 //                                            (other codes get their own label value if they appear)
+//   kvserve_http_responses_total{route,status}  replies of the HTTP front end (server/openai/):
+//                                            route is the path of a known endpoint or "other"
 //   kvserve_time_to_first_token_seconds      histogram, Submit → first sampled token; one
 //                                            observation per request that got a token
 //   kvserve_time_per_output_token_seconds    histogram, mean gap between a request's tokens; one
@@ -32,15 +34,15 @@
 //   kvserve_prompt_tokens_total              counter, prompt tokens prefilled (each request once;
 //                                            recomputation after preemption excluded)
 //   kvserve_generation_tokens_total          counter, tokens sampled and handed to streams, of
-//   every
-//                                            outcome (a cancelled stream's client may not have
-//                                            read them all)
+//                                            every outcome (a cancelled stream's client may not
+//                                            have read them all)
 //
 // Threads: the SchedulerObserver hooks run on the scheduler thread; OnRequestRejected on gRPC
-// threads; the exposer's HTTP threads collect concurrently. prometheus-cpp's counters and gauges
-// are atomics and a histogram holds its own mutex only for an update or a copy, so no hook blocks
-// the batch for longer than that. A scrape is not a snapshot across metrics: figures from the
-// same step may be split between two scrapes.
+// threads and the HTTP front end's loop thread; OnHttpResponse on that loop thread; the exposer's
+// HTTP threads collect concurrently. prometheus-cpp's counters and gauges are atomics and a
+// histogram holds its own mutex only for an update or a copy, so no hook blocks the batch for
+// longer than that. A scrape is not a snapshot across metrics: figures from the same step may be
+// split between two scrapes.
 #ifndef KVSERVE_SERVER_METRICS_H_
 #define KVSERVE_SERVER_METRICS_H_
 
@@ -82,6 +84,9 @@ class Metrics final : public SchedulerObserver {
   // A request refused with `code` before reaching the queue. Any thread.
   void OnRequestRejected(absl::StatusCode code);
 
+  // A reply of the HTTP front end completed. Its loop thread.
+  void OnHttpResponse(const std::string& route, int status);
+
   // What an exposer serves. Any thread.
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
@@ -91,6 +96,7 @@ class Metrics final : public SchedulerObserver {
   const std::shared_ptr<prometheus::Registry> registry_;
   std::array<prometheus::Counter*, kNumOutcomes> requests_by_outcome_;
   prometheus::Family<prometheus::Counter>& rejected_family_;
+  prometheus::Family<prometheus::Counter>& http_responses_family_;
   prometheus::Histogram& time_to_first_token_;
   prometheus::Histogram& time_per_output_token_;
   prometheus::Histogram& e2e_latency_;

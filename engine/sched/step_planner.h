@@ -78,7 +78,8 @@ class AdmissionPolicy {
   // Before admission, with `num_running` requests already planned.
   virtual bool MayAdmit(int32_t num_running) = 0;
   // After admission: `budget_left` tokens of the step unused, `num_waiting` still queued.
-  virtual void AfterAdmission(int32_t budget_left, int32_t num_waiting, int32_t num_running) {}
+  virtual void AfterAdmission(int32_t /*budget_left*/, int32_t /*num_waiting*/,
+                              int32_t /*num_running*/) {}
 };
 
 class StepPlanner {

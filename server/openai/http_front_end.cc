@@ -91,6 +91,11 @@ std::string RandomHex() {
   return absl::StrFormat("%016x", rng());
 }
 
+bool IsKnownRoute(const std::string& path) {
+  return path == "/v1/completions" || path == "/v1/chat/completions" || path == "/v1/models" ||
+         path == "/health" || path == "/tokenize" || path == "/detokenize";
+}
+
 }  // namespace
 
 HttpFrontEnd::HttpFrontEnd(const HttpFrontEndOptions& options, GenerationService* service)
@@ -122,6 +127,17 @@ absl::StatusOr<std::unique_ptr<HttpFrontEnd>> HttpFrontEnd::Start(
   evhttp_set_allowed_methods(
       front->http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
   evhttp_set_gencb(front->http_, &HttpFrontEnd::OnRequest, front.get());
+  if (options.tls.tls()) {
+    absl::StatusOr<std::unique_ptr<HttpTlsContext>> tls = HttpTlsContext::Create(options.tls);
+    if (!tls.ok()) return tls.status();
+    front->tls_ = *std::move(tls);
+    evhttp_set_bevcb(
+        front->http_,
+        [](event_base* base, void* arg) {
+          return static_cast<const HttpTlsContext*>(arg)->NewConnection(base);
+        },
+        front->tls_.get());
+  }
   evhttp_bound_socket* bound =
       evhttp_bind_socket_with_handle(front->http_, options.host.c_str(), options.port);
   if (bound == nullptr) {
@@ -190,7 +206,16 @@ void HttpFrontEnd::OnRequest(evhttp_request* request, void* arg) {
   static_cast<HttpFrontEnd*>(arg)->Route(request);
 }
 
+void HttpFrontEnd::OnReplyComplete(evhttp_request* request, void* arg) {
+  const std::string path = Path(request);
+  static_cast<HttpFrontEnd*>(arg)->options_.metrics->OnHttpResponse(
+      IsKnownRoute(path) ? path : "other", evhttp_request_get_response_code(request));
+}
+
 void HttpFrontEnd::Route(evhttp_request* request) {
+  if (options_.metrics != nullptr) {
+    evhttp_request_set_on_complete_cb(request, &HttpFrontEnd::OnReplyComplete, this);
+  }
   const std::string path = Path(request);
   const evhttp_cmd_type method = evhttp_request_get_command(request);
   const bool post = method == EVHTTP_REQ_POST;
@@ -253,15 +278,15 @@ void HttpFrontEnd::Route(evhttp_request* request) {
 
 void HttpFrontEnd::HandleGenerate(evhttp_request* request, Endpoint endpoint) {
   absl::StatusOr<OpenAiRequest> parsed = ParseOpenAiRequest(endpoint, Body(request));
-  if (!parsed.ok()) return SendError(request, parsed.status());
+  if (!parsed.ok()) return Reject(request, parsed.status());
   if (!parsed->model.empty() && parsed->model != options_.served_model_name) {
-    return SendError(request,
-                     absl::NotFoundError(absl::StrCat("The model `", parsed->model,
-                                                      "` does not exist; this server serves `",
-                                                      options_.served_model_name, "`")));
+    return Reject(request,
+                  absl::NotFoundError(absl::StrCat("The model `", parsed->model,
+                                                   "` does not exist; this server serves `",
+                                                   options_.served_model_name, "`")));
   }
   absl::StatusOr<GenerationParams> params = service_->Prepare(parsed->request);
-  if (!params.ok()) return SendError(request, params.status());
+  if (!params.ok()) return Reject(request, params.status());
   if (parsed->max_tokens_from_context) {
     params->max_tokens = static_cast<int32_t>(
         std::max<int64_t>(1, ContextTokens() - static_cast<int64_t>(params->prompt_ids.size())));
@@ -285,9 +310,14 @@ void HttpFrontEnd::HandleGenerate(evhttp_request* request, Endpoint endpoint) {
       [mailbox = mailbox_](std::shared_ptr<HttpStream> s) { mailbox->Push(std::move(s)); });
   if (absl::Status started = stream->Start(service_->scheduler(), *std::move(params));
       !started.ok()) {
-    return SendError(request, started);
+    return Reject(request, started);
   }
   live_.emplace(stream.get(), std::move(stream));
+}
+
+void HttpFrontEnd::Reject(evhttp_request* request, const absl::Status& error) {
+  if (options_.metrics != nullptr) options_.metrics->OnRequestRejected(error.code());
+  SendError(request, error);
 }
 
 void HttpFrontEnd::HandleModels(evhttp_request* request) {

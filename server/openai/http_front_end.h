@@ -18,7 +18,16 @@
 //
 // Lifecycle: Start() binds and starts the loop thread; Stop() (after the scheduler's Shutdown, so
 // that every stream has had its terminal call) flushes what is pending, lets the replies go out
-// for a moment, and joins the loop. TLS on this port is not supported yet (Start refuses).
+// for a moment, and joins the loop.
+//
+// TLS: with `tls` files set, every connection is TLS (http_tls.h: the gRPC port's certificate,
+// key and client CA, so mutual TLS holds on both doors); a plaintext client gets no reply.
+//
+// Metrics (when `metrics` is set): every reply evhttp completes counts in
+// kvserve_http_responses_total{route, status}; generation requests refused before the queue (bad
+// request, queue full, draining) count in kvserve_requests_rejected_total{code} as on gRPC; those
+// accepted are the scheduler's, in the same request metrics as gRPC's. Replies libevent makes on
+// its own (413 for a body over the limit, 400 for oversized headers) are not counted.
 //
 // Threads: Start(), Stop() and the destructor on one controlling thread; port() anywhere. All of
 // libevent — the base, evhttp, every connection and request, the live streams' loop-side state —
@@ -39,8 +48,11 @@
 #include "absl/time/time.h"
 #include "security/bearer_token.h"
 #include "server/generation_service.h"
+#include "server/metrics.h"
 #include "server/openai/http_stream.h"
+#include "server/openai/http_tls.h"
 #include "server/openai/openai_request.h"
+#include "server/tls_server_credentials.h"
 
 struct event_base;
 struct evhttp;
@@ -59,11 +71,14 @@ struct HttpFrontEndOptions {
   absl::Duration timeout = absl::Seconds(30);
   // Reply bytes one client may leave unread before its request is cancelled.
   size_t max_buffered_bytes = 8 << 20;
+  ServerTlsFiles tls;          // none: plaintext HTTP
+  Metrics* metrics = nullptr;  // not owned; must outlive the front end. nullptr: none
 };
 
 class HttpFrontEnd {
  public:
-  // INVALID_ARGUMENT for options out of range; UNAVAILABLE if the address cannot be bound.
+  // INVALID_ARGUMENT for options out of range or TLS files HttpTlsContext refuses (NOT_FOUND for
+  // one that cannot be opened); UNAVAILABLE if the address cannot be bound.
   // `service` must outlive the front end.
   static absl::StatusOr<std::unique_ptr<HttpFrontEnd>> Start(const HttpFrontEndOptions& options,
                                                              GenerationService* service);
@@ -80,9 +95,12 @@ class HttpFrontEnd {
   HttpFrontEnd(const HttpFrontEndOptions& options, GenerationService* service);
 
   static void OnRequest(evhttp_request* request, void* arg);
+  static void OnReplyComplete(evhttp_request* request, void* arg);
   static void OnWake(int fd, short what, void* arg);
   void Route(evhttp_request* request);
   void HandleGenerate(evhttp_request* request, Endpoint endpoint);
+  // A generation request refused before the queue: counted as rejected, then the error reply.
+  void Reject(evhttp_request* request, const absl::Status& error);
   void HandleModels(evhttp_request* request);
   void HandleTokenize(evhttp_request* request);
   void HandleDetokenize(evhttp_request* request);
@@ -92,7 +110,8 @@ class HttpFrontEnd {
 
   const HttpFrontEndOptions options_;
   GenerationService* const service_;
-  std::shared_ptr<Mailbox> mailbox_;  // shared with every stream's notify
+  std::unique_ptr<HttpTlsContext> tls_;  // nullptr: plaintext
+  std::shared_ptr<Mailbox> mailbox_;     // shared with every stream's notify
   event_base* base_ = nullptr;
   evhttp* http_ = nullptr;
   event* wake_event_ = nullptr;

@@ -52,10 +52,15 @@ absl::Status HttpStream::Start(Scheduler* scheduler, GenerationParams params) {
       [](evhttp_connection*, void* arg) { static_cast<HttpStream*>(arg)->OnConnectionClosed(); },
       this);
   // libevent stops reading a connection while its request is handled, so a client that hangs up
-  // before the reply's next write would go unnoticed: watch the socket for EOF meanwhile.
+  // before the reply's next write would go unnoticed: watch the socket for the peer's FIN
+  // meanwhile. With epoll that is EV_CLOSED (EPOLLRDHUP), which sees the FIN even behind unread
+  // bytes — a TLS client's close_notify, a pipelined request; without it, EOF by MSG_PEEK.
   bufferevent* bev = evhttp_connection_get_bufferevent(connection);
-  read_watcher_ = event_new(bufferevent_get_base(bev), bufferevent_getfd(bev), EV_READ | EV_PERSIST,
-                            &HttpStream::OnReadable, this);
+  event_base* base = bufferevent_get_base(bev);
+  const bool early_close = (event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE) != 0;
+  read_watcher_ =
+      event_new(base, bufferevent_getfd(bev), (early_close ? EV_CLOSED : EV_READ) | EV_PERSIST,
+                &HttpStream::OnReadable, this);
   if (read_watcher_ != nullptr) event_add(read_watcher_, nullptr);
 
   if (options_.stream) {
@@ -74,8 +79,13 @@ absl::Status HttpStream::Start(Scheduler* scheduler, GenerationParams params) {
   return absl::OkStatus();
 }
 
-void HttpStream::OnReadable(int fd, short /*what*/, void* arg) {
+void HttpStream::OnReadable(int fd, short what, void* arg) {
   auto* self = static_cast<HttpStream*>(arg);
+  if ((what & EV_CLOSED) != 0) {
+    event_del(self->read_watcher_);
+    self->Cancel();
+    return;
+  }
   char byte;
   const ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;

@@ -4,10 +4,22 @@
 // Prints one JSON object: for chat and completions, the streamed text (and the finish reason and
 // usage the stream carried) and the non-streamed reply, both greedy so they must agree; the models
 // list; and the error the client raised for an unknown model.
+// For an https BASE_URL, KVSERVE_TLS_CA (and KVSERVE_TLS_CERT + KVSERVE_TLS_KEY for mutual TLS)
+// name the PEM files the client trusts and presents.
+import fs from "node:fs";
+import https from "node:https";
 import OpenAI from "openai";
 
 const [baseURL, model, apiKey = "none"] = process.argv.slice(2);
-const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 60_000 });
+const env = process.env;
+const httpAgent = env.KVSERVE_TLS_CA
+  ? new https.Agent({
+      ca: fs.readFileSync(env.KVSERVE_TLS_CA),
+      cert: env.KVSERVE_TLS_CERT ? fs.readFileSync(env.KVSERVE_TLS_CERT) : undefined,
+      key: env.KVSERVE_TLS_KEY ? fs.readFileSync(env.KVSERVE_TLS_KEY) : undefined,
+    })
+  : undefined;
+const client = new OpenAI({ baseURL, apiKey, httpAgent, maxRetries: 0, timeout: 60_000 });
 const messages = [
   { role: "system", content: "You are terse." },
   { role: "user", content: "Name three colours." },
