@@ -253,7 +253,14 @@ TEST_F(HttpFrontEndTest, AClientThatHangsUpMidStreamIsCancelledAndItsPagesFreed)
       ASSERT_EQ(server_->scheduler().stats().running, 1);
     }
     close(fd);
-    ExpectIdleCache();  // long before 3000 tokens would have been generated
+    // The client may see its first token before the step that made it is published in the stats
+    // (sinks are fed before OnStep), so wait for the cancelled request to be counted first; then
+    // the cache is idle long before 3000 tokens would have been generated.
+    const absl::Time end = absl::Now() + absl::Seconds(10);
+    while (server_->scheduler().stats().requests_failed < (stream ? 1 : 2) && absl::Now() < end) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ExpectIdleCache();
     const SchedulerStats stats = server_->scheduler().stats();
     EXPECT_GE(stats.requests_failed, stream ? 1 : 2)
         << "finished " << stats.requests_finished << " generated " << stats.generated_tokens;
