@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -54,9 +55,14 @@ ABSL_FLAG(std::string, chat_template, "",
           "(chat_template.jinja or tokenizer_config.json; the presets use ChatML).");
 ABSL_FLAG(int32_t, threads, 0, "OpenMP threads for the model step; 0 = all cores.");
 ABSL_FLAG(std::string, matmul_dtype, "f32",
-          "Data type of the linear layers' matmuls: f32, or bf16 (bfloat16 weights and inputs, "
-          "fp32 accumulation: about twice as fast on CPUs with AVX512-BF16, ~3 significant "
-          "digits).");
+          "Data type of the linear layers' matmuls with f32 weights: f32, or bf16 (oneDNN with "
+          "bfloat16 weights and inputs, fp32 accumulation: about twice as fast on CPUs with "
+          "AVX512-BF16, ~3 significant digits). 16-bit weights (--weights_dtype) ignore it.");
+ABSL_FLAG(std::string, weights_dtype, "auto",
+          "Data type the weight matrices are kept in: auto (a checkpoint's own when every matrix "
+          "is BF16 or every one F16, else f32; presets f32), f32, bf16 or f16. 16-bit weights "
+          "stay 16-bit in memory and are widened in registers by the matmul kernel; an f32 "
+          "checkpoint loaded as bf16/f16 is rounded to nearest even.");
 ABSL_FLAG(int32_t, drain_seconds, 30,
           "On SIGTERM/SIGINT, how long in-flight streams may take to finish.");
 ABSL_FLAG(
@@ -129,6 +135,15 @@ absl::Status Run() {
     return absl::InvalidArgumentError(
         absl::StrCat("--matmul_dtype must be f32 or bf16, got '", matmul_dtype, "'"));
   }
+  std::optional<WeightDtype> weights_dtype;
+  if (const std::string name = absl::GetFlag(FLAGS_weights_dtype); name != "auto") {
+    absl::StatusOr<WeightDtype> parsed = ParseWeightDtype(name);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--weights_dtype must be auto, f32, bf16 or f16, got '", name, "'"));
+    }
+    weights_dtype = *parsed;
+  }
 
   // Security first: a bad certificate or token file should fail before the model loads.
   const ServerTlsFiles tls{.cert_file = absl::GetFlag(FLAGS_tls_cert),
@@ -146,8 +161,9 @@ absl::Status Run() {
   }
 
   const std::string model = absl::GetFlag(FLAGS_model);
-  absl::StatusOr<LoadedModel> loaded =
-      LoadModel(model, {.chat_template_file = absl::GetFlag(FLAGS_chat_template)});
+  absl::StatusOr<LoadedModel> loaded = LoadModel(
+      model,
+      {.chat_template_file = absl::GetFlag(FLAGS_chat_template), .weights_dtype = weights_dtype});
   if (!loaded.ok()) return loaded.status();
   Log("model: %s", loaded->description);
   Log("chat template: %s", loaded->chat == nullptr

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -119,33 +120,35 @@ class TensorTable {
 
   // Converts tensor `name`, which must have `shape`, into `dst` (product(shape) floats).
   absl::Status Fill(const std::string& name, absl::Span<const int64_t> shape, float* dst) {
-    const auto it = where_.find(name);
-    if (it == where_.end()) {
-      return absl::NotFoundError(
-          absl::StrCat("tensor '", name, "' is missing (looked in ", FileList(), ")"));
+    return Convert(name, shape, [dst](const SafetensorsTensor& t, const MappedFile& file) {
+      return ConvertToF32(t, file.bytes(), file.path(), absl::MakeSpan(dst, t.num_elements));
+    });
+  }
+
+  // Converts tensor `name`, which must have `shape`, into rows [first_row, first_row + shape[0])
+  // of `matrix` (whose dtype decides the conversion), so fused matrices fill piece by piece.
+  absl::Status FillRows(const std::string& name, absl::Span<const int64_t> shape,
+                        WeightMatrix& matrix, int64_t first_row) {
+    return Convert(name, shape, [&](const SafetensorsTensor& t, const MappedFile& file) {
+      const int64_t offset = first_row * matrix.cols();
+      if (matrix.dtype() == WeightDtype::kF32) {
+        return ConvertToF32(t, file.bytes(), file.path(),
+                            absl::MakeSpan(matrix.f32() + offset, t.num_elements));
+      }
+      return ConvertToHalf(t, file.bytes(), file.path(), matrix.dtype() == WeightDtype::kBF16,
+                           absl::MakeSpan(matrix.half() + offset, t.num_elements));
+    });
+  }
+
+  // The dtype every 2-D tensor (every matrix) has in the files, or null if they differ.
+  std::optional<std::string> CommonMatrixDtype() const {
+    std::optional<std::string> common;
+    for (const auto& [name, location] : where_) {
+      if (location.tensor->shape.size() != 2) continue;
+      if (common.has_value() && *common != location.tensor->dtype) return std::nullopt;
+      common = location.tensor->dtype;
     }
-    const Shard& shard = shards_[it->second.shard];
-    const SafetensorsTensor& t = *it->second.tensor;
-    if (!std::equal(t.shape.begin(), t.shape.end(), shape.begin(), shape.end())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          shard.file.path(), ": tensor '", name, "' has shape [", absl::StrJoin(t.shape, ", "),
-          "], config.json implies [", absl::StrJoin(shape, ", "), "]"));
-    }
-    if (!IsFloatDtype(t.dtype)) {
-      return absl::InvalidArgumentError(absl::StrCat(shard.file.path(), ": tensor '", name,
-                                                     "' has dtype ", t.dtype,
-                                                     "; supported: F32, F16, BF16"));
-    }
-    if (absl::Status s = ConvertToF32(t, shard.file.bytes(), shard.file.path(),
-                                      absl::MakeSpan(dst, t.num_elements));
-        !s.ok()) {
-      return s;
-    }
-    used_.insert(name);
-    if (std::find(dtypes_.begin(), dtypes_.end(), t.dtype) == dtypes_.end()) {
-      dtypes_.push_back(t.dtype);
-    }
-    return absl::OkStatus();
+    return common;
   }
 
   // Marks a tensor as deliberately ignored if present.
@@ -180,6 +183,35 @@ class TensorTable {
     const SafetensorsTensor* tensor;  // points into shards_[shard].header (stable: never resized)
   };
 
+  // Finds `name`, checks its shape and dtype, and runs `convert(tensor, file)` on it.
+  template <typename ConvertFn>
+  absl::Status Convert(const std::string& name, absl::Span<const int64_t> shape,
+                       ConvertFn convert) {
+    const auto it = where_.find(name);
+    if (it == where_.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("tensor '", name, "' is missing (looked in ", FileList(), ")"));
+    }
+    const Shard& shard = shards_[it->second.shard];
+    const SafetensorsTensor& t = *it->second.tensor;
+    if (!std::equal(t.shape.begin(), t.shape.end(), shape.begin(), shape.end())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          shard.file.path(), ": tensor '", name, "' has shape [", absl::StrJoin(t.shape, ", "),
+          "], config.json implies [", absl::StrJoin(shape, ", "), "]"));
+    }
+    if (!IsFloatDtype(t.dtype)) {
+      return absl::InvalidArgumentError(absl::StrCat(shard.file.path(), ": tensor '", name,
+                                                     "' has dtype ", t.dtype,
+                                                     "; supported: F32, F16, BF16"));
+    }
+    if (absl::Status s = convert(t, shard.file); !s.ok()) return s;
+    used_.insert(name);
+    if (std::find(dtypes_.begin(), dtypes_.end(), t.dtype) == dtypes_.end()) {
+      dtypes_.push_back(t.dtype);
+    }
+    return absl::OkStatus();
+  }
+
   std::string FileList() const {
     std::vector<std::string> names;
     for (const Shard& s : shards_) names.push_back(s.name);
@@ -192,46 +224,58 @@ class TensorTable {
   std::vector<std::string> dtypes_;
 };
 
-absl::Status FillLayer(TensorTable& table, const HfConfig& hf, int32_t index, LayerWeights& l) {
+absl::Status FillLayer(TensorTable& table, const HfConfig& hf, int32_t index, WeightDtype dtype,
+                       LayerWeights& l) {
   const ModelConfig& c = hf.model;
   const int64_t h = c.hidden_size, q = c.q_size(), kv = c.kv_size(), ff = c.intermediate_size;
   const std::string p = absl::StrCat("model.layers.", index, ".");
   l.attn_norm.resize(h);
-  l.qkv.resize((q + 2 * kv) * h);
-  l.o_proj.resize(h * q);
+  l.qkv = WeightMatrix(dtype, q + 2 * kv, h);
+  l.o_proj = WeightMatrix(dtype, h, q);
   l.mlp_norm.resize(h);
-  l.gate_up.resize(2 * ff * h);
-  l.down_proj.resize(h * ff);
+  l.gate_up = WeightMatrix(dtype, 2 * ff, h);
+  l.down_proj = WeightMatrix(dtype, h, ff);
+  struct Rows {
+    std::string name;
+    std::vector<int64_t> shape;
+    WeightMatrix* matrix;
+    int64_t first_row;
+  };
+  const std::vector<Rows> matrices = {{p + "self_attn.q_proj.weight", {q, h}, &l.qkv, 0},
+                                      {p + "self_attn.k_proj.weight", {kv, h}, &l.qkv, q},
+                                      {p + "self_attn.v_proj.weight", {kv, h}, &l.qkv, q + kv},
+                                      {p + "self_attn.o_proj.weight", {h, q}, &l.o_proj, 0},
+                                      {p + "mlp.gate_proj.weight", {ff, h}, &l.gate_up, 0},
+                                      {p + "mlp.up_proj.weight", {ff, h}, &l.gate_up, ff},
+                                      {p + "mlp.down_proj.weight", {h, ff}, &l.down_proj, 0}};
   struct Piece {
     std::string name;
     std::vector<int64_t> shape;
     float* dst;
   };
-  std::vector<Piece> pieces = {
-      {p + "input_layernorm.weight", {h}, l.attn_norm.data()},
-      {p + "self_attn.q_proj.weight", {q, h}, l.qkv.data()},
-      {p + "self_attn.k_proj.weight", {kv, h}, l.qkv.data() + q * h},
-      {p + "self_attn.v_proj.weight", {kv, h}, l.qkv.data() + (q + kv) * h},
-      {p + "self_attn.o_proj.weight", {h, q}, l.o_proj.data()},
-      {p + "post_attention_layernorm.weight", {h}, l.mlp_norm.data()},
-      {p + "mlp.gate_proj.weight", {ff, h}, l.gate_up.data()},
-      {p + "mlp.up_proj.weight", {ff, h}, l.gate_up.data() + ff * h},
-      {p + "mlp.down_proj.weight", {h, ff}, l.down_proj.data()}};
+  std::vector<Piece> vectors = {{p + "input_layernorm.weight", {h}, l.attn_norm.data()},
+                                {p + "post_attention_layernorm.weight", {h}, l.mlp_norm.data()}};
   if (hf.qkv_bias) {
     l.qkv_bias.resize(q + 2 * kv);
-    pieces.push_back({p + "self_attn.q_proj.bias", {q}, l.qkv_bias.data()});
-    pieces.push_back({p + "self_attn.k_proj.bias", {kv}, l.qkv_bias.data() + q});
-    pieces.push_back({p + "self_attn.v_proj.bias", {kv}, l.qkv_bias.data() + q + kv});
+    vectors.push_back({p + "self_attn.q_proj.bias", {q}, l.qkv_bias.data()});
+    vectors.push_back({p + "self_attn.k_proj.bias", {kv}, l.qkv_bias.data() + q});
+    vectors.push_back({p + "self_attn.v_proj.bias", {kv}, l.qkv_bias.data() + q + kv});
   }
-  for (const Piece& piece : pieces) {
+  for (const Piece& piece : vectors) {
     if (absl::Status s = table.Fill(piece.name, piece.shape, piece.dst); !s.ok()) return s;
+  }
+  for (const Rows& m : matrices) {
+    if (absl::Status s = table.FillRows(m.name, m.shape, *m.matrix, m.first_row); !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir) {
+absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir,
+                                                CheckpointLoadOptions options) {
   const std::string config_path = JoinPath(dir, "config.json");
   absl::StatusOr<std::string> config_text = ReadFileToString(config_path);
   if (!config_text.ok()) return config_text.status();
@@ -264,14 +308,22 @@ absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir) {
   LoadedCheckpoint out;
   ModelWeights& w = out.weights;
   w.config = c;
-  w.embedding.resize(v * h);
-  if (absl::Status s = table.Fill("model.embed_tokens.weight", {v, h}, w.embedding.data());
+  // The matrices' dtype: as asked, or the files' own when every matrix has one 16-bit dtype.
+  WeightDtype dtype = WeightDtype::kF32;
+  if (options.matrix_dtype.has_value()) {
+    dtype = *options.matrix_dtype;
+  } else if (const std::optional<std::string> common = table.CommonMatrixDtype()) {
+    if (*common == "BF16") dtype = WeightDtype::kBF16;
+    if (*common == "F16") dtype = WeightDtype::kF16;
+  }
+  w.embedding = WeightMatrix(dtype, v, h);
+  if (absl::Status s = table.FillRows("model.embed_tokens.weight", {v, h}, w.embedding, 0);
       !s.ok()) {
     return s;
   }
   w.layers.resize(c.num_layers);
   for (int32_t i = 0; i < c.num_layers; ++i) {
-    if (absl::Status s = FillLayer(table, *hf, i, w.layers[i]); !s.ok()) return s;
+    if (absl::Status s = FillLayer(table, *hf, i, dtype, w.layers[i]); !s.ok()) return s;
   }
   w.final_norm.resize(h);
   if (absl::Status s = table.Fill("model.norm.weight", {h}, w.final_norm.data()); !s.ok()) {
@@ -280,8 +332,8 @@ absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir) {
   if (c.tie_word_embeddings) {
     table.Ignore("lm_head.weight");  // some tied checkpoints store a copy anyway
   } else {
-    w.lm_head.resize(v * h);
-    if (absl::Status s = table.Fill("lm_head.weight", {v, h}, w.lm_head.data()); !s.ok()) {
+    w.lm_head = WeightMatrix(dtype, v, h);
+    if (absl::Status s = table.FillRows("lm_head.weight", {v, h}, w.lm_head, 0); !s.ok()) {
       return s;
     }
   }

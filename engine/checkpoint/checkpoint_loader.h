@@ -1,10 +1,13 @@
-// Checkpoint loading: a Hugging Face Llama/Qwen2 checkpoint directory → ModelWeights (fp32).
+// Checkpoint loading: a Hugging Face Llama/Qwen2 checkpoint directory → ModelWeights.
 //
 // The directory holds config.json (see hf_config.h) and the weights in safetensors files:
 //   * model.safetensors.index.json present: its "weight_map" (tensor → shard file name) decides
 //     which shards are read, and every tensor it lists must be in that shard;
 //   * otherwise every *.safetensors file in the directory (usually one model.safetensors).
-// Tensors (F32, F16 or BF16; converted to fp32) are mapped into ModelWeights' fused layouts:
+// Tensors (F32, F16 or BF16) are mapped into ModelWeights' fused layouts. The matrices are stored
+// in CheckpointLoadOptions::matrix_dtype, by default the files' own dtype when every matrix is BF16
+// (→ bf16) or every one F16 (→ f16), else f32: a 16-bit checkpoint is copied bit for bit and never
+// widened, so loading it needs its file size in memory, not twice that. Norms and biases are fp32.
 //   model.embed_tokens.weight                         → embedding      [vocab][hidden]
 //   model.layers.N.input_layernorm.weight             → attn_norm
 //   model.layers.N.self_attn.{q,k,v}_proj.weight      → qkv rows (q, then k, then v)
@@ -26,6 +29,7 @@
 #ifndef KVSERVE_ENGINE_CHECKPOINT_CHECKPOINT_LOADER_H_
 #define KVSERVE_ENGINE_CHECKPOINT_CHECKPOINT_LOADER_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,7 +46,14 @@ struct LoadedCheckpoint {
   std::vector<std::string> dtypes;  // the distinct dtypes converted from, e.g. {"BF16"}
 };
 
-absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir);
+struct CheckpointLoadOptions {
+  // The dtype of every matrix; unset = the files' own (see above). Narrowing rounds to nearest
+  // even.
+  std::optional<WeightDtype> matrix_dtype;
+};
+
+absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir,
+                                                CheckpointLoadOptions options = {});
 
 }  // namespace kvserve
 

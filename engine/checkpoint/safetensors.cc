@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/base/half_float.h"
 #include "nlohmann/json.hpp"
 
 namespace kvserve {
@@ -208,12 +209,6 @@ class HeaderParser {
   uint64_t data_size_ = 0;
 };
 
-float BitsFloat(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof(f));
-  return f;
-}
-
 }  // namespace
 
 const SafetensorsTensor* SafetensorsHeader::Find(absl::string_view name) const {
@@ -230,54 +225,80 @@ bool IsFloatDtype(absl::string_view dtype) {
   return dtype == "F32" || dtype == "F16" || dtype == "BF16";
 }
 
-float HalfToFloat(uint16_t bits) {
-  const uint32_t sign = static_cast<uint32_t>(bits >> 15) << 31;
-  const uint32_t exponent = (bits >> 10) & 0x1F;
-  const uint32_t mantissa = bits & 0x3FF;
-  if (exponent == 0) {
-    // Zero or subnormal: mantissa * 2^-24, exact in fp32.
-    const float magnitude = static_cast<float>(mantissa) * 0x1.0p-24f;
-    return sign ? -magnitude : magnitude;
-  }
-  if (exponent == 0x1F) return BitsFloat(sign | 0x7F800000u | (mantissa << 13));  // inf, NaN
-  return BitsFloat(sign | ((exponent + 112) << 23) | (mantissa << 13));  // rebias 15 → 127
-}
+namespace {
 
-float Bfloat16ToFloat(uint16_t bits) { return BitsFloat(uint32_t{bits} << 16); }
-
-absl::Status ConvertToF32(const SafetensorsTensor& tensor, absl::string_view file_bytes,
-                          absl::string_view file_name, absl::Span<float> out) {
+// The checks ConvertToF32 and ConvertToHalf share: `out` has the tensor's size, the tensor's byte
+// range is inside `file_bytes`, and its dtype is a float one.
+absl::Status CheckConvertible(const SafetensorsTensor& tensor, absl::string_view file_bytes,
+                              absl::string_view file_name, int64_t out_size) {
   auto error = [&](absl::string_view what) {
     return absl::InvalidArgumentError(
         absl::StrCat(file_name, ": tensor '", tensor.name, "': ", what));
   };
-  if (static_cast<int64_t>(out.size()) != tensor.num_elements) {
-    return error(
-        absl::StrCat("has ", tensor.num_elements, " values, the destination ", out.size()));
+  if (out_size != tensor.num_elements) {
+    return error(absl::StrCat("has ", tensor.num_elements, " values, the destination ", out_size));
   }
   if (tensor.end > file_bytes.size() || tensor.begin > tensor.end ||
       tensor.end - tensor.begin != static_cast<uint64_t>(tensor.num_elements) *
                                        static_cast<uint64_t>(std::max(tensor.element_size, 0))) {
     return error("byte range does not match the file (was it parsed from another file?)");
   }
+  if (!IsFloatDtype(tensor.dtype)) {
+    return error(absl::StrCat("dtype ", tensor.dtype, " is not supported (F32, F16 or BF16)"));
+  }
+  return absl::OkStatus();
+}
+
+// Element i of a float tensor whose data starts at `src`, widened to fp32.
+float ElementAsFloat(const char* src, const std::string& dtype, int64_t i) {
+  if (dtype == "F32") {
+    float f;
+    std::memcpy(&f, src + 4 * i, sizeof(f));
+    return f;
+  }
+  uint16_t bits;
+  std::memcpy(&bits, src + 2 * i, sizeof(bits));
+  return dtype == "F16" ? HalfToFloat(bits) : Bfloat16ToFloat(bits);
+}
+
+}  // namespace
+
+absl::Status ConvertToF32(const SafetensorsTensor& tensor, absl::string_view file_bytes,
+                          absl::string_view file_name, absl::Span<float> out) {
+  if (absl::Status s = CheckConvertible(tensor, file_bytes, file_name, out.size()); !s.ok()) {
+    return s;
+  }
   const char* src = file_bytes.data() + tensor.begin;
   const int64_t n = tensor.num_elements;
   // Nothing to copy (and an empty `out` may have a null data(), which memcpy must not get).
-  if (n == 0 && IsFloatDtype(tensor.dtype)) return absl::OkStatus();
+  if (n == 0) return absl::OkStatus();
   if (tensor.dtype == "F32") {
     std::memcpy(out.data(), src, sizeof(float) * n);
     return absl::OkStatus();
   }
-  const bool half = tensor.dtype == "F16";
-  if (!half && tensor.dtype != "BF16") {
-    return error(absl::StrCat("dtype ", tensor.dtype, " is not supported (F32, F16 or BF16)"));
-  }
   float* dst = out.data();
 #pragma omp parallel for schedule(static) if (n > (int64_t{1} << 20))
+  for (int64_t i = 0; i < n; ++i) dst[i] = ElementAsFloat(src, tensor.dtype, i);
+  return absl::OkStatus();
+}
+
+absl::Status ConvertToHalf(const SafetensorsTensor& tensor, absl::string_view file_bytes,
+                           absl::string_view file_name, bool bf16, absl::Span<uint16_t> out) {
+  if (absl::Status s = CheckConvertible(tensor, file_bytes, file_name, out.size()); !s.ok()) {
+    return s;
+  }
+  const char* src = file_bytes.data() + tensor.begin;
+  const int64_t n = tensor.num_elements;
+  if (n == 0) return absl::OkStatus();
+  if (tensor.dtype == (bf16 ? "BF16" : "F16")) {
+    std::memcpy(out.data(), src, sizeof(uint16_t) * n);
+    return absl::OkStatus();
+  }
+  uint16_t* dst = out.data();
+#pragma omp parallel for schedule(static) if (n > (int64_t{1} << 20))
   for (int64_t i = 0; i < n; ++i) {
-    uint16_t bits;
-    std::memcpy(&bits, src + 2 * i, sizeof(bits));
-    dst[i] = half ? HalfToFloat(bits) : Bfloat16ToFloat(bits);
+    const float f = ElementAsFloat(src, tensor.dtype, i);
+    dst[i] = bf16 ? FloatToBfloat16(f) : FloatToHalf(f);
   }
   return absl::OkStatus();
 }

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "engine/base/half_float.h"  // HalfToFloat, Bfloat16ToFloat (the conversions used here)
 
 namespace kvserve {
 
@@ -63,9 +64,10 @@ bool IsFloatDtype(absl::string_view dtype);
 absl::Status ConvertToF32(const SafetensorsTensor& tensor, absl::string_view file_bytes,
                           absl::string_view file_name, absl::Span<float> out);
 
-// IEEE binary16 and bfloat16 bit patterns → float (exact: every value is representable).
-float HalfToFloat(uint16_t bits);
-float Bfloat16ToFloat(uint16_t bits);
+// The same into 16-bit patterns: bfloat16 (`bf16`) or IEEE binary16. A tensor already in that
+// dtype is copied bit for bit; others are rounded to nearest even (through fp32, exact on the way).
+absl::Status ConvertToHalf(const SafetensorsTensor& tensor, absl::string_view file_bytes,
+                           absl::string_view file_name, bool bf16, absl::Span<uint16_t> out);
 
 }  // namespace kvserve
 

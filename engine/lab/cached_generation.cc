@@ -80,7 +80,7 @@ absl::StatusOr<std::vector<float>> Forward(const ModelWeights& w, absl::Span<con
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   std::vector<std::vector<float>> h(n, std::vector<float>(hidden));
   for (int64_t t = 0; t < n; ++t) {
-    std::copy_n(&w.embedding[tokens[start + t] * hidden], hidden, h[t].data());
+    w.embedding.RowToF32(tokens[start + t], h[t].data());
   }
   naive::RowScratch<float> scratch(c);
   std::vector<float> qkv(qkv_rows), attn(q_size);

@@ -34,6 +34,17 @@ void MatVec(const float* w, const float* bias, const T* x, int64_t in, int64_t o
   }
 }
 
+// The same over a WeightMatrix of any dtype (16-bit rows widened one at a time, exactly).
+template <typename T>
+void MatVec(const WeightMatrix& w, const float* bias, const T* x, int64_t in, int64_t out, T* y) {
+  if (w.f32() != nullptr) return MatVec(w.f32(), bias, x, in, out, y);
+  std::vector<float> row(in);
+  for (int64_t o = 0; o < out; ++o) {
+    w.RowToF32(o, row.data());
+    MatVec(row.data(), bias ? bias + o : nullptr, x, in, 1, y + o);
+  }
+}
+
 // Rotary embedding of one head at `pos`, "rotate half" pairing (i, i + head_dim/2).
 template <typename T>
 void Rope(T* v, int32_t pos, int32_t head_dim, float theta) {
@@ -89,7 +100,7 @@ template <typename T>
 void QkvRow(const ModelConfig& c, const LayerWeights& lw, const T* h, int32_t pos,
             RowScratch<T>& scratch, T* qkv) {
   RmsNorm(h, lw.attn_norm.data(), c.rms_norm_eps, c.hidden_size, scratch.normed.data());
-  MatVec(lw.qkv.data(), lw.qkv_bias.empty() ? nullptr : lw.qkv_bias.data(), scratch.normed.data(),
+  MatVec(lw.qkv, lw.qkv_bias.empty() ? nullptr : lw.qkv_bias.data(), scratch.normed.data(),
          c.hidden_size, c.q_size() + 2 * c.kv_size(), qkv);
   for (int32_t head = 0; head < c.num_heads + c.num_kv_heads; ++head) {
     Rope(qkv + int64_t{head} * c.head_dim, pos, c.head_dim, c.rope_theta);
@@ -101,13 +112,13 @@ template <typename T>
 void OutputAndMlpRow(const ModelConfig& c, const LayerWeights& lw, const T* attn,
                      RowScratch<T>& scratch, T* h) {
   const int64_t hidden = c.hidden_size, ff = c.intermediate_size;
-  MatVec(lw.o_proj.data(), nullptr, attn, c.q_size(), hidden, scratch.proj.data());
+  MatVec(lw.o_proj, nullptr, attn, c.q_size(), hidden, scratch.proj.data());
   for (int64_t i = 0; i < hidden; ++i) h[i] += scratch.proj[i];
   RmsNorm(h, lw.mlp_norm.data(), c.rms_norm_eps, hidden, scratch.normed.data());
-  MatVec(lw.gate_up.data(), nullptr, scratch.normed.data(), hidden, 2 * ff, scratch.gate_up.data());
+  MatVec(lw.gate_up, nullptr, scratch.normed.data(), hidden, 2 * ff, scratch.gate_up.data());
   for (int64_t i = 0; i < ff; ++i)
     scratch.act[i] = Silu(scratch.gate_up[i]) * scratch.gate_up[ff + i];
-  MatVec(lw.down_proj.data(), nullptr, scratch.act.data(), ff, hidden, scratch.proj.data());
+  MatVec(lw.down_proj, nullptr, scratch.act.data(), ff, hidden, scratch.proj.data());
   for (int64_t i = 0; i < hidden; ++i) h[i] += scratch.proj[i];
 }
 
@@ -116,7 +127,7 @@ template <typename T>
 void LogitsRow(const ModelWeights& w, const T* h, RowScratch<T>& scratch, T* logits) {
   const ModelConfig& c = w.config;
   RmsNorm(h, w.final_norm.data(), c.rms_norm_eps, c.hidden_size, scratch.normed.data());
-  MatVec(w.lm_head_data(), nullptr, scratch.normed.data(), c.hidden_size, c.vocab_size, logits);
+  MatVec(w.lm_head_matrix(), nullptr, scratch.normed.data(), c.hidden_size, c.vocab_size, logits);
 }
 
 }  // namespace kvserve::naive

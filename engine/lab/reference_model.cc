@@ -16,7 +16,7 @@ std::vector<std::vector<double>> ReferenceForward(const ModelWeights& w,
 
   std::vector<std::vector<double>> h(n, std::vector<double>(hidden));
   for (int64_t t = 0; t < n; ++t) {
-    for (int64_t i = 0; i < hidden; ++i) h[t][i] = w.embedding[tokens[t] * hidden + i];
+    for (int64_t i = 0; i < hidden; ++i) h[t][i] = w.embedding.At(tokens[t], i);
   }
   naive::RowScratch<double> scratch(c);
   std::vector<double> attn(q_size);

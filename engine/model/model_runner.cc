@@ -58,20 +58,16 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Create(
   std::unique_ptr<ModelRunner> runner(new ModelRunner(weights, options));
   const ModelConfig& c = weights->config;
   const int64_t qkv_rows = c.q_size() + 2 * c.kv_size();
-  const OneDnnLinear::Options plain{.bf16 = options.bf16_matmul};
+  const LinearLayer::Options plain{.bf16_compute = options.bf16_matmul};
+  const LinearLayer::Options residual{.accumulate = true, .bf16_compute = options.bf16_matmul};
   for (const LayerWeights& lw : weights->layers) {
     Layer layer;
-    OneDnnLinear::Options qkv_options{.bf16 = options.bf16_matmul};
+    LinearLayer::Options qkv_options = plain;
     qkv_options.bias = lw.qkv_bias.empty() ? nullptr : lw.qkv_bias.data();
-    const OneDnnLinear::Options residual{.accumulate = true, .bf16 = options.bf16_matmul};
-    auto qkv =
-        OneDnnLinear::Create(runner->engine_, lw.qkv.data(), c.hidden_size, qkv_rows, qkv_options);
-    auto o = OneDnnLinear::Create(runner->engine_, lw.o_proj.data(), c.q_size(), c.hidden_size,
-                                  residual);
-    auto gu = OneDnnLinear::Create(runner->engine_, lw.gate_up.data(), c.hidden_size,
-                                   2 * int64_t{c.intermediate_size}, plain);
-    auto down = OneDnnLinear::Create(runner->engine_, lw.down_proj.data(), c.intermediate_size,
-                                     c.hidden_size, residual);
+    auto qkv = LinearLayer::Create(runner->engine_, lw.qkv, qkv_options);
+    auto o = LinearLayer::Create(runner->engine_, lw.o_proj, residual);
+    auto gu = LinearLayer::Create(runner->engine_, lw.gate_up, plain);
+    auto down = LinearLayer::Create(runner->engine_, lw.down_proj, residual);
     for (const auto* s : {&qkv, &o, &gu, &down}) {
       if (!s->ok()) return s->status();
     }
@@ -81,8 +77,7 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Create(
     layer.down_proj = *std::move(down);
     runner->layers_.push_back(std::move(layer));
   }
-  auto lm = OneDnnLinear::Create(runner->engine_, weights->lm_head_data(), c.hidden_size,
-                                 c.vocab_size, plain);
+  auto lm = LinearLayer::Create(runner->engine_, weights->lm_head_matrix(), plain);
   if (!lm.ok()) return lm.status();
   runner->lm_head_ = *std::move(lm);
 
@@ -207,10 +202,7 @@ absl::StatusOr<absl::Span<const float>> ModelRunner::Step(BatchingKvCache& cache
   for (const BatchSequence& s : batch.sequences) {
     for (int32_t i = 0; i < s.q_len; ++i) positions_[s.token_offset + i] = s.q_start + i;
   }
-  for (int32_t t = 0; t < n; ++t) {
-    std::memcpy(&hidden_[t * hidden], &w.embedding[int64_t{tokens[t]} * hidden],
-                sizeof(float) * hidden);
-  }
+  for (int32_t t = 0; t < n; ++t) w.embedding.RowToF32(tokens[t], &hidden_[t * hidden]);
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   for (int32_t l = 0; l < c.num_layers; ++l) {
     const LayerWeights& lw = w.layers[l];

@@ -7,12 +7,14 @@
 // for a sequence flagged all_logits (prompt logprobs): the final norm and the LM head run only on
 // the rows asked for.
 //
-// Linear layers run on oneDNN matmul primitives created once at Create(); attention runs on the
-// paged kernel. Activation buffers are sized once for `max_batched_tokens` and `max_num_seqs` and
-// reused every step: no heap churn on the hot path. The one exception: a step whose all_logits
-// sequences ask for more logits rows than max_num_seqs grows the final-norm and logits buffers
-// to that many rows once (rows × vocab floats: bounded by max_batched_tokens, which the scheduler
-// should keep such chunks well under for a large vocabulary) and keeps them.
+// Linear layers (LinearLayer) run on oneDNN matmul primitives created once at Create() for f32
+// weights, or on HalfLinear over the 16-bit matrices in place (the runner keeps `weights`, so no
+// second copy exists); attention runs on the paged kernel. Activation buffers are sized once for
+// `max_batched_tokens` and `max_num_seqs` and reused every step: no heap churn on the hot path. The
+// one exception: a step whose all_logits sequences ask for more logits rows than max_num_seqs grows
+// the final-norm and logits buffers to that many rows once (rows × vocab floats: bounded by
+// max_batched_tokens, which the scheduler should keep such chunks well under for a large
+// vocabulary) and keeps them.
 //
 // Threads: Step() is called by one thread (the scheduler thread); oneDNN and the attention kernel
 // use the OpenMP pool inside it. Not thread-safe.
@@ -26,8 +28,8 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "engine/cache/batching_kv_cache.h"
+#include "engine/model/linear_layer.h"
 #include "engine/model/model_weights.h"
-#include "engine/model/onednn_linear.h"
 #include "engine/model/step_engine.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
@@ -41,8 +43,10 @@ class ModelRunner final : public StepEngine {
     // OpenMP threads for a step (oneDNN and the attention kernel share them); 0 = OpenMP's default.
     // Applied on whichever thread calls Step(): omp_set_num_threads is per calling thread.
     int32_t threads = 0;
-    // Run the linear layers (projections, MLP, LM head) in bfloat16 with fp32 accumulation
-    // (OneDnnLinear::Options::bf16); attention, norms and the KV cache stay fp32.
+    // With f32 weights: run the linear layers (projections, MLP, LM head) in bfloat16 with fp32
+    // accumulation (OneDnnLinear::Options::bf16, CPUs with AVX512-BF16). With bf16 or f16 weights
+    // (ModelWeights::matrix_dtype) the layers are HalfLinear on the 16-bit matrices in place and
+    // this flag does not apply. Attention, norms and activations are fp32 either way.
     bool bf16_matmul = false;
   };
 
@@ -64,7 +68,7 @@ class ModelRunner final : public StepEngine {
 
  private:
   struct Layer {
-    OneDnnLinear qkv, o_proj, gate_up, down_proj;
+    LinearLayer qkv, o_proj, gate_up, down_proj;
   };
   ModelRunner(std::shared_ptr<const ModelWeights> weights, Options options);
   absl::Status Validate(const BatchingKvCache& cache, const AttentionBatch& batch,
@@ -77,7 +81,7 @@ class ModelRunner final : public StepEngine {
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::vector<Layer> layers_;
-  OneDnnLinear lm_head_;
+  LinearLayer lm_head_;
   std::vector<float> rope_cos_, rope_sin_;  // [max_context][head_dim / 2]
 
   // Step buffers, sized once.

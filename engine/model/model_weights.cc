@@ -1,6 +1,8 @@
 #include "engine/model/model_weights.h"
 
 #include <cmath>
+#include <tuple>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/split_mix.h"
@@ -43,26 +45,61 @@ absl::Status CheckSize(const std::vector<float>& t, int64_t want, const std::str
   return absl::OkStatus();
 }
 
+absl::Status CheckMatrix(const WeightMatrix& m, int64_t rows, int64_t cols, WeightDtype dtype,
+                         const std::string& name) {
+  if (m.rows() != rows || m.cols() != cols) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor ", name, " is [", m.rows(), "][",
+                                                   m.cols(), "], the config needs [", rows, "][",
+                                                   cols, "]"));
+  }
+  if (m.dtype() != dtype) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor ", name, " is ", WeightDtypeName(m.dtype()), ", the embedding ",
+                     WeightDtypeName(dtype), ": every matrix must have one dtype"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int64_t ModelWeights::num_parameters() const {
-  int64_t n = static_cast<int64_t>(embedding.size() + final_norm.size() + lm_head.size());
+  int64_t n = embedding.size() + lm_head.size() + static_cast<int64_t>(final_norm.size());
   for (const LayerWeights& l : layers) {
-    n += static_cast<int64_t>(l.attn_norm.size() + l.qkv.size() + l.qkv_bias.size() +
-                              l.o_proj.size() + l.mlp_norm.size() + l.gate_up.size() +
-                              l.down_proj.size());
+    n += l.qkv.size() + l.o_proj.size() + l.gate_up.size() + l.down_proj.size() +
+         static_cast<int64_t>(l.attn_norm.size() + l.qkv_bias.size() + l.mlp_norm.size());
   }
   return n;
+}
+
+int64_t ModelWeights::num_bytes() const {
+  int64_t n = embedding.bytes() + lm_head.bytes() + 4 * static_cast<int64_t>(final_norm.size());
+  for (const LayerWeights& l : layers) {
+    n += l.qkv.bytes() + l.o_proj.bytes() + l.gate_up.bytes() + l.down_proj.bytes() +
+         4 * static_cast<int64_t>(l.attn_norm.size() + l.qkv_bias.size() + l.mlp_norm.size());
+  }
+  return n;
+}
+
+void ModelWeights::ConvertMatrices(WeightDtype dtype) {
+  auto convert = [dtype](WeightMatrix& m) {
+    if (m.dtype() != dtype) m = m.ConvertedTo(dtype);
+  };
+  convert(embedding);
+  convert(lm_head);
+  for (LayerWeights& l : layers) {
+    for (WeightMatrix* m : {&l.qkv, &l.o_proj, &l.gate_up, &l.down_proj}) convert(*m);
+  }
 }
 
 absl::Status ModelWeights::Validate() const {
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   const int64_t h = config.hidden_size, v = config.vocab_size, ff = config.intermediate_size;
   const int64_t qkv_rows = config.q_size() + 2 * config.kv_size();
-  if (absl::Status s = CheckSize(embedding, v * h, "embedding"); !s.ok()) return s;
+  const WeightDtype dtype = embedding.dtype();
+  if (absl::Status s = CheckMatrix(embedding, v, h, dtype, "embedding"); !s.ok()) return s;
   if (absl::Status s = CheckSize(final_norm, h, "final_norm"); !s.ok()) return s;
   if (!config.tie_word_embeddings) {
-    if (absl::Status s = CheckSize(lm_head, v * h, "lm_head"); !s.ok()) return s;
+    if (absl::Status s = CheckMatrix(lm_head, v, h, dtype, "lm_head"); !s.ok()) return s;
   }
   if (static_cast<int32_t>(layers.size()) != config.num_layers) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -71,13 +108,15 @@ absl::Status ModelWeights::Validate() const {
   for (size_t i = 0; i < layers.size(); ++i) {
     const LayerWeights& l = layers[i];
     const std::string p = absl::StrCat("layers.", i, ".");
-    for (auto [t, want, name] : {std::tuple{&l.attn_norm, h, "attn_norm"},
-                                 {&l.qkv, qkv_rows * h, "qkv"},
-                                 {&l.o_proj, h * config.q_size(), "o_proj"},
-                                 {&l.mlp_norm, h, "mlp_norm"},
-                                 {&l.gate_up, 2 * ff * h, "gate_up"},
-                                 {&l.down_proj, h * ff, "down_proj"}}) {
+    for (auto [t, want, name] :
+         {std::tuple{&l.attn_norm, h, "attn_norm"}, {&l.mlp_norm, h, "mlp_norm"}}) {
       if (absl::Status s = CheckSize(*t, want, p + name); !s.ok()) return s;
+    }
+    for (auto [m, rows, cols, name] : {std::tuple{&l.qkv, qkv_rows, h, "qkv"},
+                                       {&l.o_proj, h, int64_t{config.q_size()}, "o_proj"},
+                                       {&l.gate_up, 2 * ff, h, "gate_up"},
+                                       {&l.down_proj, h, ff, "down_proj"}}) {
+      if (absl::Status s = CheckMatrix(*m, rows, cols, dtype, p + name); !s.ok()) return s;
     }
     if (!l.qkv_bias.empty()) {
       if (absl::Status s = CheckSize(l.qkv_bias, qkv_rows, p + "qkv_bias"); !s.ok()) return s;
@@ -95,30 +134,35 @@ absl::StatusOr<ModelWeights> MakeSyntheticWeights(const ModelConfig& config, uin
   const double branch = 1.0 / std::sqrt(2.0 * config.num_layers);
   ModelWeights w;
   w.config = config;
-  w.embedding = fill.Normal(v * h, 1.0);
+  w.embedding = WeightMatrix(fill.Normal(v * h, 1.0), v, h);
   w.layers.resize(config.num_layers);
   for (LayerWeights& l : w.layers) {
     l.attn_norm = fill.AroundOne(h, 0.1);
     // q/k at 1.5/sqrt(hidden) make attention scores spread over a few units: not uniform, not
     // one-hot.
-    l.qkv = fill.Normal(qkv_rows * h, 1.5 / std::sqrt(static_cast<double>(h)));
-    l.o_proj = fill.Normal(h * config.q_size(), branch / std::sqrt(config.q_size()));
+    l.qkv = WeightMatrix(fill.Normal(qkv_rows * h, 1.5 / std::sqrt(static_cast<double>(h))),
+                         qkv_rows, h);
+    l.o_proj = WeightMatrix(fill.Normal(h * config.q_size(), branch / std::sqrt(config.q_size())),
+                            h, config.q_size());
     l.mlp_norm = fill.AroundOne(h, 0.1);
-    l.gate_up = fill.Normal(2 * ff * h, 1.0 / std::sqrt(static_cast<double>(h)));
-    l.down_proj = fill.Normal(h * ff, 2.0 * branch / std::sqrt(static_cast<double>(ff)));
+    l.gate_up =
+        WeightMatrix(fill.Normal(2 * ff * h, 1.0 / std::sqrt(static_cast<double>(h))), 2 * ff, h);
+    l.down_proj =
+        WeightMatrix(fill.Normal(h * ff, 2.0 * branch / std::sqrt(static_cast<double>(ff))), h, ff);
   }
   w.final_norm = fill.AroundOne(h, 0.1);
   if (!config.tie_word_embeddings) {
     // Logit spread of about 3: varied greedy paths, sampling that is neither flat nor one-hot.
-    w.lm_head = fill.Normal(v * h, 3.0 / std::sqrt(static_cast<double>(h)));
+    std::vector<float> lm_head = fill.Normal(v * h, 3.0 / std::sqrt(static_cast<double>(h)));
     // With a byte vocabulary, damp the rows of tokens that are not printable ASCII (control bytes,
     // bytes >= 128 that would form invalid UTF-8, BOS/EOS/PAD): the demo text then reads as
     // characters instead of replacement marks, and EOS stays rare so lengths are predictable.
     for (int64_t token = 0; token < v; ++token) {
       const bool printable = token < 256 && ((token >= 32 && token < 127) || token == '\n');
       if (printable) continue;
-      for (int64_t i = 0; i < h; ++i) w.lm_head[token * h + i] *= 0.2f;
+      for (int64_t i = 0; i < h; ++i) lm_head[token * h + i] *= 0.2f;
     }
+    w.lm_head = WeightMatrix(std::move(lm_head), v, h);
   }
   return w;
 }

@@ -22,8 +22,10 @@ bool IsDirectory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-absl::StatusOr<LoadedModel> LoadCheckpointDir(const std::string& dir) {
-  absl::StatusOr<LoadedCheckpoint> checkpoint = LoadCheckpoint(dir);
+absl::StatusOr<LoadedModel> LoadCheckpointDir(const std::string& dir,
+                                              std::optional<WeightDtype> weights_dtype) {
+  absl::StatusOr<LoadedCheckpoint> checkpoint =
+      LoadCheckpoint(dir, {.matrix_dtype = weights_dtype});
   if (!checkpoint.ok()) return checkpoint.status();
   const ModelConfig& config = checkpoint->weights.config;
 
@@ -52,7 +54,9 @@ absl::StatusOr<LoadedModel> LoadCheckpointDir(const std::string& dir) {
   }
   model.description = absl::StrCat(
       "checkpoint ", dir, " (", checkpoint->hf_config.model_type, "; ",
-      absl::StrJoin(checkpoint->dtypes, "+"), " weights as f32 from ", checkpoint->files.size(),
+      absl::StrJoin(checkpoint->dtypes, "+"), " weights as ",
+      WeightDtypeName(checkpoint->weights.matrix_dtype()), " (",
+      checkpoint->weights.num_bytes() >> 20, " MiB) from ", checkpoint->files.size(),
       " safetensors file(s); ", config.num_layers, " layers, hidden ", config.hidden_size, ", ",
       config.num_heads, " heads / ", config.num_kv_heads, " KV heads, vocab ", config.vocab_size,
       ", context ", config.max_context, "; tokenizer: ", model.tokenizer->Describe(), ")");
@@ -60,7 +64,8 @@ absl::StatusOr<LoadedModel> LoadCheckpointDir(const std::string& dir) {
   return model;
 }
 
-absl::StatusOr<LoadedModel> LoadPreset(const std::string& name) {
+absl::StatusOr<LoadedModel> LoadPreset(const std::string& name,
+                                       std::optional<WeightDtype> weights_dtype) {
   absl::StatusOr<ModelConfig> config = PresetConfig(name);
   if (!config.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -68,13 +73,14 @@ absl::StatusOr<LoadedModel> LoadPreset(const std::string& name) {
   }
   absl::StatusOr<ModelWeights> weights = MakeSyntheticWeights(*config);
   if (!weights.ok()) return weights.status();
+  if (weights_dtype.has_value()) weights->ConvertMatrices(*weights_dtype);
   absl::StatusOr<ByteTokenizer> tokenizer = TokenizerForModel(*config);
   if (!tokenizer.ok()) return tokenizer.status();
   LoadedModel model;
-  model.description =
-      absl::StrCat("preset ", name, " (synthetic weights; ", config->num_layers, " layers, hidden ",
-                   config->hidden_size, ", vocab ", config->vocab_size, ", context ",
-                   config->max_context, "; tokenizer: ", tokenizer->Describe(), ")");
+  model.description = absl::StrCat(
+      "preset ", name, " (synthetic ", WeightDtypeName(weights->matrix_dtype()), " weights; ",
+      config->num_layers, " layers, hidden ", config->hidden_size, ", vocab ", config->vocab_size,
+      ", context ", config->max_context, "; tokenizer: ", tokenizer->Describe(), ")");
   model.weights = std::make_shared<const ModelWeights>(*std::move(weights));
   model.tokenizer = std::make_shared<const ByteTokenizer>(*std::move(tokenizer));
   absl::StatusOr<std::shared_ptr<const ChatPrompter>> chat = ChatPrompter::Create(
@@ -114,7 +120,7 @@ absl::StatusOr<LoadedModel> LoadModel(absl::string_view model, const ModelSource
   absl::StatusOr<LoadedModel> loaded;
   if (dir) {
     while (name.size() > 1 && name.back() == '/') name.pop_back();  // "dir/" names files as "dir"
-    loaded = LoadCheckpointDir(name);
+    loaded = LoadCheckpointDir(name, options.weights_dtype);
     if (!loaded.ok()) {
       return absl::Status(loaded.status().code(),
                           absl::StrCat("--model ", name, ": ", loaded.status().message()));
@@ -123,7 +129,7 @@ absl::StatusOr<LoadedModel> LoadModel(absl::string_view model, const ModelSource
     return absl::NotFoundError(absl::StrCat("--model ", name, ": no such directory (presets: ",
                                             absl::StrJoin(PresetNames(), ", "), ")"));
   } else {
-    loaded = LoadPreset(name);
+    loaded = LoadPreset(name, options.weights_dtype);
     if (!loaded.ok()) return loaded.status();
   }
   if (!options.chat_template_file.empty()) {

@@ -18,6 +18,7 @@
 #define KVSERVE_ENGINE_SERVING_MODEL_SOURCE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -42,6 +43,9 @@ struct LoadedModel {
 struct ModelSourceOptions {
   // A Jinja chat template file that replaces the model's own (--chat_template); empty: none.
   std::string chat_template_file;
+  // The dtype the weight matrices are kept in (--weights_dtype); unset: a checkpoint's own when
+  // all its matrices are BF16 or all F16 (CheckpointLoadOptions), else f32; presets are f32.
+  std::optional<WeightDtype> weights_dtype;
 };
 
 // The model `model` names (see the file comment). NOT_FOUND for a path that is not a directory;

@@ -2,6 +2,8 @@
 // figure to set beside llama.cpp's llama-batched-bench S_TG on the same shapes.
 //
 //   kvbench decode --batch 1,8,32,64 --context 512 --decode_new 128 --threads 2
+//   kvbench decode --decode_model /tmp/realsize/smollm2-360m-bf16 --batch 1,16 --context 256 \
+//       --decode_new 64          # a checkpoint, as llama-batched-bench -npp 256 -ntg 64 -npl 1,16
 //
 // For each batch size B: B sequences are prefilled with `context` tokens, then `decode_new` decode
 // steps run with all B sequences in every step. Prints decode tokens/s (B × steps ÷ decode time),
@@ -16,7 +18,11 @@
 #include "tests/bench/engine_driver.h"
 
 ABSL_FLAG(int32_t, decode_new, 128, "kvbench decode: new tokens per sequence");
-ABSL_FLAG(std::string, decode_model, "tiny", "kvbench decode: embedded model preset");
+ABSL_FLAG(std::string, decode_model, "tiny",
+          "kvbench decode: embedded model preset or checkpoint directory (as kvserve --model)");
+ABSL_FLAG(
+    std::string, decode_weights_dtype, "auto",
+    "kvbench decode: weight matrices' dtype, as kvserve --weights_dtype (auto, f32, bf16, f16)");
 ABSL_FLAG(bool, decode_bf16, false, "kvbench decode: bfloat16 matmuls (ModelRunner bf16_matmul)");
 
 namespace kvserve::bench {
@@ -27,7 +33,13 @@ double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
 }
 
 int RunDecode(int, char**) {
-  auto model = LoadModel(absl::GetFlag(FLAGS_decode_model));
+  ModelSourceOptions source;
+  if (const std::string dtype = absl::GetFlag(FLAGS_decode_weights_dtype); dtype != "auto") {
+    absl::StatusOr<WeightDtype> parsed = ParseWeightDtype(dtype);
+    if (!parsed.ok()) return Fail(parsed.status());
+    source.weights_dtype = *parsed;
+  }
+  auto model = LoadModel(absl::GetFlag(FLAGS_decode_model), source);
   if (!model.ok()) return Fail(model.status());
   const std::shared_ptr<const ModelWeights> shared = model->weights;
   const int32_t context = absl::GetFlag(FLAGS_context);
@@ -39,7 +51,12 @@ int RunDecode(int, char**) {
   out.Add("new_tokens", steps);
   out.Add("threads", omp_get_max_threads());
   const bool bf16 = absl::GetFlag(FLAGS_decode_bf16);
-  out.Add("matmul", bf16 ? "bf16" : "f32");
+  out.Add("weights", std::string(WeightDtypeName(shared->matrix_dtype())));
+  out.Add("weights_mib", shared->num_bytes() >> 20);
+  out.Add("matmul", shared->matrix_dtype() != WeightDtype::kF32 ? "HalfLinear (16-bit weights)"
+                    : bf16                                      ? "oneDNN bf16"
+                                                                : "oneDNN f32");
+  double b1_tok_s = 0;
   for (int32_t batch : absl::GetFlag(FLAGS_batch).sizes) {
     const int64_t pages_per_seq = (context + steps + page_size - 1) / page_size;
     auto driver = EngineDriver::Create(shared, std::max(512, batch), std::max(batch, 1), page_size,
@@ -63,6 +80,19 @@ int RunDecode(int, char**) {
     out.Add("prefill_tok_s" + suffix, batch * context / Seconds(t0, t1));
     out.Add("decode_tok_s" + suffix, batch * steps / Seconds(t1, t2));
     out.Add("decode_step_ms" + suffix, 1e3 * Seconds(t1, t2) / steps);
+    if (batch == 1) b1_tok_s = steps / Seconds(t1, t2);
+  }
+  // Batch-1 decode reads every weight once per token (a tied embedding as the LM head; an untied
+  // one only a row): its ceiling is the STREAM triad bandwidth ÷ those bytes.
+  const int64_t bytes_per_token =
+      shared->num_bytes() - (shared->config.tie_word_embeddings ? 0 : shared->embedding.bytes());
+  const double stream = StreamTriadGbs();
+  out.Add("stream_triad_gb_s", stream);
+  out.Add("weight_bytes_per_token_mb", bytes_per_token / 1e6);
+  if (b1_tok_s > 0 && stream > 0) {
+    const double limit = stream * 1e9 / bytes_per_token;
+    out.Add("b1_weight_bandwidth_limit_tok_s", limit);
+    out.Add("b1_vs_bandwidth_limit", b1_tok_s / limit);
   }
   return FinishReport(out);
 }

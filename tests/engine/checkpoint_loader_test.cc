@@ -13,6 +13,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -145,7 +146,7 @@ TEST_F(CheckpointLoaderTest, ReadsTheConfigAndReportsWhatItRead) {
   EXPECT_EQ(c.head_dim, 8);
   EXPECT_FLOAT_EQ(c.rope_theta, 50000.0f);
   EXPECT_FALSE(c.tie_word_embeddings);
-  EXPECT_EQ(llama->weights.lm_head.size(), 272u * 32u);
+  EXPECT_EQ(llama->weights.lm_head.size(), 272 * 32);
   EXPECT_TRUE(llama->weights.layers[0].qkv_bias.empty());
   EXPECT_EQ(llama->dtypes, std::vector<std::string>{"F32"});
   EXPECT_EQ(llama->files.size(), 1u);
@@ -165,6 +166,43 @@ TEST_F(CheckpointLoaderTest, ReadsTheConfigAndReportsWhatItRead) {
   ASSERT_TRUE(f16.ok()) << f16.status();
   EXPECT_EQ(f16->weights.config.head_dim, 12);  // given, not hidden / heads
   EXPECT_EQ(f16->weights.config.q_size(), 24);
+}
+
+// Matrices keep the files' 16-bit dtype bit for bit (never widened), or take the one asked for,
+// rounded to nearest even; norms and biases are fp32 either way.
+TEST_F(CheckpointLoaderTest, KeepsSixteenBitMatricesSixteenBitOrConvertsOnRequest) {
+  for (const auto& [name, own] : {std::pair{"llama_f32", WeightDtype::kF32},
+                                  {"qwen2_bf16", WeightDtype::kBF16},
+                                  {"llama_f16_tied", WeightDtype::kF16}}) {
+    SCOPED_TRACE(name);
+    absl::StatusOr<LoadedCheckpoint> native = LoadCheckpoint(Path(name));
+    absl::StatusOr<LoadedCheckpoint> wide =
+        LoadCheckpoint(Path(name), {.matrix_dtype = WeightDtype::kF32});
+    ASSERT_TRUE(native.ok()) << native.status();
+    ASSERT_TRUE(wide.ok()) << wide.status();
+    const ModelWeights& n = native->weights;
+    const ModelWeights& w = wide->weights;
+    EXPECT_EQ(n.matrix_dtype(), own);
+    EXPECT_EQ(w.matrix_dtype(), WeightDtype::kF32);
+    // Widening is exact, so narrowing the f32 load again gives the native load back.
+    EXPECT_TRUE(n.embedding == w.embedding.ConvertedTo(own));
+    EXPECT_TRUE(n.layers[1].gate_up == w.layers[1].gate_up.ConvertedTo(own));
+    EXPECT_TRUE(n.layers[0].qkv == w.layers[0].qkv.ConvertedTo(own));
+    EXPECT_EQ(n.layers[0].attn_norm, w.layers[0].attn_norm);
+    EXPECT_EQ(n.layers[1].qkv_bias, w.layers[1].qkv_bias);
+    if (own != WeightDtype::kF32) {
+      // Half the bytes, but for the fp32 norms and biases.
+      EXPECT_LT(n.num_bytes(), w.num_bytes() * 0.6);
+      EXPECT_EQ(n.num_parameters(), w.num_parameters());
+    }
+    for (WeightDtype asked : {WeightDtype::kBF16, WeightDtype::kF16}) {
+      absl::StatusOr<LoadedCheckpoint> as = LoadCheckpoint(Path(name), {.matrix_dtype = asked});
+      ASSERT_TRUE(as.ok()) << as.status();
+      EXPECT_EQ(as->weights.matrix_dtype(), asked);
+      EXPECT_TRUE(as->weights.layers[1].down_proj == w.layers[1].down_proj.ConvertedTo(asked));
+      EXPECT_TRUE(as->weights.lm_head_matrix() == w.lm_head_matrix().ConvertedTo(asked));
+    }
+  }
 }
 
 struct BrokenCase {

@@ -50,7 +50,8 @@ TEST(EngineStackTest, LoadsAPresetAndServesARequest) {
   absl::StatusOr<EngineStack> stack = EngineStack::Load("micro", options);
   ASSERT_TRUE(stack.ok()) << stack.status();
   EXPECT_EQ(stack->config().name, "micro");
-  EXPECT_THAT(stack->model().description, StartsWith("preset micro (synthetic weights; 2 layers"));
+  EXPECT_THAT(stack->model().description,
+              StartsWith("preset micro (synthetic f32 weights; 2 layers"));
   ASSERT_NE(stack->tokenizer(), nullptr);
   EXPECT_EQ(stack->tokenizer()->vocab_size(), stack->config().vocab_size);
   // K and V, 2 layers x 2 KV heads x 16 slots x head_dim 16, fp32.

@@ -54,10 +54,38 @@ TEST(ModelWeightsTest, TinyHasTheExpectedParameterCount) {
 TEST(ModelWeightsTest, ValidateCatchesWrongTensorSizes) {
   auto w = MakeSyntheticWeights(*PresetConfig("micro"));
   ASSERT_TRUE(w.ok());
-  w->layers[1].o_proj.pop_back();
+  const WeightMatrix right = w->layers[1].o_proj;
+  w->layers[1].o_proj = WeightMatrix(WeightDtype::kF32, right.rows(), right.cols() - 1);
   absl::Status s = w->Validate();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("layers.1.o_proj"), std::string::npos) << s;
+  // One matrix in another dtype than the rest is refused too.
+  w->layers[1].o_proj = right;
+  EXPECT_TRUE(w->Validate().ok());
+  w->layers[0].gate_up = w->layers[0].gate_up.ConvertedTo(WeightDtype::kBF16);
+  s = w->Validate();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("layers.0.gate_up is bf16"), std::string::npos) << s;
+}
+
+// ConvertMatrices narrows every matrix (and only the matrices) and halves their bytes.
+TEST(ModelWeightsTest, ConvertMatricesNarrowsEveryMatrixToOneDtype) {
+  auto w = MakeSyntheticWeights(*PresetConfig("micro"));
+  ASSERT_TRUE(w.ok());
+  const ModelWeights f32 = *w;
+  for (WeightDtype dtype : {WeightDtype::kBF16, WeightDtype::kF16}) {
+    ModelWeights narrow = f32;
+    narrow.ConvertMatrices(dtype);
+    EXPECT_TRUE(narrow.Validate().ok()) << narrow.Validate();
+    EXPECT_EQ(narrow.matrix_dtype(), dtype);
+    EXPECT_EQ(narrow.layers.back().down_proj.dtype(), dtype);
+    EXPECT_EQ(narrow.layers.back().down_proj.half()[5],
+              f32.layers.back().down_proj.ConvertedTo(dtype).half()[5]);
+    EXPECT_EQ(narrow.layers.back().mlp_norm, f32.layers.back().mlp_norm);  // norms stay fp32
+    EXPECT_EQ(narrow.num_parameters(), f32.num_parameters());
+    EXPECT_LT(narrow.num_bytes(), f32.num_bytes() * 0.51);
+    EXPECT_GT(narrow.num_bytes(), f32.num_bytes() * 0.49);
+  }
 }
 
 // The synthetic model must not be degenerate: logits spread over a few units, and different

@@ -57,9 +57,11 @@ class CheckpointDaemonTest : public ::testing::Test {
     dir_ = nullptr;
   }
 
-  void StartDaemon(const std::string& checkpoint) {
-    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon = DaemonProcess::Start(
-        KVSERVE_BINARY, {"--model=" + *dir_ + "/" + checkpoint, "--num_pages=64"});
+  void StartDaemon(const std::string& checkpoint, const std::vector<std::string>& flags = {}) {
+    std::vector<std::string> args = {"--model=" + *dir_ + "/" + checkpoint, "--num_pages=64"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon =
+        DaemonProcess::Start(KVSERVE_BINARY, args);
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = *std::move(daemon);
     stub_ = v1::Generation::NewStub(
@@ -116,12 +118,32 @@ TEST_F(CheckpointDaemonTest, ServesTextThroughTheCheckpointsTokenizer) {
 TEST_F(CheckpointDaemonTest, ServesAShardedBf16Qwen2Checkpoint) {
   StartDaemon("qwen2_bf16");
   EXPECT_THAT(daemon_->Stderr(), HasSubstr("qwen2"));
-  EXPECT_THAT(daemon_->Stderr(), HasSubstr("BF16"));
+  EXPECT_THAT(daemon_->Stderr(), HasSubstr("BF16 weights as bf16"));  // kept 16-bit
   const StreamResult r = RunGenerate(*stub_, TextRequest("the other", 6, /*ignore_eos=*/true));
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   // "the" → t, he; " other" → Ġ, o, t, he, r.
   EXPECT_EQ(r.messages.back().usage().prompt_tokens(), 7);
   EXPECT_EQ(r.tokens.size(), 6u);
+}
+
+// --weights_dtype: the bf16 checkpoint served from 16-bit weights in place (HalfLinear), widened to
+// f32 (oneDNN), and narrowed to f16 (rounding: bf16 has more exponent, f16 more mantissa) gives
+// the same greedy tokens; bf16 and f32 compute the same products, only the summation order differs.
+TEST_F(CheckpointDaemonTest, WeightsDtypeServesTheSameGreedyTokens) {
+  std::vector<std::vector<int32_t>> tokens;
+  for (const char* dtype : {"auto", "f32", "f16"}) {
+    SCOPED_TRACE(dtype);
+    StartDaemon("qwen2_bf16", {absl::StrCat("--weights_dtype=", dtype)});
+    EXPECT_THAT(
+        daemon_->Stderr(),
+        HasSubstr(absl::StrCat("BF16 weights as ", dtype == std::string("auto") ? "bf16" : dtype)));
+    const StreamResult r = RunGenerate(*stub_, TextRequest("the other", 12, /*ignore_eos=*/true));
+    ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+    tokens.push_back(r.tokens);
+    daemon_.reset();
+  }
+  EXPECT_EQ(tokens[0], tokens[1]);
+  EXPECT_EQ(tokens[0], tokens[2]);
 }
 
 TEST_F(CheckpointDaemonTest, BrokenCheckpointsStopTheDaemonWithTheirError) {
