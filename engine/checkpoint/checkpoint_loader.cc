@@ -205,6 +205,7 @@ class TensorTable {
                                                      "; supported: F32, F16, BF16"));
     }
     if (absl::Status s = convert(t, shard.file); !s.ok()) return s;
+    shard.file.DropPages(t.begin, t.end);  // converted: keep only the copy in RSS
     used_.insert(name);
     if (std::find(dtypes_.begin(), dtypes_.end(), t.dtype) == dtypes_.end()) {
       dtypes_.push_back(t.dtype);

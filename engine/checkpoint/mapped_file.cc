@@ -13,6 +13,16 @@
 
 namespace kvserve {
 
+void MappedFile::DropPages(size_t begin, size_t end) const {
+  if (data_ == nullptr || begin >= end || end > size_) return;
+  // Whole pages inside the range (the edges may hold neighbours still to be read; dropping them
+  // would be safe, a read-only file mapping just faults them in again, but wasteful).
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (first >= last) return;
+  ::madvise(static_cast<char*>(data_) + first, last - first, MADV_DONTNEED);
+}
+
 absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

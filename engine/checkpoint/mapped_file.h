@@ -34,6 +34,11 @@ class MappedFile {
   }
   const std::string& path() const { return path_; }
 
+  // Drops the pages of bytes [begin, end) from this process's memory (madvise MADV_DONTNEED; the
+  // page cache keeps them, and reading them again faults them back in): once a tensor has been
+  // converted, its mapped pages need not count twice in the loader's peak RSS. Best effort.
+  void DropPages(size_t begin, size_t end) const;
+
  private:
   MappedFile() = default;
   void Release();

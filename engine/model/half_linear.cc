@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/half_float.h"
@@ -186,6 +187,14 @@ void WidenRows(const uint16_t* w, int64_t in, int64_t o, int64_t rows, float* ds
   for (; i < n; ++i) dst[i] = Widen<kBf16>(src[i]);
 }
 
+// oneDNN's bf16 matmul is only fast with native bf16 dot products (AVX512-BF16, AMX); below that
+// oneDNN 2.6 either has none (AVX2) or emulates it.
+bool HasNativeBf16Matmul() {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (isa & bf16) == bf16;
+}
+
 }  // namespace
 
 absl::StatusOr<HalfLinear> HalfLinear::Create(const WeightMatrix& weight, Options options) {
@@ -201,13 +210,68 @@ absl::StatusOr<HalfLinear> HalfLinear::Create(const WeightMatrix& weight, Option
   layer.bf16_ = weight.dtype() == WeightDtype::kBF16;
   layer.accumulate_ = options.accumulate;
   if (options.bias != nullptr) layer.bias_.assign(options.bias, options.bias + layer.out_);
+  if (options.bf16_compute_engine != nullptr && layer.bf16_ && HasNativeBf16Matmul()) {
+    if (absl::Status s = layer.CreateOneDnnBf16(*options.bf16_compute_engine); !s.ok()) return s;
+  }
   return layer;
+}
+
+absl::Status HalfLinear::CreateOneDnnBf16(const dnnl::engine& engine) {
+  using dnnl::memory;
+  try {
+    const memory::dim runtime = DNNL_RUNTIME_DIM_VAL;
+    memory::desc src_md({runtime, in_}, memory::data_type::bf16, memory::format_tag::ab);
+    memory::desc dst_md({runtime, out_}, memory::data_type::f32, memory::format_tag::ab);
+    // [out][in] row-major is the (K = in) × (N = out) matrix in "ba" order: used as it lies.
+    memory::desc weights_md({in_, out_}, memory::data_type::bf16, memory::format_tag::ba);
+    memory::desc bias_md =
+        bias_.empty() ? memory::desc()
+                      : memory::desc({1, out_}, memory::data_type::f32, memory::format_tag::ab);
+    dnnl::primitive_attr attr;
+    if (accumulate_) {
+      dnnl::post_ops ops;
+      ops.append_sum(1.0f);
+      attr.set_post_ops(ops);
+    }
+    dnnl::matmul::desc desc = bias_.empty()
+                                  ? dnnl::matmul::desc(src_md, weights_md, dst_md)
+                                  : dnnl::matmul::desc(src_md, weights_md, bias_md, dst_md);
+    dnnl::matmul::primitive_desc pd(desc, attr, engine);
+    engine_ = engine;
+    bf16_matmul_ = dnnl::matmul(pd);
+    weights_ = memory(weights_md, engine, const_cast<uint16_t*>(w_));
+    if (!bias_.empty()) bias_memory_ = memory(bias_md, engine, bias_.data());
+    return absl::OkStatus();
+  } catch (const dnnl::error& e) {
+    return absl::InternalError(
+        absl::StrCat("oneDNN bf16 matmul ", in_, "x", out_, " on bf16 weights: ", e.what()));
+  }
+}
+
+void HalfLinear::RunOneDnnBf16(const float* x, int64_t m, float* y) const {
+  using dnnl::memory;
+  thread_local std::vector<uint16_t> x_bf16;
+  const int64_t n = m * in_;
+  if (static_cast<int64_t>(x_bf16.size()) < n) x_bf16.resize(n);
+  uint16_t* rounded = x_bf16.data();
+#pragma omp parallel for schedule(static) if (n > (int64_t{1} << 16))
+  for (int64_t i = 0; i < n; ++i) rounded[i] = FloatToBfloat16(x[i]);
+  memory src({{m, in_}, memory::data_type::bf16, memory::format_tag::ab}, engine_, rounded);
+  memory dst({{m, out_}, memory::data_type::f32, memory::format_tag::ab}, engine_, y);
+  std::unordered_map<int, memory> args = {
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
+  if (bias_memory_) args.emplace(DNNL_ARG_BIAS, bias_memory_);
+  dnnl::stream stream(engine_);
+  bf16_matmul_.execute(stream, args);
+  stream.wait();
 }
 
 void HalfLinear::Run(const float* x, int64_t m, float* y) const {
   if (m <= 0) return;
   if (m <= kDirectRows) {
     RunDirect(x, m, y);
+  } else if (bf16_matmul_) {
+    RunOneDnnBf16(x, m, y);
   } else {
     RunTiled(x, m, y);
   }

@@ -22,7 +22,9 @@ class LinearLayer {
   struct Options {
     bool accumulate = false;
     const float* bias = nullptr;
-    bool bf16_compute = false;  // f32 weights only: OneDnnLinear::Options::bf16
+    // f32 weights: OneDnnLinear::Options::bf16; bf16 weights: HalfLinear's oneDNN bf16 path for
+    // prefill-sized calls where the CPU has AVX512-BF16 (else ignored); f16 weights: ignored.
+    bool bf16_compute = false;
   };
 
   // `weight` ([out][in]) must outlive the layer when it is 16-bit (it is read in place).
@@ -36,8 +38,10 @@ class LinearLayer {
       if (!dense.ok()) return dense.status();
       layer.dense_ = *std::move(dense);
     } else {
-      absl::StatusOr<HalfLinear> half =
-          HalfLinear::Create(weight, {.accumulate = options.accumulate, .bias = options.bias});
+      absl::StatusOr<HalfLinear> half = HalfLinear::Create(
+          weight, {.accumulate = options.accumulate,
+                   .bias = options.bias,
+                   .bf16_compute_engine = options.bf16_compute ? &engine : nullptr});
       if (!half.ok()) return half.status();
       layer.half_ = *std::move(half);
       layer.is_half_ = true;
@@ -46,6 +50,12 @@ class LinearLayer {
   }
 
   LinearLayer() = default;
+  // Which kernel runs prefill-sized calls: "oneDNN f32", "oneDNN bf16", "HalfLinear" or
+  // "HalfLinear + oneDNN bf16".
+  const char* kernel() const {
+    if (!is_half_) return dense_.bf16() ? "oneDNN bf16" : "oneDNN f32";
+    return half_.uses_onednn_bf16() ? "HalfLinear + oneDNN bf16" : "HalfLinear";
+  }
   void Run(dnnl::stream& stream, const float* x, int64_t m, float* y) const {
     if (is_half_) {
       half_.Run(x, m, y);

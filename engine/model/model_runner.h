@@ -45,8 +45,10 @@ class ModelRunner final : public StepEngine {
     int32_t threads = 0;
     // With f32 weights: run the linear layers (projections, MLP, LM head) in bfloat16 with fp32
     // accumulation (OneDnnLinear::Options::bf16, CPUs with AVX512-BF16). With bf16 or f16 weights
-    // (ModelWeights::matrix_dtype) the layers are HalfLinear on the 16-bit matrices in place and
-    // this flag does not apply. Attention, norms and activations are fp32 either way.
+    // (ModelWeights::matrix_dtype) the layers are HalfLinear on the 16-bit matrices in place; then
+    // this flag moves bf16 weights' prefill-sized matmuls onto oneDNN's bf16 matmul (in place)
+    // where the CPU has AVX512-BF16 and is otherwise ignored. Attention, norms and activations
+    // are fp32 either way.
     bool bf16_matmul = false;
   };
 

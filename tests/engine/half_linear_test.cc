@@ -73,6 +73,41 @@ INSTANTIATE_TEST_SUITE_P(
                           "_in", std::get<2>(info.param), "_out", std::get<3>(info.param));
     });
 
+// The opt-in oneDNN bf16 path (AVX512-BF16 CPUs only): x is rounded to bf16 (relative error
+// ≤ 2^-9), so each product is within ~2^-8 of exact; small m still takes the exact direct path.
+TEST(HalfLinearCreateTest, Bf16ComputeRoundsOnlyPrefillSizedCallsWhereTheCpuHasIt) {
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  const int64_t in = 96, out = 40;
+  const WeightMatrix w = WeightMatrix(Random(out * in, 6), out, in).ConvertedTo(WeightDtype::kBF16);
+  const std::vector<float> bias = Random(out, 7);
+  auto layer = HalfLinear::Create(
+      w, {.accumulate = true, .bias = bias.data(), .bf16_compute_engine = &engine});
+  ASSERT_TRUE(layer.ok()) << layer.status();
+  // f16 weights never take it.
+  auto f16 = HalfLinear::Create(w.ConvertedTo(WeightDtype::kF16), {.bf16_compute_engine = &engine});
+  ASSERT_TRUE(f16.ok()) << f16.status();
+  EXPECT_FALSE(f16->uses_onednn_bf16());
+  if (!layer->uses_onednn_bf16()) GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  for (int64_t m : {int64_t{3}, HalfLinear::kDirectRows + 1, int64_t{67}}) {
+    SCOPED_TRACE(m);
+    const std::vector<float> x = Random(m * in, 8), y0 = Random(m * out, 9);
+    std::vector<float> y = y0;
+    layer->Run(x.data(), m, y.data());
+    const double relative = m <= HalfLinear::kDirectRows ? 1e-5 : 0x1.0p-7;
+    for (int64_t r = 0; r < m; ++r) {
+      for (int64_t o = 0; o < out; ++o) {
+        double want = y0[r * out + o] + bias[o], magnitude = std::abs(want);
+        for (int64_t k = 0; k < in; ++k) {
+          const double p = static_cast<double>(w.At(o, k)) * x[r * in + k];
+          want += p;
+          magnitude += std::abs(p);
+        }
+        ASSERT_NEAR(y[r * out + o], want, relative * magnitude + 1e-6) << r << " " << o;
+      }
+    }
+  }
+}
+
 TEST(HalfLinearCreateTest, RefusesFp32AndEmptyMatrices) {
   const WeightMatrix f32(Random(12, 5), 3, 4);
   EXPECT_EQ(HalfLinear::Create(f32, {}).status().code(), absl::StatusCode::kInvalidArgument);

@@ -247,6 +247,14 @@ TEST(ModelRunnerTest, Bf16MatmulsStayNearTheReference) {
     }
     out = h.Step({{1, {65}}, {2, {66}}});
     for (RequestId id : {1, 2}) h.ExpectMatchesReference(id, out[id], kBf16Tolerance);
+    // bf16 weights with bf16 compute: prefill chunks on oneDNN's bf16 matmul in place where the
+    // CPU has AVX512-BF16 (exact HalfLinear otherwise), decode steps on HalfLinear: near the
+    // reference on the same weights either way.
+    EngineHarness b(*PresetConfig(preset), 16, 64, /*bf16_matmul=*/true, WeightDtype::kBF16);
+    out = b.Step({{1, Tokens(23, 30)}, {2, Tokens(4, 31)}});
+    for (RequestId id : {1, 2}) b.ExpectMatchesReference(id, out[id], kBf16Tolerance);
+    out = b.Step({{1, {65}}, {2, {66}}});
+    for (RequestId id : {1, 2}) b.ExpectMatchesReference(id, out[id], kBf16Tolerance);
   }
 }
 
