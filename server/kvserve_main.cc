@@ -63,6 +63,10 @@ ABSL_FLAG(std::string, weights_dtype, "auto",
           "is BF16 or every one F16, else f32; presets f32), f32, bf16 or f16. 16-bit weights "
           "stay 16-bit in memory and are widened in registers by the matmul kernel; an f32 "
           "checkpoint loaded as bf16/f16 is rounded to nearest even.");
+ABSL_FLAG(std::string, kv_cache_dtype, "f32",
+          "How the KV cache stores keys and values: f32, or bf16 / f16 (half the bytes per "
+          "token, so twice the tokens in --kv_cache_bytes; attention widens them on load and "
+          "accumulates in fp32).");
 ABSL_FLAG(int32_t, drain_seconds, 30,
           "On SIGTERM/SIGINT, how long in-flight streams may take to finish.");
 ABSL_FLAG(
@@ -135,9 +139,15 @@ absl::Status Run() {
     return absl::InvalidArgumentError(
         absl::StrCat("--matmul_dtype must be f32 or bf16, got '", matmul_dtype, "'"));
   }
-  std::optional<WeightDtype> weights_dtype;
+  absl::StatusOr<FloatDtype> kv_cache_dtype = ParseFloatDtype(absl::GetFlag(FLAGS_kv_cache_dtype));
+  if (!kv_cache_dtype.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--kv_cache_dtype must be f32, bf16 or f16, got '",
+                     absl::GetFlag(FLAGS_kv_cache_dtype), "'"));
+  }
+  std::optional<FloatDtype> weights_dtype;
   if (const std::string name = absl::GetFlag(FLAGS_weights_dtype); name != "auto") {
-    absl::StatusOr<WeightDtype> parsed = ParseWeightDtype(name);
+    absl::StatusOr<FloatDtype> parsed = ParseFloatDtype(name);
     if (!parsed.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--weights_dtype must be auto, f32, bf16 or f16, got '", name, "'"));
@@ -173,6 +183,7 @@ absl::Status Run() {
   EngineStackOptions engine;
   engine.threads = threads;
   engine.bf16_matmul = matmul_dtype == "bf16";
+  engine.kv_cache_dtype = *kv_cache_dtype;
   SchedulerOptions& options = engine.scheduler;
   options.page_size = absl::GetFlag(FLAGS_page_size);
   options.kv_cache_bytes = absl::GetFlag(FLAGS_kv_cache_bytes);
@@ -233,13 +244,14 @@ absl::Status Run() {
   const ModelConfig& config = (*server)->engine().config();
 
   Log("listening on %s; model %s (%d layers, hidden %d, vocab %d, context %d); KV cache %d pages "
-      "x %d tokens = %.1f MiB; prefix caching %s; max_num_seqs %d, max_batched_tokens %d, "
+      "x %d tokens = %.1f MiB (%s); prefix caching %s; max_num_seqs %d, max_batched_tokens %d, "
       "max_waiting %d, threads %d, matmul %s",
       (*server)->address(), config.name, config.num_layers, config.hidden_size, config.vocab_size,
       config.max_context, pages, actual.page_size,
       static_cast<double>((*server)->engine().kv_cache_bytes()) / (1 << 20),
-      actual.enable_prefix_caching ? "on" : "off", actual.max_num_seqs, actual.max_batched_tokens,
-      actual.max_waiting, threads > 0 ? threads : omp_get_max_threads(), matmul_dtype);
+      std::string(FloatDtypeName(*kv_cache_dtype)), actual.enable_prefix_caching ? "on" : "off",
+      actual.max_num_seqs, actual.max_batched_tokens, actual.max_waiting,
+      threads > 0 ? threads : omp_get_max_threads(), matmul_dtype);
 
   const char* transport = "plaintext (no TLS)";
   if (tls.tls()) transport = tls.mutual() ? "mutual TLS" : "TLS";

@@ -137,16 +137,12 @@ absl::Status BatchingKvCache::Append(RequestId id, int32_t layer,
   }
   const int64_t row = int64_t{g.num_kv_heads} * g.head_dim;
   if (row_stride == 0) row_stride = row;
-  const size_t head_bytes = sizeof(float) * g.head_dim;
   for (size_t i = 0; i < positions.size(); ++i) {
     const int32_t pos = positions[i];
     const PageId page = seq.pages[pos / g.page_size];
-    const int64_t slot_offset = int64_t{pos % g.page_size} * g.head_dim;
     for (int32_t h = 0; h < g.num_kv_heads; ++h) {
-      std::memcpy(pool_->key_block(page, layer, h) + slot_offset,
-                  k + i * row_stride + h * g.head_dim, head_bytes);
-      std::memcpy(pool_->value_block(page, layer, h) + slot_offset,
-                  v + i * row_stride + h * g.head_dim, head_bytes);
+      pool_->WriteSlot(page, layer, h, pos % g.page_size, k + i * row_stride + h * g.head_dim,
+                       v + i * row_stride + h * g.head_dim);
     }
   }
   return absl::OkStatus();

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "engine/base/half_float.h"
 
 namespace kvserve {
 
@@ -13,9 +14,10 @@ absl::Status PageGeometry::Validate() const {
         "page geometry needs positive sizes: page_size=", page_size, " num_layers=", num_layers,
         " num_kv_heads=", num_kv_heads, " head_dim=", head_dim));
   }
-  if (block_floats() % 16 != 0) {
+  if (block_elements() * element_bytes() % 64 != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "page_size * head_dim must be a multiple of 16 floats (64 bytes), got ", block_floats()));
+        "page_size * head_dim must fill whole 64-byte lines (a multiple of ", 64 / element_bytes(),
+        " ", FloatDtypeName(kv_dtype), " values), got ", block_elements()));
   }
   return absl::OkStatus();
 }
@@ -40,13 +42,13 @@ absl::StatusOr<std::unique_ptr<PagePool>> PagePool::Create(const PageGeometry& g
     return absl::ResourceExhaustedError(
         absl::StrCat("cannot allocate ", bytes, " bytes for ", num_pages, " KV pages"));
   }
-  return std::unique_ptr<PagePool>(new PagePool(geometry, num_pages, static_cast<float*>(data)));
+  return std::unique_ptr<PagePool>(new PagePool(geometry, num_pages, static_cast<char*>(data)));
 }
 
-PagePool::PagePool(const PageGeometry& geometry, int64_t num_pages, float* data)
+PagePool::PagePool(const PageGeometry& geometry, int64_t num_pages, char* data)
     : geometry_(geometry),
-      block_floats_(geometry.block_floats()),
-      page_floats_(geometry.page_floats()),
+      block_elements_(geometry.block_elements()),
+      page_bytes_(geometry.page_bytes()),
       data_(data),
       ref_counts_(num_pages, 0),
       prev_(num_pages, kNone),
@@ -110,7 +112,51 @@ void PagePool::Release(PageId page, ReleaseOrder order) {
 }
 
 void PagePool::CopyPage(PageId src, PageId dst) {
-  std::memcpy(page_data(dst), page_data(src), geometry_.page_bytes());
+  std::memcpy(page_data<char>(dst), page_data<char>(src), geometry_.page_bytes());
+}
+
+void PagePool::WriteSlot(PageId page, int32_t layer, int32_t kv_head, int32_t slot, const float* k,
+                         const float* v) {
+  const int64_t d = geometry_.head_dim, offset = int64_t{slot} * d;
+  switch (geometry_.kv_dtype) {
+    case FloatDtype::kF32:
+      std::memcpy(key_block(page, layer, kv_head) + offset, k, sizeof(float) * d);
+      std::memcpy(value_block(page, layer, kv_head) + offset, v, sizeof(float) * d);
+      return;
+    case FloatDtype::kBF16:
+    case FloatDtype::kF16: {
+      const bool bf16 = geometry_.kv_dtype == FloatDtype::kBF16;
+      uint16_t* kd = key_block<uint16_t>(page, layer, kv_head) + offset;
+      uint16_t* vd = value_block<uint16_t>(page, layer, kv_head) + offset;
+      for (int64_t x = 0; x < d; ++x) {
+        kd[x] = bf16 ? FloatToBfloat16(k[x]) : FloatToHalf(k[x]);
+        vd[x] = bf16 ? FloatToBfloat16(v[x]) : FloatToHalf(v[x]);
+      }
+      return;
+    }
+  }
+}
+
+void PagePool::ReadSlot(PageId page, int32_t layer, int32_t kv_head, int32_t slot, float* k,
+                        float* v) const {
+  const int64_t d = geometry_.head_dim, offset = int64_t{slot} * d;
+  switch (geometry_.kv_dtype) {
+    case FloatDtype::kF32:
+      std::memcpy(k, key_block(page, layer, kv_head) + offset, sizeof(float) * d);
+      std::memcpy(v, value_block(page, layer, kv_head) + offset, sizeof(float) * d);
+      return;
+    case FloatDtype::kBF16:
+    case FloatDtype::kF16: {
+      const bool bf16 = geometry_.kv_dtype == FloatDtype::kBF16;
+      const uint16_t* ks = key_block<uint16_t>(page, layer, kv_head) + offset;
+      const uint16_t* vs = value_block<uint16_t>(page, layer, kv_head) + offset;
+      for (int64_t x = 0; x < d; ++x) {
+        k[x] = bf16 ? Bfloat16ToFloat(ks[x]) : HalfToFloat(ks[x]);
+        v[x] = bf16 ? Bfloat16ToFloat(vs[x]) : HalfToFloat(vs[x]);
+      }
+      return;
+    }
+  }
 }
 
 }  // namespace kvserve

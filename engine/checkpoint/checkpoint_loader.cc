@@ -131,11 +131,11 @@ class TensorTable {
                         WeightMatrix& matrix, int64_t first_row) {
     return Convert(name, shape, [&](const SafetensorsTensor& t, const MappedFile& file) {
       const int64_t offset = first_row * matrix.cols();
-      if (matrix.dtype() == WeightDtype::kF32) {
+      if (matrix.dtype() == FloatDtype::kF32) {
         return ConvertToF32(t, file.bytes(), file.path(),
                             absl::MakeSpan(matrix.f32() + offset, t.num_elements));
       }
-      return ConvertToHalf(t, file.bytes(), file.path(), matrix.dtype() == WeightDtype::kBF16,
+      return ConvertToHalf(t, file.bytes(), file.path(), matrix.dtype() == FloatDtype::kBF16,
                            absl::MakeSpan(matrix.half() + offset, t.num_elements));
     });
   }
@@ -225,7 +225,7 @@ class TensorTable {
   std::vector<std::string> dtypes_;
 };
 
-absl::Status FillLayer(TensorTable& table, const HfConfig& hf, int32_t index, WeightDtype dtype,
+absl::Status FillLayer(TensorTable& table, const HfConfig& hf, int32_t index, FloatDtype dtype,
                        LayerWeights& l) {
   const ModelConfig& c = hf.model;
   const int64_t h = c.hidden_size, q = c.q_size(), kv = c.kv_size(), ff = c.intermediate_size;
@@ -310,12 +310,12 @@ absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir,
   ModelWeights& w = out.weights;
   w.config = c;
   // The matrices' dtype: as asked, or the files' own when every matrix has one 16-bit dtype.
-  WeightDtype dtype = WeightDtype::kF32;
+  FloatDtype dtype = FloatDtype::kF32;
   if (options.matrix_dtype.has_value()) {
     dtype = *options.matrix_dtype;
   } else if (const std::optional<std::string> common = table.CommonMatrixDtype()) {
-    if (*common == "BF16") dtype = WeightDtype::kBF16;
-    if (*common == "F16") dtype = WeightDtype::kF16;
+    if (*common == "BF16") dtype = FloatDtype::kBF16;
+    if (*common == "F16") dtype = FloatDtype::kF16;
   }
   w.embedding = WeightMatrix(dtype, v, h);
   if (absl::Status s = table.FillRows("model.embed_tokens.weight", {v, h}, w.embedding, 0);

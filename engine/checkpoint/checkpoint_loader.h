@@ -49,7 +49,7 @@ struct LoadedCheckpoint {
 struct CheckpointLoadOptions {
   // The dtype of every matrix; unset = the files' own (see above). Narrowing rounds to nearest
   // even.
-  std::optional<WeightDtype> matrix_dtype;
+  std::optional<FloatDtype> matrix_dtype;
 };
 
 absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir,

@@ -3,7 +3,7 @@
 // they know nothing of pages.
 //
 //   q:      rows × d, pre-multiplied by scale * log2(e) (scores live in the log2 domain)
-//   k, v:   n rows of d floats
+//   k, v:   n rows of d elements of the KV format Kv (F32Kv, Bf16Kv, F16Kv), widened on load
 //   valid:  per row, how many of the chunk's keys it may see (a prefix, 0..n)
 //   acc:    rows × d unnormalised output, m: running max (log2 domain), l: running sum as kChunk
 //           lanes per row (the portable kernel uses lane 0 only; the sum of the lanes is the
@@ -23,7 +23,9 @@
 #include <limits>
 #include <type_traits>
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include "engine/base/half_float.h"
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__) && defined(__F16C__))
 #include <immintrin.h>
 #endif
 #if defined(__AVX512F__)
@@ -37,12 +39,28 @@ namespace kvserve::attention {
 
 // Keys per online-softmax update: one 16-lane vector of scores.
 constexpr int32_t kChunk = 16;
+
+// The KV element formats (PageGeometry::kv_dtype): the type stored and its exact widening.
+struct F32Kv {
+  using T = float;
+  static float Get(const T* p, int64_t i) { return p[i]; }
+};
+struct Bf16Kv {
+  using T = uint16_t;
+  static float Get(const T* p, int64_t i) { return Bfloat16ToFloat(p[i]); }
+};
+struct F16Kv {
+  using T = uint16_t;
+  static float Get(const T* p, int64_t i) { return HalfToFloat(p[i]); }
+};
 constexpr float kLog2e = 1.44269504088896340736f;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // Portable fallback for any head_dim; inner loops over d vectorize.
-inline void ChunkGeneric(int32_t rows, int32_t d, const float* q, const float* k, const float* v,
-                         const int32_t* valid, float* acc, float* m, float* l) {
+template <class Kv>
+inline void ChunkGeneric(int32_t rows, int32_t d, const float* q, const typename Kv::T* k,
+                         const typename Kv::T* v, const int32_t* valid, float* acc, float* m,
+                         float* l) {
   for (int32_t r = 0; r < rows; ++r) {
     const int32_t nv = valid[r];
     if (nv <= 0) continue;
@@ -50,10 +68,10 @@ inline void ChunkGeneric(int32_t rows, int32_t d, const float* q, const float* k
     float s[kChunk];
     float cmax = kNegInf;
     for (int32_t j = 0; j < nv; ++j) {
-      const float* kj = k + int64_t{j} * d;
+      const typename Kv::T* kj = k + int64_t{j} * d;
       float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-      for (int32_t x = 0; x < d; ++x) dot += qr[x] * kj[x];
+      for (int32_t x = 0; x < d; ++x) dot += qr[x] * Kv::Get(kj, x);
       s[j] = dot;
       cmax = std::max(cmax, dot);
     }
@@ -71,12 +89,27 @@ inline void ChunkGeneric(int32_t rows, int32_t d, const float* q, const float* k
     }
     l[r * kChunk] += sum;
     for (int32_t j = 0; j < nv; ++j) {
-      for (int32_t x = 0; x < d; ++x) ar[x] += s[j] * v[int64_t{j} * d + x];
+      for (int32_t x = 0; x < d; ++x) ar[x] += s[j] * Kv::Get(v, int64_t{j} * d + x);
     }
   }
 }
 
 #if defined(__AVX512F__)
+
+// 16 KV elements from `p`, widened to fp32.
+template <class Kv>
+inline __m512 Load16(const typename Kv::T* p) {
+  if constexpr (std::is_same_v<Kv, F32Kv>) {
+    return _mm512_loadu_ps(p);
+  } else {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    if constexpr (std::is_same_v<Kv, Bf16Kv>) {
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    } else {
+      return _mm512_cvtph_ps(h);
+    }
+  }
+}
 
 // 2^x for x <= 0 (and -inf), relative error ~2e-7: Cephes exp2f polynomial on [-0.5, 0.5] and
 // scalef for the exponent. NaN stays NaN (maxps returns its second operand for NaN), so a NaN score
@@ -126,9 +159,9 @@ inline __m512 CombineLaneSums(__m512 u0, __m512 u1, __m512 u2, __m512 u3) {
 
 // kR rows, head_dim = 16 * kC. `p` is kR × kChunk scratch (64-byte aligned), like q and acc; `l`
 // holds kChunk lanes per row whose sum is the row's running softmax denominator.
-template <int kC, int kR>
-inline void ChunkAvx512(const float* q, const float* k, const float* v, const int32_t* valid,
-                        float* acc, float* m, float* l, float* p) {
+template <class Kv, int kC, int kR>
+inline void ChunkAvx512(const float* q, const typename Kv::T* k, const typename Kv::T* v,
+                        const int32_t* valid, float* acc, float* m, float* l, float* p) {
   constexpr int kD = 16 * kC;
   // Scores of all rows first, so the rows' softmax dependency chains below can overlap.
   // Straight-line code (no per-key branches) so the 16 dot products stay in registers: keys past a
@@ -144,9 +177,9 @@ inline void ChunkAvx512(const float* q, const float* k, const float* v, const in
     __m512 qv[kC];
     for (int c = 0; c < kC; ++c) qv[c] = _mm512_load_ps(q + r * kD + 16 * c);
     auto dot = [&](int j) {
-      const float* kj = k + std::min(j, last) * kD;
-      __m512 a = _mm512_mul_ps(qv[0], _mm512_loadu_ps(kj));
-      for (int c = 1; c < kC; ++c) a = _mm512_fmadd_ps(qv[c], _mm512_loadu_ps(kj + 16 * c), a);
+      const typename Kv::T* kj = k + std::min(j, last) * kD;
+      __m512 a = _mm512_mul_ps(qv[0], Load16<Kv>(kj));
+      for (int c = 1; c < kC; ++c) a = _mm512_fmadd_ps(qv[c], Load16<Kv>(kj + 16 * c), a);
       return a;
     };
     const __m512 u0 = LaneSums4(dot(0), dot(1), dot(2), dot(3));
@@ -196,7 +229,7 @@ inline void ChunkAvx512(const float* q, const float* k, const float* v, const in
   }
   for (int32_t j = 0; j < jmax; ++j) {
     for (int c = 0; c < kC; ++c) {
-      const __m512 vv = _mm512_loadu_ps(v + j * kD + 16 * c);
+      const __m512 vv = Load16<Kv>(v + j * kD + 16 * c);
       for (int r = 0; r < kR; ++r) {
         a[r][c] = _mm512_fmadd_ps(_mm512_set1_ps(p[r * kChunk + j]), vv, a[r][c]);
       }
@@ -211,15 +244,16 @@ inline void ChunkAvx512(const float* q, const float* k, const float* v, const in
 template <int kC>
 constexpr int kMaxRowBlock = kC <= 1 ? 8 : (kC <= 4 ? 4 : (kC <= 8 ? 2 : 1));
 
-template <int kC>
-inline void ChunkRowsAvx512(int32_t rows, const float* q, const float* k, const float* v,
-                            const int32_t* valid, float* acc, float* m, float* l, float* p) {
+template <class Kv, int kC>
+inline void ChunkRowsAvx512(int32_t rows, const float* q, const typename Kv::T* k,
+                            const typename Kv::T* v, const int32_t* valid, float* acc, float* m,
+                            float* l, float* p) {
   constexpr int kD = 16 * kC;
   int32_t r = 0;
   auto step = [&](auto rows_const) {
     constexpr int kR = decltype(rows_const)::value;
-    ChunkAvx512<kC, kR>(q + r * kD, k, v, valid + r, acc + r * kD, m + r, l + r * kChunk,
-                        p + r * kChunk);
+    ChunkAvx512<Kv, kC, kR>(q + r * kD, k, v, valid + r, acc + r * kD, m + r, l + r * kChunk,
+                            p + r * kChunk);
     r += kR;
   };
   constexpr int kMax = kMaxRowBlock<kC>;
@@ -235,7 +269,22 @@ inline void ChunkRowsAvx512(int32_t rows, const float* q, const float* k, const 
 
 #endif  // __AVX512F__
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
+// 8 KV elements from `p`, widened to fp32.
+template <class Kv>
+inline __m256 Load8(const typename Kv::T* p) {
+  if constexpr (std::is_same_v<Kv, F32Kv>) {
+    return _mm256_loadu_ps(p);
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    if constexpr (std::is_same_v<Kv, Bf16Kv>) {
+      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    } else {
+      return _mm256_cvtph_ps(h);
+    }
+  }
+}
 
 // 2^x for x <= 0 (and -inf), as Exp2Avx512: the Cephes polynomial, the exponent put in by integer
 // arithmetic (AVX2 has no scalef). x is clamped to -126 so the exponent stays normal; NaN stays
@@ -280,9 +329,10 @@ inline float MaxOf(__m256 x) {
 // One row at a time, head_dim = 8 * kC8: the row's 16 scores (q in registers, four keys per
 // reduction), the online-softmax update on two 8-lane halves, then P·V with the row's accumulator
 // in registers. K and V of the chunk (≤ 16 KiB at head_dim 128) stay in L1 across the rows.
-template <int kC8>
-inline void ChunkRowsAvx2(int32_t rows, const float* q, const float* k, const float* v,
-                          const int32_t* valid, float* acc, float* m, float* l, float* p) {
+template <class Kv, int kC8>
+inline void ChunkRowsAvx2(int32_t rows, const float* q, const typename Kv::T* k,
+                          const typename Kv::T* v, const int32_t* valid, float* acc, float* m,
+                          float* l, float* p) {
   constexpr int kD = 8 * kC8;
   for (int32_t r = 0; r < rows; ++r) {
     const int32_t nv = valid[r];
@@ -291,9 +341,10 @@ inline void ChunkRowsAvx2(int32_t rows, const float* q, const float* k, const fl
     __m256 qv[kC8];
     for (int c = 0; c < kC8; ++c) qv[c] = _mm256_loadu_ps(q + r * kD + 8 * c);
     auto dot = [&](int j) {
-      const float* kj = k + std::min(j, last) * kD;  // past the prefix: re-read, masked below
-      __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kj));
-      for (int c = 1; c < kC8; ++c) a = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(kj + 8 * c), a);
+      // Past the prefix: re-read the last visible key, masked below.
+      const typename Kv::T* kj = k + std::min(j, last) * kD;
+      __m256 a = _mm256_mul_ps(qv[0], Load8<Kv>(kj));
+      for (int c = 1; c < kC8; ++c) a = _mm256_fmadd_ps(qv[c], Load8<Kv>(kj + 8 * c), a);
       return a;
     };
     __m256 s[2];
@@ -336,14 +387,14 @@ inline void ChunkRowsAvx2(int32_t rows, const float* q, const float* k, const fl
     for (int32_t j = 0; j < nv; ++j) {
       const __m256 pj = _mm256_set1_ps(pr[j]);
       for (int c = 0; c < kC8; ++c) {
-        a[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + j * kD + 8 * c), a[c]);
+        a[c] = _mm256_fmadd_ps(pj, Load8<Kv>(v + j * kD + 8 * c), a[c]);
       }
     }
     for (int c = 0; c < kC8; ++c) _mm256_storeu_ps(ar + 8 * c, a[c]);
   }
 }
 
-#endif  // __AVX2__ && __FMA__
+#endif  // __AVX2__ && __FMA__ && __F16C__
 
 }  // namespace kvserve::attention
 

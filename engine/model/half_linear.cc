@@ -198,16 +198,16 @@ bool HasNativeBf16Matmul() {
 }  // namespace
 
 absl::StatusOr<HalfLinear> HalfLinear::Create(const WeightMatrix& weight, Options options) {
-  if (weight.dtype() == WeightDtype::kF32 || weight.half() == nullptr || weight.empty()) {
+  if (weight.dtype() == FloatDtype::kF32 || weight.half() == nullptr || weight.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "HalfLinear needs a non-empty bf16 or f16 matrix, got ", WeightDtypeName(weight.dtype()),
+        "HalfLinear needs a non-empty bf16 or f16 matrix, got ", FloatDtypeName(weight.dtype()),
         " [", weight.rows(), "][", weight.cols(), "]"));
   }
   HalfLinear layer;
   layer.w_ = weight.half();
   layer.out_ = weight.rows();
   layer.in_ = weight.cols();
-  layer.bf16_ = weight.dtype() == WeightDtype::kBF16;
+  layer.bf16_ = weight.dtype() == FloatDtype::kBF16;
   layer.accumulate_ = options.accumulate;
   if (options.bias != nullptr) layer.bias_.assign(options.bias, options.bias + layer.out_);
   if (options.bf16_compute_engine != nullptr && layer.bf16_ && HasNativeBf16Matmul()) {

@@ -31,7 +31,7 @@ class LinearLayer {
   static absl::StatusOr<LinearLayer> Create(const dnnl::engine& engine, const WeightMatrix& weight,
                                             Options options) {
     LinearLayer layer;
-    if (weight.dtype() == WeightDtype::kF32) {
+    if (weight.dtype() == FloatDtype::kF32) {
       absl::StatusOr<OneDnnLinear> dense = OneDnnLinear::Create(
           engine, weight.f32(), weight.cols(), weight.rows(),
           {.accumulate = options.accumulate, .bias = options.bias, .bf16 = options.bf16_compute});

@@ -111,7 +111,8 @@ PageGeometry ModelRunner::KvGeometry(int32_t page_size) const {
   return PageGeometry{.page_size = page_size,
                       .num_layers = c.num_layers,
                       .num_kv_heads = c.num_kv_heads,
-                      .head_dim = c.head_dim};
+                      .head_dim = c.head_dim,
+                      .kv_dtype = options_.kv_cache_dtype};
 }
 
 absl::Status ModelRunner::Validate(const BatchingKvCache& cache, const AttentionBatch& batch,

@@ -50,6 +50,9 @@ class ModelRunner final : public StepEngine {
     // where the CPU has AVX512-BF16 and is otherwise ignored. Attention, norms and activations
     // are fp32 either way.
     bool bf16_matmul = false;
+    // How the KV cache stores K and V (KvGeometry's kv_dtype): f32, or bf16 / f16 for half the
+    // bytes per token; the attention kernels widen on load, accumulation stays fp32.
+    FloatDtype kv_cache_dtype = FloatDtype::kF32;
   };
 
   static absl::StatusOr<std::unique_ptr<ModelRunner>> Create(

@@ -45,7 +45,7 @@ absl::Status CheckSize(const std::vector<float>& t, int64_t want, const std::str
   return absl::OkStatus();
 }
 
-absl::Status CheckMatrix(const WeightMatrix& m, int64_t rows, int64_t cols, WeightDtype dtype,
+absl::Status CheckMatrix(const WeightMatrix& m, int64_t rows, int64_t cols, FloatDtype dtype,
                          const std::string& name) {
   if (m.rows() != rows || m.cols() != cols) {
     return absl::InvalidArgumentError(absl::StrCat("tensor ", name, " is [", m.rows(), "][",
@@ -54,8 +54,8 @@ absl::Status CheckMatrix(const WeightMatrix& m, int64_t rows, int64_t cols, Weig
   }
   if (m.dtype() != dtype) {
     return absl::InvalidArgumentError(
-        absl::StrCat("tensor ", name, " is ", WeightDtypeName(m.dtype()), ", the embedding ",
-                     WeightDtypeName(dtype), ": every matrix must have one dtype"));
+        absl::StrCat("tensor ", name, " is ", FloatDtypeName(m.dtype()), ", the embedding ",
+                     FloatDtypeName(dtype), ": every matrix must have one dtype"));
   }
   return absl::OkStatus();
 }
@@ -80,7 +80,7 @@ int64_t ModelWeights::num_bytes() const {
   return n;
 }
 
-void ModelWeights::ConvertMatrices(WeightDtype dtype) {
+void ModelWeights::ConvertMatrices(FloatDtype dtype) {
   auto convert = [dtype](WeightMatrix& m) {
     if (m.dtype() != dtype) m = m.ConvertedTo(dtype);
   };
@@ -95,7 +95,7 @@ absl::Status ModelWeights::Validate() const {
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   const int64_t h = config.hidden_size, v = config.vocab_size, ff = config.intermediate_size;
   const int64_t qkv_rows = config.q_size() + 2 * config.kv_size();
-  const WeightDtype dtype = embedding.dtype();
+  const FloatDtype dtype = embedding.dtype();
   if (absl::Status s = CheckMatrix(embedding, v, h, dtype, "embedding"); !s.ok()) return s;
   if (absl::Status s = CheckSize(final_norm, h, "final_norm"); !s.ok()) return s;
   if (!config.tie_word_embeddings) {

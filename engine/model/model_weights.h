@@ -42,7 +42,7 @@ struct ModelWeights {
   const WeightMatrix& lm_head_matrix() const {
     return config.tie_word_embeddings ? embedding : lm_head;
   }
-  WeightDtype matrix_dtype() const { return embedding.dtype(); }
+  FloatDtype matrix_dtype() const { return embedding.dtype(); }
   int64_t num_parameters() const;
   // Bytes of all parameters as stored (what they occupy in memory).
   int64_t num_bytes() const;
@@ -51,7 +51,7 @@ struct ModelWeights {
   absl::Status Validate() const;
   // Every matrix converted to `dtype` (rounding to nearest even), one at a time, so the peak extra
   // memory is one matrix, not a second model. No-op when already in `dtype`.
-  void ConvertMatrices(WeightDtype dtype);
+  void ConvertMatrices(FloatDtype dtype);
 };
 
 // Deterministic synthetic weights for `config` (fp32; ConvertMatrices for 16-bit): the same

@@ -14,7 +14,10 @@
 namespace kvserve {
 namespace {
 
+using attention::Bf16Kv;
 using attention::ChunkGeneric;
+using attention::F16Kv;
+using attention::F32Kv;
 using attention::kChunk;
 using attention::kLog2e;
 using attention::kNegInf;
@@ -31,39 +34,43 @@ constexpr int32_t kPrefetchBlocks = 2;
 constexpr int32_t kTriggerLines = 2;
 
 // Block sources: where block b (positions [b * block_tokens, (b + 1) * block_tokens)) of one
-// (sequence, kv head) lives. Rows are head_dim floats, position-major.
+// (sequence, kv head) lives. Rows are head_dim elements of the source's Kv format, position-major.
 
+template <class KvFormat>
 class PagedSource {
  public:
+  using Kv = KvFormat;
+  using T = typename Kv::T;
   PagedSource(const PagePool& pool, absl::Span<const PageId> page_table, int32_t layer,
               int32_t kv_head)
-      : base_(pool.key_block(0, layer, kv_head)),
+      : base_(pool.key_block<T>(0, layer, kv_head)),
         table_(page_table.data()),
-        page_floats_(pool.geometry().page_floats()),
-        block_floats_(pool.geometry().block_floats()) {}
-  const float* Keys(int32_t block) const { return base_ + table_[block] * page_floats_; }
-  const float* Values(int32_t block) const { return Keys(block) + block_floats_; }
+        page_elements_(pool.geometry().page_elements()),
+        block_elements_(pool.geometry().block_elements()) {}
+  const T* Keys(int32_t block) const { return base_ + table_[block] * page_elements_; }
+  const T* Values(int32_t block) const { return Keys(block) + block_elements_; }
 
  private:
-  const float* base_;  // K block of (layer, kv_head) in page 0
+  const T* base_;  // K block of (layer, kv_head) in page 0
   const PageId* table_;
-  int64_t page_floats_;
-  int64_t block_floats_;
+  int64_t page_elements_;
+  int64_t block_elements_;
 };
 
 class ContiguousSource {
  public:
-  ContiguousSource(const ContiguousKv& kv, int32_t kv_head, int64_t block_floats)
+  using Kv = F32Kv;
+  ContiguousSource(const ContiguousKv& kv, int32_t kv_head, int64_t block_elements)
       : keys_(kv.keys + kv_head * kv.head_stride),
         values_(kv.values + kv_head * kv.head_stride),
-        block_floats_(block_floats) {}
-  const float* Keys(int32_t block) const { return keys_ + block * block_floats_; }
-  const float* Values(int32_t block) const { return values_ + block * block_floats_; }
+        block_elements_(block_elements) {}
+  const float* Keys(int32_t block) const { return keys_ + block * block_elements_; }
+  const float* Values(int32_t block) const { return values_ + block * block_elements_; }
 
  private:
   const float* keys_;
   const float* values_;
-  int64_t block_floats_;
+  int64_t block_elements_;
 };
 
 // One work item: a tile of query rows of one (sequence, kv head) against KV blocks
@@ -112,9 +119,9 @@ inline void PrefetchLine(const char* p) {
 #endif
 }
 
-inline void TriggerStreams(const float* block, int64_t block_floats) {
-  const char* begin = reinterpret_cast<const char*>(block);
-  const char* end = begin + block_floats * static_cast<int64_t>(sizeof(float));
+inline void TriggerStreams(const void* block, int64_t bytes) {
+  const char* begin = static_cast<const char*>(block);
+  const char* end = begin + bytes;
   for (int32_t i = 0; i < kTriggerLines; ++i) PrefetchLine(begin + 64 * i);
   const uintptr_t addr = reinterpret_cast<uintptr_t>(begin);
   for (const char* page = begin + (((addr + 4095) & ~uintptr_t{4095}) - addr); page < end;
@@ -124,9 +131,10 @@ inline void TriggerStreams(const float* block, int64_t block_floats) {
 }
 
 template <class Source>
-inline void PrefetchBlock(const Source& src, int32_t block, int64_t block_floats) {
-  TriggerStreams(src.Keys(block), block_floats);
-  TriggerStreams(src.Values(block), block_floats);
+inline void PrefetchBlock(const Source& src, int32_t block, int64_t block_elements) {
+  const int64_t bytes = block_elements * static_cast<int64_t>(sizeof(*src.Keys(block)));
+  TriggerStreams(src.Keys(block), bytes);
+  TriggerStreams(src.Values(block), bytes);
 }
 
 // kC > 0: AVX-512 kernel with head_dim 16 * kC; kC < 0: AVX2 kernel with head_dim 8 * -kC;
@@ -134,14 +142,15 @@ inline void PrefetchBlock(const Source& src, int32_t block, int64_t block_floats
 template <int kC, class Source>
 void AttendTile(const Source& src, int32_t d, int32_t block_tokens, int32_t block_begin,
                 int32_t block_end, int32_t rows, int32_t kv_limit, TileScratch& t) {
-  const int64_t block_floats = int64_t{block_tokens} * d;
+  const int64_t block_elements = int64_t{block_tokens} * d;
   for (int32_t b = block_begin; b < std::min(block_end, block_begin + kPrefetchBlocks); ++b) {
-    PrefetchBlock(src, b, block_floats);
+    PrefetchBlock(src, b, block_elements);
   }
   for (int32_t b = block_begin; b < block_end; ++b) {
-    if (b + kPrefetchBlocks < block_end) PrefetchBlock(src, b + kPrefetchBlocks, block_floats);
-    const float* kb = src.Keys(b);
-    const float* vb = src.Values(b);
+    if (b + kPrefetchBlocks < block_end) PrefetchBlock(src, b + kPrefetchBlocks, block_elements);
+    using Kv = typename Source::Kv;
+    const auto* kb = src.Keys(b);
+    const auto* vb = src.Values(b);
     const int32_t base = b * block_tokens;
     const int32_t in_block = std::min(block_tokens, kv_limit - base);
     for (int32_t c0 = 0; c0 < in_block; c0 += kChunk) {
@@ -149,21 +158,21 @@ void AttendTile(const Source& src, int32_t d, int32_t block_tokens, int32_t bloc
       for (int32_t r = 0; r < rows; ++r) {
         t.valid[r] = std::clamp(t.visible[r] - (base + c0), 0, n);
       }
-      const float* k = kb + int64_t{c0} * d;
-      const float* v = vb + int64_t{c0} * d;
+      const auto* k = kb + int64_t{c0} * d;
+      const auto* v = vb + int64_t{c0} * d;
 #if defined(__AVX512F__)
       if constexpr (kC > 0) {
-        ChunkRowsAvx512<kC>(rows, t.q, k, v, t.valid, t.acc, t.m, t.l, t.p);
+        ChunkRowsAvx512<Kv, kC>(rows, t.q, k, v, t.valid, t.acc, t.m, t.l, t.p);
         continue;
       }
 #endif
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
       if constexpr (kC < 0) {
-        attention::ChunkRowsAvx2<-kC>(rows, t.q, k, v, t.valid, t.acc, t.m, t.l, t.p);
+        attention::ChunkRowsAvx2<Kv, -kC>(rows, t.q, k, v, t.valid, t.acc, t.m, t.l, t.p);
         continue;
       }
 #endif
-      ChunkGeneric(rows, d, t.q, k, v, t.valid, t.acc, t.m, t.l);
+      ChunkGeneric<Kv>(rows, d, t.q, k, v, t.valid, t.acc, t.m, t.l);
     }
   }
 }
@@ -362,7 +371,7 @@ void Run(const Problem& pr, const AttentionOptions& options, const MakeSource& m
     default: break;  // other sizes: the portable kernel
   }
     // clang-format on
-#elif defined(__AVX2__) && defined(__FMA__)
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
   // clang-format off
   switch (pr.head_dim) {
     case 16: return RunWithKernel<-2>(pr, make_source, ws);
@@ -392,9 +401,20 @@ void PagedAttention(const AttentionBatch& batch, const PagePool& pool, int32_t l
   const PageGeometry& g = pool.geometry();
   const Problem pr{&batch,       num_heads, g.num_kv_heads, g.head_dim, q,
                    q_row_stride, out,       out_row_stride, scale};
-  Run(pr, options, [&](int32_t s, int32_t kv_head) {
-    return PagedSource(pool, batch.sequences[s].page_table, layer, kv_head);
-  });
+  auto run = [&](auto format) {
+    using Kv = decltype(format);
+    Run(pr, options, [&](int32_t s, int32_t kv_head) {
+      return PagedSource<Kv>(pool, batch.sequences[s].page_table, layer, kv_head);
+    });
+  };
+  switch (g.kv_dtype) {
+    case FloatDtype::kF32:
+      return run(F32Kv());
+    case FloatDtype::kBF16:
+      return run(Bf16Kv());
+    case FloatDtype::kF16:
+      return run(F16Kv());
+  }
 }
 
 void ContiguousAttention(const AttentionBatch& batch, absl::Span<const ContiguousKv> kv,
@@ -403,9 +423,9 @@ void ContiguousAttention(const AttentionBatch& batch, absl::Span<const Contiguou
                          const AttentionOptions& options) {
   const Problem pr{&batch,       num_heads, num_kv_heads,   head_dim, q,
                    q_row_stride, out,       out_row_stride, scale};
-  const int64_t block_floats = int64_t{batch.page_size} * head_dim;
+  const int64_t block_elements = int64_t{batch.page_size} * head_dim;
   Run(pr, options,
-      [&](int32_t s, int32_t kv_head) { return ContiguousSource(kv[s], kv_head, block_floats); });
+      [&](int32_t s, int32_t kv_head) { return ContiguousSource(kv[s], kv_head, block_elements); });
 }
 
 }  // namespace kvserve

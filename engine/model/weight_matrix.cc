@@ -8,29 +8,9 @@
 
 namespace kvserve {
 
-absl::string_view WeightDtypeName(WeightDtype dtype) {
-  switch (dtype) {
-    case WeightDtype::kF32:
-      return "f32";
-    case WeightDtype::kBF16:
-      return "bf16";
-    case WeightDtype::kF16:
-      return "f16";
-  }
-  return "?";
-}
-
-absl::StatusOr<WeightDtype> ParseWeightDtype(absl::string_view name) {
-  for (WeightDtype d : {WeightDtype::kF32, WeightDtype::kBF16, WeightDtype::kF16}) {
-    if (name == WeightDtypeName(d)) return d;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("weight dtype must be f32, bf16 or f16, got '", name, "'"));
-}
-
-WeightMatrix::WeightMatrix(WeightDtype dtype, int64_t rows, int64_t cols)
+WeightMatrix::WeightMatrix(FloatDtype dtype, int64_t rows, int64_t cols)
     : dtype_(dtype), rows_(rows), cols_(cols) {
-  if (dtype == WeightDtype::kF32) {
+  if (dtype == FloatDtype::kF32) {
     f32_.assign(rows * cols, 0.0f);
   } else {
     half_.assign(rows * cols, 0);
@@ -38,7 +18,7 @@ WeightMatrix::WeightMatrix(WeightDtype dtype, int64_t rows, int64_t cols)
 }
 
 WeightMatrix::WeightMatrix(std::vector<float> values, int64_t rows, int64_t cols)
-    : dtype_(WeightDtype::kF32), rows_(rows), cols_(cols), f32_(std::move(values)) {
+    : dtype_(FloatDtype::kF32), rows_(rows), cols_(cols), f32_(std::move(values)) {
   // A size mismatch is kept as is so that ModelWeights::Validate reports it with the tensor name.
   if (static_cast<int64_t>(f32_.size()) != rows * cols) rows_ = 0, cols_ = 0;
 }
@@ -46,11 +26,11 @@ WeightMatrix::WeightMatrix(std::vector<float> values, int64_t rows, int64_t cols
 float WeightMatrix::At(int64_t r, int64_t c) const {
   const int64_t i = r * cols_ + c;
   switch (dtype_) {
-    case WeightDtype::kF32:
+    case FloatDtype::kF32:
       return f32_[i];
-    case WeightDtype::kBF16:
+    case FloatDtype::kBF16:
       return Bfloat16ToFloat(half_[i]);
-    case WeightDtype::kF16:
+    case FloatDtype::kF16:
       return HalfToFloat(half_[i]);
   }
   return 0.0f;
@@ -59,32 +39,32 @@ float WeightMatrix::At(int64_t r, int64_t c) const {
 void WeightMatrix::RowToF32(int64_t r, float* out) const {
   const int64_t begin = r * cols_;
   switch (dtype_) {
-    case WeightDtype::kF32:
+    case FloatDtype::kF32:
       std::copy_n(f32_.data() + begin, cols_, out);
       return;
-    case WeightDtype::kBF16:
+    case FloatDtype::kBF16:
       for (int64_t c = 0; c < cols_; ++c) out[c] = Bfloat16ToFloat(half_[begin + c]);
       return;
-    case WeightDtype::kF16:
+    case FloatDtype::kF16:
       for (int64_t c = 0; c < cols_; ++c) out[c] = HalfToFloat(half_[begin + c]);
       return;
   }
 }
 
-WeightMatrix WeightMatrix::ConvertedTo(WeightDtype dtype) const {
+WeightMatrix WeightMatrix::ConvertedTo(FloatDtype dtype) const {
   WeightMatrix out(dtype, rows_, cols_);
   const int64_t n = size();
 #pragma omp parallel for schedule(static) if (n > (int64_t{1} << 20))
   for (int64_t i = 0; i < n; ++i) {
     const float v = At(i / cols_, i % cols_);
     switch (dtype) {
-      case WeightDtype::kF32:
+      case FloatDtype::kF32:
         out.f32_[i] = v;
         break;
-      case WeightDtype::kBF16:
+      case FloatDtype::kBF16:
         out.half_[i] = FloatToBfloat16(v);
         break;
-      case WeightDtype::kF16:
+      case FloatDtype::kF16:
         out.half_[i] = FloatToHalf(v);
         break;
     }

@@ -14,31 +14,24 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/base/float_dtype.h"
 
 namespace kvserve {
-
-enum class WeightDtype : uint8_t { kF32, kBF16, kF16 };
-
-// "f32", "bf16", "f16".
-absl::string_view WeightDtypeName(WeightDtype dtype);
-// The inverse of WeightDtypeName; INVALID_ARGUMENT naming the accepted spellings otherwise.
-absl::StatusOr<WeightDtype> ParseWeightDtype(absl::string_view name);
-inline int32_t WeightDtypeBytes(WeightDtype dtype) { return dtype == WeightDtype::kF32 ? 4 : 2; }
 
 class WeightMatrix {
  public:
   WeightMatrix() = default;
   // Zero-filled.
-  WeightMatrix(WeightDtype dtype, int64_t rows, int64_t cols);
+  WeightMatrix(FloatDtype dtype, int64_t rows, int64_t cols);
   // Takes fp32 values (rows * cols of them, row-major).
   WeightMatrix(std::vector<float> values, int64_t rows, int64_t cols);
 
-  WeightDtype dtype() const { return dtype_; }
+  FloatDtype dtype() const { return dtype_; }
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
   int64_t size() const { return rows_ * cols_; }
   bool empty() const { return size() == 0; }
-  int64_t bytes() const { return size() * WeightDtypeBytes(dtype_); }
+  int64_t bytes() const { return size() * FloatDtypeBytes(dtype_); }
 
   // The storage: f32() is null unless dtype is f32, half() null unless it is bf16 or f16.
   float* f32() { return f32_.empty() ? nullptr : f32_.data(); }
@@ -52,7 +45,7 @@ class WeightMatrix {
 
   // This matrix in `dtype`, rounding to nearest even when narrowing (16-bit → the other 16-bit
   // dtype goes through fp32, which is exact on the way in). Converting to the same dtype copies.
-  WeightMatrix ConvertedTo(WeightDtype dtype) const;
+  WeightMatrix ConvertedTo(FloatDtype dtype) const;
 
   friend bool operator==(const WeightMatrix& a, const WeightMatrix& b) {
     return a.dtype_ == b.dtype_ && a.rows_ == b.rows_ && a.cols_ == b.cols_ && a.f32_ == b.f32_ &&
@@ -60,7 +53,7 @@ class WeightMatrix {
   }
 
  private:
-  WeightDtype dtype_ = WeightDtype::kF32;
+  FloatDtype dtype_ = FloatDtype::kF32;
   int64_t rows_ = 0, cols_ = 0;
   std::vector<float> f32_;
   std::vector<uint16_t> half_;

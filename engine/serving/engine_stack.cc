@@ -35,6 +35,7 @@ absl::StatusOr<EngineStack> EngineStack::Create(LoadedModel model,
   runner_options.max_num_seqs = options.scheduler.max_num_seqs;
   runner_options.threads = options.threads;
   runner_options.bf16_matmul = options.bf16_matmul;
+  runner_options.kv_cache_dtype = options.kv_cache_dtype;
   absl::StatusOr<std::unique_ptr<ModelRunner>> runner =
       ModelRunner::Create(model.weights, runner_options);
   if (!runner.ok()) return runner.status();

@@ -43,6 +43,9 @@ struct EngineStackOptions {
   int32_t threads = 0;
   // bfloat16 matmuls in the linear layers (ModelRunner::Options::bf16_matmul).
   bool bf16_matmul = false;
+  // The KV cache's element type (ModelRunner::Options::kv_cache_dtype): 16-bit holds twice the
+  // tokens in the same kv_cache_bytes.
+  FloatDtype kv_cache_dtype = FloatDtype::kF32;
 };
 
 class EngineStack {

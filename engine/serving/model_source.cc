@@ -23,7 +23,7 @@ bool IsDirectory(const std::string& path) {
 }
 
 absl::StatusOr<LoadedModel> LoadCheckpointDir(const std::string& dir,
-                                              std::optional<WeightDtype> weights_dtype) {
+                                              std::optional<FloatDtype> weights_dtype) {
   absl::StatusOr<LoadedCheckpoint> checkpoint =
       LoadCheckpoint(dir, {.matrix_dtype = weights_dtype});
   if (!checkpoint.ok()) return checkpoint.status();
@@ -55,7 +55,7 @@ absl::StatusOr<LoadedModel> LoadCheckpointDir(const std::string& dir,
   model.description = absl::StrCat(
       "checkpoint ", dir, " (", checkpoint->hf_config.model_type, "; ",
       absl::StrJoin(checkpoint->dtypes, "+"), " weights as ",
-      WeightDtypeName(checkpoint->weights.matrix_dtype()), " (",
+      FloatDtypeName(checkpoint->weights.matrix_dtype()), " (",
       checkpoint->weights.num_bytes() >> 20, " MiB) from ", checkpoint->files.size(),
       " safetensors file(s); ", config.num_layers, " layers, hidden ", config.hidden_size, ", ",
       config.num_heads, " heads / ", config.num_kv_heads, " KV heads, vocab ", config.vocab_size,
@@ -65,7 +65,7 @@ absl::StatusOr<LoadedModel> LoadCheckpointDir(const std::string& dir,
 }
 
 absl::StatusOr<LoadedModel> LoadPreset(const std::string& name,
-                                       std::optional<WeightDtype> weights_dtype) {
+                                       std::optional<FloatDtype> weights_dtype) {
   absl::StatusOr<ModelConfig> config = PresetConfig(name);
   if (!config.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -78,7 +78,7 @@ absl::StatusOr<LoadedModel> LoadPreset(const std::string& name,
   if (!tokenizer.ok()) return tokenizer.status();
   LoadedModel model;
   model.description = absl::StrCat(
-      "preset ", name, " (synthetic ", WeightDtypeName(weights->matrix_dtype()), " weights; ",
+      "preset ", name, " (synthetic ", FloatDtypeName(weights->matrix_dtype()), " weights; ",
       config->num_layers, " layers, hidden ", config->hidden_size, ", vocab ", config->vocab_size,
       ", context ", config->max_context, "; tokenizer: ", tokenizer->Describe(), ")");
   model.weights = std::make_shared<const ModelWeights>(*std::move(weights));

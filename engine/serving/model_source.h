@@ -45,7 +45,7 @@ struct ModelSourceOptions {
   std::string chat_template_file;
   // The dtype the weight matrices are kept in (--weights_dtype); unset: a checkpoint's own when
   // all its matrices are BF16 or all F16 (CheckpointLoadOptions), else f32; presets are f32.
-  std::optional<WeightDtype> weights_dtype;
+  std::optional<FloatDtype> weights_dtype;
 };
 
 // The model `model` names (see the file comment). NOT_FOUND for a path that is not a directory;

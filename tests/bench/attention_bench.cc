@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "engine/base/half_float.h"
 #include "engine/cache/batching_kv_cache.h"
 #include "engine/cache/page_pool.h"
 #include "engine/model/paged_attention.h"
@@ -31,6 +32,9 @@
 ABSL_FLAG(
     int32_t, attention_reps, 10,
     "kvbench attention: timed decode steps (after 2 warm-up steps); step_ms is their median.");
+ABSL_FLAG(std::string, attention_kv_dtype, "f32",
+          "kvbench attention: the paged cache's K/V dtype (f32, bf16, f16); the contiguous copy "
+          "is fp32 either way");
 ABSL_FLAG(bool, attention_shuffle_pages, true,
           "kvbench attention: hand out KV pages in shuffled order (false: in address order).");
 ABSL_FLAG(int32_t, attention_kv_partitions, 0,
@@ -72,6 +76,13 @@ int RunAttentionBench(int /*argc*/, char** /*argv*/) {
   const int32_t d = absl::GetFlag(FLAGS_head_dim);
   const int32_t ps = absl::GetFlag(FLAGS_page_size);
   const int32_t reps = std::max(1, absl::GetFlag(FLAGS_attention_reps));
+  const absl::StatusOr<FloatDtype> kv_dtype_or =
+      ParseFloatDtype(absl::GetFlag(FLAGS_attention_kv_dtype));
+  if (!kv_dtype_or.ok()) {
+    std::fprintf(stderr, "--attention_kv_dtype: %s\n", kv_dtype_or.status().ToString().c_str());
+    return 1;
+  }
+  const FloatDtype kv_dtype = *kv_dtype_or;
   const AttentionOptions options{.kv_partitions = absl::GetFlag(FLAGS_attention_kv_partitions)};
   if (batch_size <= 0 || context <= 0 || heads <= 0 || kv_heads <= 0 || heads % kv_heads != 0) {
     std::fprintf(stderr, "need positive --batch/--context and --heads a multiple of --kv_heads\n");
@@ -89,10 +100,14 @@ int RunAttentionBench(int /*argc*/, char** /*argv*/) {
   out.Add("page_size", ps);
   out.Add("threads", omp_get_max_threads());
   out.Add("pages", absl::GetFlag(FLAGS_attention_shuffle_pages) ? "shuffled" : "in order");
+  out.Add("kv_dtype", std::string(FloatDtypeName(kv_dtype)));
 
   // KV pages in shuffled order.
-  const PageGeometry geometry{
-      .page_size = ps, .num_layers = layers, .num_kv_heads = kv_heads, .head_dim = d};
+  const PageGeometry geometry{.page_size = ps,
+                              .num_layers = layers,
+                              .num_kv_heads = kv_heads,
+                              .head_dim = d,
+                              .kv_dtype = kv_dtype};
   const int64_t pages_per_seq = (context + ps - 1) / ps;
   auto pool_or = PagePool::Create(geometry, pages_per_seq * batch_size);
   if (!pool_or.ok()) {
@@ -110,12 +125,25 @@ int RunAttentionBench(int /*argc*/, char** /*argv*/) {
     }
     for (PageId p : pages) pool_ref.Release(p);
   }
-  const int64_t page_floats = geometry.page_floats();
+  const int64_t page_elements = geometry.page_elements();
   const int64_t total_pages = pool_ref.total_pages();
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < total_pages; ++p) {
-    float* data = pool_ref.page_data(static_cast<PageId>(p));
-    for (int64_t i = 0; i < page_floats; ++i) data[i] = HashFloat(p * page_floats + i);
+    const PageId page = static_cast<PageId>(p);
+    for (int64_t i = 0; i < page_elements; ++i) {
+      const float value = HashFloat(p * page_elements + i);
+      switch (kv_dtype) {
+        case FloatDtype::kF32:
+          pool_ref.page_data(page)[i] = value;
+          break;
+        case FloatDtype::kBF16:
+          pool_ref.page_data<uint16_t>(page)[i] = FloatToBfloat16(value);
+          break;
+        case FloatDtype::kF16:
+          pool_ref.page_data<uint16_t>(page)[i] = FloatToHalf(value);
+          break;
+      }
+    }
   }
   BatchingKvCache cache(std::move(*pool_or));
   std::vector<SequenceChunk> chunks;
@@ -149,10 +177,9 @@ int RunAttentionBench(int /*argc*/, char** /*argv*/) {
       const BatchSequence& seq = batch.sequences[s];
       for (int32_t h = 0; h < kv_heads; ++h) {
         for (int32_t p = 0; p < context; ++p) {
-          const int64_t src = int64_t{p % ps} * d;
+          // Widened from the pages (exact): the contiguous copy is always fp32.
           const int64_t dst = (int64_t{s} * kv_heads + h) * head_stride + int64_t{p} * d;
-          std::memcpy(k + dst, pool.key_block(seq.page_table[p / ps], l, h) + src, d * 4);
-          std::memcpy(v + dst, pool.value_block(seq.page_table[p / ps], l, h) + src, d * 4);
+          pool.ReadSlot(seq.page_table[p / ps], l, h, p % ps, k + dst, v + dst);
         }
       }
     }
@@ -199,7 +226,10 @@ int RunAttentionBench(int /*argc*/, char** /*argv*/) {
     paged_s.push_back(seconds(paged_step));
     contiguous_s.push_back(seconds(contiguous_step));
   }
-  const int64_t kv_bytes = int64_t{batch_size} * context * layers * kv_heads * d * 2 * 4;
+  // Bytes the paged kernel reads (2 per value for 16-bit KV); the contiguous copy holds fp32.
+  const int64_t kv_bytes =
+      int64_t{batch_size} * context * layers * kv_heads * d * 2 * geometry.element_bytes();
+  const int64_t contiguous_bytes = int64_t{batch_size} * context * layers * kv_heads * d * 2 * 4;
   const double step = Median(paged_s);
   const double contiguous_step_s = Median(contiguous_s);
   const double kv_gbs = kv_bytes / step / 1e9;
@@ -213,7 +243,7 @@ int RunAttentionBench(int /*argc*/, char** /*argv*/) {
   out.Add("stream_triad_convention", "3 arrays x 64 MiB per iteration, best of 10");
   out.Add("bandwidth_fraction", kv_gbs / stream);
   out.Add("contiguous_step_ms", contiguous_step_s * 1e3);
-  out.Add("contiguous_kv_gb_s", kv_bytes / contiguous_step_s / 1e9);
+  out.Add("contiguous_kv_gb_s", contiguous_bytes / contiguous_step_s / 1e9);
   out.Add("paged_vs_contiguous", step / contiguous_step_s);
   if (absl::Status s = out.WriteJson(absl::GetFlag(FLAGS_json)); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());

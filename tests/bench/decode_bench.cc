@@ -23,6 +23,8 @@ ABSL_FLAG(std::string, decode_model, "tiny",
 ABSL_FLAG(
     std::string, decode_weights_dtype, "auto",
     "kvbench decode: weight matrices' dtype, as kvserve --weights_dtype (auto, f32, bf16, f16)");
+ABSL_FLAG(std::string, decode_kv_dtype, "f32",
+          "kvbench decode: the KV cache's dtype, as kvserve --kv_cache_dtype (f32, bf16, f16)");
 ABSL_FLAG(bool, decode_bf16, false, "kvbench decode: bfloat16 matmuls (ModelRunner bf16_matmul)");
 
 namespace kvserve::bench {
@@ -35,12 +37,14 @@ double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
 int RunDecode(int, char**) {
   ModelSourceOptions source;
   if (const std::string dtype = absl::GetFlag(FLAGS_decode_weights_dtype); dtype != "auto") {
-    absl::StatusOr<WeightDtype> parsed = ParseWeightDtype(dtype);
+    absl::StatusOr<FloatDtype> parsed = ParseFloatDtype(dtype);
     if (!parsed.ok()) return Fail(parsed.status());
     source.weights_dtype = *parsed;
   }
   auto model = LoadModel(absl::GetFlag(FLAGS_decode_model), source);
   if (!model.ok()) return Fail(model.status());
+  const absl::StatusOr<FloatDtype> kv_dtype = ParseFloatDtype(absl::GetFlag(FLAGS_decode_kv_dtype));
+  if (!kv_dtype.ok()) return Fail(kv_dtype.status());
   const std::shared_ptr<const ModelWeights> shared = model->weights;
   const int32_t context = absl::GetFlag(FLAGS_context);
   const int32_t steps = absl::GetFlag(FLAGS_decode_new);
@@ -51,16 +55,17 @@ int RunDecode(int, char**) {
   out.Add("new_tokens", steps);
   out.Add("threads", omp_get_max_threads());
   const bool bf16 = absl::GetFlag(FLAGS_decode_bf16);
-  out.Add("weights", std::string(WeightDtypeName(shared->matrix_dtype())));
+  out.Add("weights", std::string(FloatDtypeName(shared->matrix_dtype())));
   out.Add("weights_mib", shared->num_bytes() >> 20);
-  out.Add("matmul", shared->matrix_dtype() != WeightDtype::kF32 ? "HalfLinear (16-bit weights)"
-                    : bf16                                      ? "oneDNN bf16"
-                                                                : "oneDNN f32");
+  out.Add("kv_cache", std::string(FloatDtypeName(*kv_dtype)));
+  out.Add("matmul", shared->matrix_dtype() != FloatDtype::kF32 ? "HalfLinear (16-bit weights)"
+                    : bf16                                     ? "oneDNN bf16"
+                                                               : "oneDNN f32");
   double b1_tok_s = 0;
   for (int32_t batch : absl::GetFlag(FLAGS_batch).sizes) {
     const int64_t pages_per_seq = (context + steps + page_size - 1) / page_size;
     auto driver = EngineDriver::Create(shared, std::max(512, batch), std::max(batch, 1), page_size,
-                                       pages_per_seq * batch, bf16);
+                                       pages_per_seq * batch, bf16, *kv_dtype);
     if (!driver.ok()) return Fail(driver.status());
     std::vector<RequestId> ids(batch);
     std::vector<std::vector<int32_t>> prompts(batch);

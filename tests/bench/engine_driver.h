@@ -20,10 +20,12 @@ class EngineDriver {
   static absl::StatusOr<EngineDriver> Create(std::shared_ptr<const ModelWeights> weights,
                                              int32_t max_batched_tokens, int32_t max_num_seqs,
                                              int32_t page_size, int64_t num_pages,
-                                             bool bf16_matmul = false) {
+                                             bool bf16_matmul = false,
+                                             FloatDtype kv_dtype = FloatDtype::kF32) {
     auto runner = ModelRunner::Create(weights, {.max_batched_tokens = max_batched_tokens,
                                                 .max_num_seqs = max_num_seqs,
-                                                .bf16_matmul = bf16_matmul});
+                                                .bf16_matmul = bf16_matmul,
+                                                .kv_cache_dtype = kv_dtype});
     if (!runner.ok()) return runner.status();
     auto pool = PagePool::Create((*runner)->KvGeometry(page_size), num_pages);
     if (!pool.ok()) return pool.status();

@@ -171,31 +171,31 @@ TEST_F(CheckpointLoaderTest, ReadsTheConfigAndReportsWhatItRead) {
 // Matrices keep the files' 16-bit dtype bit for bit (never widened), or take the one asked for,
 // rounded to nearest even; norms and biases are fp32 either way.
 TEST_F(CheckpointLoaderTest, KeepsSixteenBitMatricesSixteenBitOrConvertsOnRequest) {
-  for (const auto& [name, own] : {std::pair{"llama_f32", WeightDtype::kF32},
-                                  {"qwen2_bf16", WeightDtype::kBF16},
-                                  {"llama_f16_tied", WeightDtype::kF16}}) {
+  for (const auto& [name, own] : {std::pair{"llama_f32", FloatDtype::kF32},
+                                  {"qwen2_bf16", FloatDtype::kBF16},
+                                  {"llama_f16_tied", FloatDtype::kF16}}) {
     SCOPED_TRACE(name);
     absl::StatusOr<LoadedCheckpoint> native = LoadCheckpoint(Path(name));
     absl::StatusOr<LoadedCheckpoint> wide =
-        LoadCheckpoint(Path(name), {.matrix_dtype = WeightDtype::kF32});
+        LoadCheckpoint(Path(name), {.matrix_dtype = FloatDtype::kF32});
     ASSERT_TRUE(native.ok()) << native.status();
     ASSERT_TRUE(wide.ok()) << wide.status();
     const ModelWeights& n = native->weights;
     const ModelWeights& w = wide->weights;
     EXPECT_EQ(n.matrix_dtype(), own);
-    EXPECT_EQ(w.matrix_dtype(), WeightDtype::kF32);
+    EXPECT_EQ(w.matrix_dtype(), FloatDtype::kF32);
     // Widening is exact, so narrowing the f32 load again gives the native load back.
     EXPECT_TRUE(n.embedding == w.embedding.ConvertedTo(own));
     EXPECT_TRUE(n.layers[1].gate_up == w.layers[1].gate_up.ConvertedTo(own));
     EXPECT_TRUE(n.layers[0].qkv == w.layers[0].qkv.ConvertedTo(own));
     EXPECT_EQ(n.layers[0].attn_norm, w.layers[0].attn_norm);
     EXPECT_EQ(n.layers[1].qkv_bias, w.layers[1].qkv_bias);
-    if (own != WeightDtype::kF32) {
+    if (own != FloatDtype::kF32) {
       // Half the bytes, but for the fp32 norms and biases.
       EXPECT_LT(n.num_bytes(), w.num_bytes() * 0.6);
       EXPECT_EQ(n.num_parameters(), w.num_parameters());
     }
-    for (WeightDtype asked : {WeightDtype::kBF16, WeightDtype::kF16}) {
+    for (FloatDtype asked : {FloatDtype::kBF16, FloatDtype::kF16}) {
       absl::StatusOr<LoadedCheckpoint> as = LoadCheckpoint(Path(name), {.matrix_dtype = asked});
       ASSERT_TRUE(as.ok()) << as.status();
       EXPECT_EQ(as->weights.matrix_dtype(), asked);

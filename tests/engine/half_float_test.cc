@@ -86,7 +86,7 @@ TEST(WeightMatrixTest, ConvertsBetweenDtypesAndReadsRowsInFp32) {
   for (size_t i = 0; i < values.size(); ++i) values[i] = 0.1f * static_cast<float>(i) - 0.7f;
   const WeightMatrix f32(values, 3, 5);
   EXPECT_EQ(f32.bytes(), 60);
-  for (WeightDtype dtype : {WeightDtype::kBF16, WeightDtype::kF16}) {
+  for (FloatDtype dtype : {FloatDtype::kBF16, FloatDtype::kF16}) {
     const WeightMatrix half = f32.ConvertedTo(dtype);
     EXPECT_EQ(half.dtype(), dtype);
     EXPECT_EQ(half.f32(), nullptr);
@@ -95,17 +95,17 @@ TEST(WeightMatrixTest, ConvertsBetweenDtypesAndReadsRowsInFp32) {
     std::vector<float> row(5);
     half.RowToF32(2, row.data());
     for (int c = 0; c < 5; ++c) {
-      const float want = dtype == WeightDtype::kBF16
+      const float want = dtype == FloatDtype::kBF16
                              ? Bfloat16ToFloat(FloatToBfloat16(values[10 + c]))
                              : HalfToFloat(FloatToHalf(values[10 + c]));
       EXPECT_EQ(row[c], want);
       EXPECT_EQ(half.At(2, c), want);
     }
     // Back to f32 is exact, and to 16 bits again gives the same bits.
-    EXPECT_TRUE(half.ConvertedTo(WeightDtype::kF32).ConvertedTo(dtype) == half);
+    EXPECT_TRUE(half.ConvertedTo(FloatDtype::kF32).ConvertedTo(dtype) == half);
   }
-  EXPECT_EQ(*ParseWeightDtype("bf16"), WeightDtype::kBF16);
-  EXPECT_EQ(ParseWeightDtype("fp8").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*ParseFloatDtype("bf16"), FloatDtype::kBF16);
+  EXPECT_EQ(ParseFloatDtype("fp8").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

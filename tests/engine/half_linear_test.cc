@@ -26,7 +26,7 @@ std::vector<float> Random(int64_t n, uint64_t salt) {
   return out;
 }
 
-using Shape = std::tuple<WeightDtype, int64_t /*m*/, int64_t /*in*/, int64_t /*out*/>;
+using Shape = std::tuple<FloatDtype, int64_t /*m*/, int64_t /*in*/, int64_t /*out*/>;
 
 class HalfLinearTest : public ::testing::TestWithParam<Shape> {};
 
@@ -62,29 +62,30 @@ TEST_P(HalfLinearTest, MatchesTheDoubleProductOfTheSameWeights) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, HalfLinearTest,
-    ::testing::Combine(::testing::Values(WeightDtype::kBF16, WeightDtype::kF16),
-                       ::testing::Values(1, 2, 3, HalfLinear::kDirectRows,
-                                         HalfLinear::kDirectRows + 1, 16, 67),
-                       ::testing::Values(100, 256), ::testing::Values(7, 150)),
-    [](const ::testing::TestParamInfo<Shape>& info) {
-      return absl::StrCat(WeightDtypeName(std::get<0>(info.param)), "_m", std::get<1>(info.param),
-                          "_in", std::get<2>(info.param), "_out", std::get<3>(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(Shapes, HalfLinearTest,
+                         ::testing::Combine(::testing::Values(FloatDtype::kBF16, FloatDtype::kF16),
+                                            ::testing::Values(1, 2, 3, HalfLinear::kDirectRows,
+                                                              HalfLinear::kDirectRows + 1, 16, 67),
+                                            ::testing::Values(100, 256), ::testing::Values(7, 150)),
+                         [](const ::testing::TestParamInfo<Shape>& info) {
+                           return absl::StrCat(FloatDtypeName(std::get<0>(info.param)), "_m",
+                                               std::get<1>(info.param), "_in",
+                                               std::get<2>(info.param), "_out",
+                                               std::get<3>(info.param));
+                         });
 
 // The opt-in oneDNN bf16 path (AVX512-BF16 CPUs only): x is rounded to bf16 (relative error
 // ≤ 2^-9), so each product is within ~2^-8 of exact; small m still takes the exact direct path.
 TEST(HalfLinearCreateTest, Bf16ComputeRoundsOnlyPrefillSizedCallsWhereTheCpuHasIt) {
   dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   const int64_t in = 96, out = 40;
-  const WeightMatrix w = WeightMatrix(Random(out * in, 6), out, in).ConvertedTo(WeightDtype::kBF16);
+  const WeightMatrix w = WeightMatrix(Random(out * in, 6), out, in).ConvertedTo(FloatDtype::kBF16);
   const std::vector<float> bias = Random(out, 7);
   auto layer = HalfLinear::Create(
       w, {.accumulate = true, .bias = bias.data(), .bf16_compute_engine = &engine});
   ASSERT_TRUE(layer.ok()) << layer.status();
   // f16 weights never take it.
-  auto f16 = HalfLinear::Create(w.ConvertedTo(WeightDtype::kF16), {.bf16_compute_engine = &engine});
+  auto f16 = HalfLinear::Create(w.ConvertedTo(FloatDtype::kF16), {.bf16_compute_engine = &engine});
   ASSERT_TRUE(f16.ok()) << f16.status();
   EXPECT_FALSE(f16->uses_onednn_bf16());
   if (!layer->uses_onednn_bf16()) GTEST_SKIP() << "this CPU has no AVX512-BF16";

@@ -32,12 +32,15 @@ struct Feed {
 class EngineHarness {
  public:
   EngineHarness(const ModelConfig& config, int32_t page_size, int64_t num_pages,
-                bool bf16_matmul = false, WeightDtype weights_dtype = WeightDtype::kF32) {
+                bool bf16_matmul = false, FloatDtype weights_dtype = FloatDtype::kF32,
+                FloatDtype kv_dtype = FloatDtype::kF32) {
     ModelWeights weights = *MakeSyntheticWeights(config, 11);
     weights.ConvertMatrices(weights_dtype);  // the reference then runs on the same 16-bit values
     weights_ = std::make_shared<const ModelWeights>(std::move(weights));
-    runner_ = *ModelRunner::Create(
-        weights_, {.max_batched_tokens = 512, .max_num_seqs = 32, .bf16_matmul = bf16_matmul});
+    runner_ = *ModelRunner::Create(weights_, {.max_batched_tokens = 512,
+                                              .max_num_seqs = 32,
+                                              .bf16_matmul = bf16_matmul,
+                                              .kv_cache_dtype = kv_dtype});
     cache_ = std::make_unique<BatchingKvCache>(
         *PagePool::Create(runner_->KvGeometry(page_size), num_pages));
   }
@@ -250,7 +253,7 @@ TEST(ModelRunnerTest, Bf16MatmulsStayNearTheReference) {
     // bf16 weights with bf16 compute: prefill chunks on oneDNN's bf16 matmul in place where the
     // CPU has AVX512-BF16 (exact HalfLinear otherwise), decode steps on HalfLinear: near the
     // reference on the same weights either way.
-    EngineHarness b(*PresetConfig(preset), 16, 64, /*bf16_matmul=*/true, WeightDtype::kBF16);
+    EngineHarness b(*PresetConfig(preset), 16, 64, /*bf16_matmul=*/true, FloatDtype::kBF16);
     out = b.Step({{1, Tokens(23, 30)}, {2, Tokens(4, 31)}});
     for (RequestId id : {1, 2}) b.ExpectMatchesReference(id, out[id], kBf16Tolerance);
     out = b.Step({{1, {65}}, {2, {66}}});
@@ -263,9 +266,9 @@ TEST(ModelRunnerTest, Bf16MatmulsStayNearTheReference) {
 // so only summation order differs. Prefill chunks of 23 and 9 rows take the tiled (sgemm) path,
 // the two-token decode steps the direct one; an odd row count exercises the tail rows.
 TEST(ModelRunnerTest, SixteenBitWeightsMatchTheReferenceOnTheSameWeights) {
-  for (WeightDtype dtype : {WeightDtype::kBF16, WeightDtype::kF16}) {
+  for (FloatDtype dtype : {FloatDtype::kBF16, FloatDtype::kF16}) {
     for (const char* preset : {"micro", "tiny"}) {
-      SCOPED_TRACE(absl::StrCat(preset, " ", WeightDtypeName(dtype)));
+      SCOPED_TRACE(absl::StrCat(preset, " ", FloatDtypeName(dtype)));
       EngineHarness h(*PresetConfig(preset), 16, 64, false, dtype);
       ASSERT_EQ(h.weights().matrix_dtype(), dtype);
       auto out = h.Step({{1, Tokens(23, 30)}, {2, Tokens(9, 31)}});
@@ -278,6 +281,52 @@ TEST(ModelRunnerTest, SixteenBitWeightsMatchTheReferenceOnTheSameWeights) {
       h.ExpectMatchesReference(1, out[1]);
     }
   }
+}
+
+// A 16-bit KV cache: K and V rounded to bf16 (8 significant bits) or f16 (11) on write, widened in
+// the attention kernel. Logits stay within the bf16 tolerance of the double reference (f16 within
+// a quarter of it) over prefill and decode, and the error is above fp32's, so the rounding is real.
+TEST(ModelRunnerTest, SixteenBitKvCacheStaysNearTheReference) {
+  for (FloatDtype kv : {FloatDtype::kBF16, FloatDtype::kF16}) {
+    SCOPED_TRACE(FloatDtypeName(kv));
+    const double tolerance = kv == FloatDtype::kBF16 ? kBf16Tolerance : kBf16Tolerance / 4;
+    EngineHarness h(*PresetConfig("tiny"), 16, 64, false, FloatDtype::kF32, kv);
+    EXPECT_EQ(h.runner().KvGeometry(16).kv_dtype, kv);
+    EXPECT_EQ(
+        h.cache().pool().geometry().page_bytes(),
+        EngineHarness(*PresetConfig("tiny"), 16, 1).cache().pool().geometry().page_bytes() / 2);
+    auto out = h.Step({{1, Tokens(40, 30)}, {2, Tokens(9, 31)}});
+    double worst = 0;
+    for (RequestId id : {1, 2}) worst = std::max(worst, h.WorstError(id, out[id]));
+    for (int step = 0; step < 4; ++step) {
+      out = h.Step({{1, {65 + step}}, {2, {70 + step}}});
+      for (RequestId id : {1, 2}) worst = std::max(worst, h.WorstError(id, out[id]));
+    }
+    EXPECT_LT(worst, tolerance);
+    EXPECT_GT(worst, 1e-4) << "the KV cache looks fp32";
+  }
+}
+
+// Greedy decoding over a long generation: a 16-bit KV cache picks the same tokens as fp32 for
+// 200 tokens on the tiny model (its logits' top-2 gaps dwarf the rounding error).
+TEST(ModelRunnerTest, SixteenBitKvCacheKeepsGreedyTokensOverALongGeneration) {
+  auto generate = [](FloatDtype kv) {
+    EngineHarness h(*PresetConfig("tiny"), 16, 64, false, FloatDtype::kF32, kv);
+    std::vector<int32_t> tokens;
+    auto out = h.Step({{1, Tokens(24, 5)}});
+    for (int i = 0; i < 200; ++i) {
+      const std::vector<float>& logits = out[1];
+      const int32_t next =
+          static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      tokens.push_back(next);
+      out = h.Step({{1, {next}}});
+    }
+    return tokens;
+  };
+  const std::vector<int32_t> f32 = generate(FloatDtype::kF32);
+  EXPECT_EQ(generate(FloatDtype::kBF16), f32);
+  EXPECT_EQ(generate(FloatDtype::kF16), f32);
+  EXPECT_GE(std::set<int32_t>(f32.begin(), f32.end()).size(), 10u);  // not a constant stream
 }
 
 // all_logits: q_len rows, row j the logits after new token j, at every position of ragged chunks

@@ -55,14 +55,14 @@ TEST(ModelWeightsTest, ValidateCatchesWrongTensorSizes) {
   auto w = MakeSyntheticWeights(*PresetConfig("micro"));
   ASSERT_TRUE(w.ok());
   const WeightMatrix right = w->layers[1].o_proj;
-  w->layers[1].o_proj = WeightMatrix(WeightDtype::kF32, right.rows(), right.cols() - 1);
+  w->layers[1].o_proj = WeightMatrix(FloatDtype::kF32, right.rows(), right.cols() - 1);
   absl::Status s = w->Validate();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("layers.1.o_proj"), std::string::npos) << s;
   // One matrix in another dtype than the rest is refused too.
   w->layers[1].o_proj = right;
   EXPECT_TRUE(w->Validate().ok());
-  w->layers[0].gate_up = w->layers[0].gate_up.ConvertedTo(WeightDtype::kBF16);
+  w->layers[0].gate_up = w->layers[0].gate_up.ConvertedTo(FloatDtype::kBF16);
   s = w->Validate();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("layers.0.gate_up is bf16"), std::string::npos) << s;
@@ -73,7 +73,7 @@ TEST(ModelWeightsTest, ConvertMatricesNarrowsEveryMatrixToOneDtype) {
   auto w = MakeSyntheticWeights(*PresetConfig("micro"));
   ASSERT_TRUE(w.ok());
   const ModelWeights f32 = *w;
-  for (WeightDtype dtype : {WeightDtype::kBF16, WeightDtype::kF16}) {
+  for (FloatDtype dtype : {FloatDtype::kBF16, FloatDtype::kF16}) {
     ModelWeights narrow = f32;
     narrow.ConvertMatrices(dtype);
     EXPECT_TRUE(narrow.Validate().ok()) << narrow.Validate();

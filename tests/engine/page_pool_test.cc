@@ -2,7 +2,9 @@
 
 #include <cstdint>
 #include <set>
+#include <vector>
 
+#include "engine/base/half_float.h"
 #include "gtest/gtest.h"
 
 namespace kvserve {
@@ -28,7 +30,7 @@ TEST(PagePoolTest, PagesAreAlignedAndDisjoint) {
   auto pool = PagePool::Create(SmallGeometry(), 5);
   ASSERT_TRUE(pool.ok()) << pool.status();
   const PageGeometry& g = (*pool)->geometry();
-  EXPECT_EQ(g.page_floats(), 4 * 8 * 2 * 2 * 2);
+  EXPECT_EQ(g.page_elements(), 4 * 8 * 2 * 2 * 2);
   for (PageId p = 0; p < 5; ++p) {
     EXPECT_EQ(reinterpret_cast<uintptr_t>((*pool)->page_data(p)) % 64, 0u);
     // K and V blocks of every (layer, head) tile the page without overlap.
@@ -37,9 +39,9 @@ TEST(PagePoolTest, PagesAreAlignedAndDisjoint) {
       for (int h = 0; h < g.num_kv_heads; ++h) {
         const float* k = (*pool)->key_block(p, l, h);
         const float* v = (*pool)->value_block(p, l, h);
-        EXPECT_EQ(v, k + g.block_floats());
+        EXPECT_EQ(v, k + g.block_elements());
         EXPECT_GE(k, (*pool)->page_data(p));
-        EXPECT_LE(v + g.block_floats(), (*pool)->page_data(p) + g.page_floats());
+        EXPECT_LE(v + g.block_elements(), (*pool)->page_data(p) + g.page_elements());
         blocks.insert(k);
         blocks.insert(v);
       }
@@ -91,7 +93,7 @@ TEST(PagePoolTest, CopyPageCopiesEveryFloat) {
   ASSERT_TRUE(pool_or.ok());
   PagePool& pool = **pool_or;
   PageId a = *pool.Allocate(), b = *pool.Allocate();
-  const int64_t n = pool.geometry().page_floats();
+  const int64_t n = pool.geometry().page_elements();
   for (int64_t i = 0; i < n; ++i) pool.page_data(a)[i] = static_cast<float>(i) * 0.5f;
   for (int64_t i = 0; i < n; ++i) pool.page_data(b)[i] = -1.0f;
   pool.CopyPage(a, b);
@@ -144,4 +146,36 @@ TEST(PagePoolTest, PagesForBytes) {
 }
 
 }  // namespace
+// 16-bit pages: half the bytes of an f32 page, slots written rounded to nearest even and read
+// back widened exactly; blocks must still fill whole 64-byte lines (32 values of 2 bytes).
+TEST(PagePoolTest, SixteenBitPagesHoldRoundedSlotsInHalfTheBytes) {
+  const PageGeometry f32{.page_size = 4, .num_layers = 2, .num_kv_heads = 2, .head_dim = 8};
+  for (FloatDtype dtype : {FloatDtype::kBF16, FloatDtype::kF16}) {
+    PageGeometry g = f32;
+    g.kv_dtype = dtype;
+    EXPECT_EQ(g.page_bytes(), f32.page_bytes() / 2);
+    EXPECT_EQ(PagePool::PagesForBytes(g, 1 << 20), 2 * PagePool::PagesForBytes(f32, 1 << 20));
+    auto pool = PagePool::Create(g, 4);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    std::vector<float> k(8), v(8), k_back(8), v_back(8);
+    for (int i = 0; i < 8; ++i) k[i] = 0.1f * i + 1.0f / 3, v[i] = -0.7f * i + 1e-3f;
+    (*pool)->WriteSlot(2, 1, 1, 3, k.data(), v.data());
+    (*pool)->ReadSlot(2, 1, 1, 3, k_back.data(), v_back.data());
+    for (int i = 0; i < 8; ++i) {
+      const bool bf16 = dtype == FloatDtype::kBF16;
+      EXPECT_EQ(k_back[i],
+                bf16 ? Bfloat16ToFloat(FloatToBfloat16(k[i])) : HalfToFloat(FloatToHalf(k[i])));
+      EXPECT_EQ(v_back[i],
+                bf16 ? Bfloat16ToFloat(FloatToBfloat16(v[i])) : HalfToFloat(FloatToHalf(v[i])));
+      EXPECT_NE(k_back[i], k[i]) << "1/3 + 0.1 i is not exact in 16 bits";
+    }
+    // The slot is where key_block says: (layer 1, head 1) block, slot 3.
+    EXPECT_EQ((*pool)->key_block<uint16_t>(2, 1, 1)[3 * 8 + 5],
+              dtype == FloatDtype::kBF16 ? FloatToBfloat16(k[5]) : FloatToHalf(k[5]));
+    PageGeometry thin = g;
+    thin.page_size = 2;  // 16 values of 2 bytes: half a line
+    EXPECT_EQ(PagePool::Create(thin, 1).status().code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
 }  // namespace kvserve

@@ -23,7 +23,8 @@ namespace {
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 // Plain, obviously-correct attention: double accumulation, one query row at a time, reads exactly
-// the slots of AttentionBatch::VisibleSlots. Output rows are packed (num_heads * head_dim floats).
+// the slots of AttentionBatch::VisibleSlots (through PagePool::ReadSlot, so a 16-bit cache is
+// checked against the values it holds). Output rows are packed (num_heads * head_dim floats).
 std::vector<float> ReferencePagedAttention(const AttentionBatch& batch, const PagePool& pool,
                                            int32_t layer, int32_t num_heads, const float* q,
                                            int64_t q_row_stride, float scale) {
@@ -38,10 +39,11 @@ std::vector<float> ReferencePagedAttention(const AttentionBatch& batch, const Pa
       const float* qh = q + row * q_row_stride + h * d;
       std::vector<double> scores;
       double max_score = -std::numeric_limits<double>::infinity();
+      std::vector<float> key(d), value(d);
       for (int64_t slot : slots) {
-        const float* k =
-            pool.key_block(static_cast<PageId>(slot / batch.page_size), layer, kv_head) +
-            (slot % batch.page_size) * d;
+        pool.ReadSlot(static_cast<PageId>(slot / batch.page_size), layer, kv_head,
+                      static_cast<int32_t>(slot % batch.page_size), key.data(), value.data());
+        const float* k = key.data();
         double dot = 0.0;
         for (int32_t x = 0; x < d; ++x) dot += double{qh[x]} * k[x];
         scores.push_back(dot * scale);
@@ -51,9 +53,9 @@ std::vector<float> ReferencePagedAttention(const AttentionBatch& batch, const Pa
       std::vector<double> acc(d, 0.0);
       for (size_t i = 0; i < slots.size(); ++i) {
         const int64_t slot = slots[i];
-        const float* v =
-            pool.value_block(static_cast<PageId>(slot / batch.page_size), layer, kv_head) +
-            (slot % batch.page_size) * d;
+        pool.ReadSlot(static_cast<PageId>(slot / batch.page_size), layer, kv_head,
+                      static_cast<int32_t>(slot % batch.page_size), key.data(), value.data());
+        const float* v = value.data();
         const double w = std::exp(scores[i] - max_score);
         sum += w;
         for (int32_t x = 0; x < d; ++x) acc[x] += w * v[x];
@@ -71,11 +73,13 @@ struct Config {
   int32_t num_kv_heads;
   int32_t head_dim;
   int32_t page_size;
+  FloatDtype kv_dtype = FloatDtype::kF32;
 };
 
 std::string ConfigName(const testing::TestParamInfo<Config>& info) {
   const Config& c = info.param;
-  return absl::StrCat("h", c.num_heads, "kv", c.num_kv_heads, "d", c.head_dim, "ps", c.page_size);
+  return absl::StrCat("h", c.num_heads, "kv", c.num_kv_heads, "d", c.head_dim, "ps", c.page_size,
+                      c.kv_dtype == FloatDtype::kF32 ? "" : FloatDtypeName(c.kv_dtype));
 }
 
 // A request in a test batch: q_start tokens of history, then a chunk of q_len new tokens.
@@ -93,7 +97,8 @@ class Scenario {
     const PageGeometry geometry{.page_size = config.page_size,
                                 .num_layers = num_layers,
                                 .num_kv_heads = config.num_kv_heads,
-                                .head_dim = config.head_dim};
+                                .head_dim = config.head_dim,
+                                .kv_dtype = config.kv_dtype};
     auto pool = PagePool::Create(geometry, num_pages);
     EXPECT_TRUE(pool.ok()) << pool.status();
     // Take every page and give them back in shuffled order, so page tables come out scattered.
@@ -256,7 +261,12 @@ INSTANTIATE_TEST_SUITE_P(
                     Config{8, 2, 64, 8},     // half-chunk pages
                     Config{8, 2, 64, 32},    // two chunks per page
                     Config{16, 2, 128, 16},  // two-row register blocks, 8-row groups
-                    Config{4, 2, 24, 16}),   // head_dim without an AVX-512 kernel: portable path
+                    Config{4, 2, 24, 16},    // head_dim without an AVX-512 kernel: portable path
+                    // 16-bit KV: each kernel widening bf16 and f16 on load.
+                    Config{8, 2, 64, 16, FloatDtype::kBF16}, Config{8, 2, 64, 16, FloatDtype::kF16},
+                    Config{16, 2, 128, 16, FloatDtype::kBF16},
+                    Config{8, 2, 16, 16, FloatDtype::kF16}, Config{4, 2, 24, 16, FloatDtype::kBF16},
+                    Config{4, 2, 24, 16, FloatDtype::kF16}),
     ConfigName);
 
 TEST(PagedAttentionLayoutTest, PageTablesAreScattered) {
@@ -317,7 +327,7 @@ TEST(PagedAttentionIsolationTest, OtherRequestsPagesDoNotLeak) {
   for (float poison : {1e30f, kNaN}) {
     for (PageId p : sc.cache().PageTable(2)) {
       float* data = sc.pool().page_data(p);
-      std::fill(data, data + sc.pool().geometry().page_floats(), poison);
+      std::fill(data, data + sc.pool().geometry().page_elements(), poison);
     }
     const std::vector<float> after = RunPaged(batch, sc.pool(), 0, c.num_heads, q);
     const BatchSequence& b = batch.sequences[1];
@@ -361,7 +371,7 @@ TEST(PagedAttentionIsolationTest, SlotsPastVisibleLengthAreNotRead) {
     ASSERT_GT(pool.free_pages(), 0);
     std::vector<PageId> free_pages;
     while (pool.free_pages() > 0) free_pages.push_back(*pool.Allocate());
-    for (PageId p : free_pages) std::fill_n(pool.page_data(p), g.page_floats(), kNaN);
+    for (PageId p : free_pages) std::fill_n(pool.page_data(p), g.page_elements(), kNaN);
     for (PageId p : free_pages) pool.Release(p);
     CheckAgainstReference(sc, batch, c.num_heads);
 

@@ -144,6 +144,13 @@ TEST_F(CheckpointDaemonTest, WeightsDtypeServesTheSameGreedyTokens) {
   }
   EXPECT_EQ(tokens[0], tokens[1]);
   EXPECT_EQ(tokens[0], tokens[2]);
+  // A 16-bit KV cache serves the same request to the end (its tokens may differ: K and V are
+  // rounded), and the start-up line says so.
+  StartDaemon("qwen2_bf16", {"--kv_cache_dtype=bf16"});
+  EXPECT_THAT(daemon_->Stderr(), HasSubstr(" MiB (bf16); prefix caching"));
+  const StreamResult r = RunGenerate(*stub_, TextRequest("the other", 12, /*ignore_eos=*/true));
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_EQ(r.tokens.size(), 12u);
 }
 
 TEST_F(CheckpointDaemonTest, BrokenCheckpointsStopTheDaemonWithTheirError) {

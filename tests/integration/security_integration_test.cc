@@ -186,6 +186,7 @@ TEST_F(SecurityIntegrationTest, BadSecurityFilesAndBoundsFailStartUpClearly) {
       {{"--max_message_bytes=0"}, "max_message_bytes must be > 0"},
       {{"--max_streams_per_connection=0"}, "max_streams_per_connection must be > 0"},
       {{"--weights_dtype=fp8"}, "--weights_dtype must be auto, f32, bf16 or f16, got 'fp8'"},
+      {{"--kv_cache_dtype=f8"}, "--kv_cache_dtype must be f32, bf16 or f16, got 'f8'"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.expected);
