@@ -24,6 +24,7 @@
 #include <type_traits>
 
 #include "engine/base/half_float.h"
+#include "engine/base/half_simd.h"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__) && defined(__F16C__))
 #include <immintrin.h>
@@ -55,6 +56,14 @@ struct F16Kv {
 };
 constexpr float kLog2e = 1.44269504088896340736f;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+// Cephes exp2f: 2^f ≈ Σ kExp2Poly[i] f^(6-i) on [-0.5, 0.5] (Horner order), relative error ~2e-7.
+constexpr float kExp2Poly[] = {1.535336188319500e-4f,
+                               1.339887440266574e-3f,
+                               9.618437357674640e-3f,
+                               5.550332471162809e-2f,
+                               2.402264791363012e-1f,
+                               6.931472028550421e-1f,
+                               1.0f};
 
 // Portable fallback for any head_dim; inner loops over d vectorize.
 template <class Kv>
@@ -102,12 +111,7 @@ inline __m512 Load16(const typename Kv::T* p) {
   if constexpr (std::is_same_v<Kv, F32Kv>) {
     return _mm512_loadu_ps(p);
   } else {
-    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    if constexpr (std::is_same_v<Kv, Bf16Kv>) {
-      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-    } else {
-      return _mm512_cvtph_ps(h);
-    }
+    return WidenHalf16<std::is_same_v<Kv, Bf16Kv>>(p);
   }
 }
 
@@ -118,15 +122,8 @@ inline __m512 Exp2Avx512(__m512 x) {
   x = _mm512_max_ps(_mm512_set1_ps(-127.0f), x);
   const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 f = _mm512_sub_ps(x, n);
-  constexpr float kPoly[] = {1.535336188319500e-4f,
-                             1.339887440266574e-3f,
-                             9.618437357674640e-3f,
-                             5.550332471162809e-2f,
-                             2.402264791363012e-1f,
-                             6.931472028550421e-1f,
-                             1.0f};
-  __m512 p = _mm512_set1_ps(kPoly[0]);
-  for (int i = 1; i < 7; ++i) p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(kPoly[i]));
+  __m512 p = _mm512_set1_ps(kExp2Poly[0]);
+  for (int i = 1; i < 7; ++i) p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(kExp2Poly[i]));
   return _mm512_scalef_ps(p, n);
 }
 
@@ -277,12 +274,7 @@ inline __m256 Load8(const typename Kv::T* p) {
   if constexpr (std::is_same_v<Kv, F32Kv>) {
     return _mm256_loadu_ps(p);
   } else {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    if constexpr (std::is_same_v<Kv, Bf16Kv>) {
-      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-    } else {
-      return _mm256_cvtph_ps(h);
-    }
+    return WidenHalf8<std::is_same_v<Kv, Bf16Kv>>(p);
   }
 }
 
@@ -293,15 +285,8 @@ inline __m256 Exp2Avx2(__m256 x) {
   x = _mm256_max_ps(_mm256_set1_ps(-126.0f), x);
   const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m256 f = _mm256_sub_ps(x, n);
-  constexpr float kPoly[] = {1.535336188319500e-4f,
-                             1.339887440266574e-3f,
-                             9.618437357674640e-3f,
-                             5.550332471162809e-2f,
-                             2.402264791363012e-1f,
-                             6.931472028550421e-1f,
-                             1.0f};
-  __m256 p = _mm256_set1_ps(kPoly[0]);
-  for (int i = 1; i < 7; ++i) p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(kPoly[i]));
+  __m256 p = _mm256_set1_ps(kExp2Poly[0]);
+  for (int i = 1; i < 7; ++i) p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(kExp2Poly[i]));
   const __m256i bits =
       _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));

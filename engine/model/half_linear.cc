@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/half_float.h"
+#include "engine/base/half_simd.h"
 #include "oneapi/dnnl/dnnl.h"
 
 #if defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
@@ -23,16 +24,6 @@ inline float Widen(uint16_t bits) {
 }
 
 #ifdef KVSERVE_HALF_LINEAR_AVX2
-template <bool kBf16>
-inline __m256 Widen8(const uint16_t* p) {
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  if constexpr (kBf16) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  } else {
-    return _mm256_cvtph_ps(h);
-  }
-}
-
 // Row j of the block of O rows kPrefetchBlocks blocks past `w`, at column k, into L1: the blocks
 // are read as O concurrent streams, which the hardware prefetcher alone does not keep ahead of (a
 // 49152×960 bf16 GEMV on 2 cores: 27 GB/s without, 36 GB/s with, pure reads ~42). Past the end of
@@ -86,7 +77,7 @@ void DotBlock(const uint16_t* w, int64_t in, const float* x, const float* xp, in
     __m256 wv[O];
     for (int j = 0; j < O; ++j) {
       if ((k & 31) == 0) PrefetchAhead<O>(w, in, j, k);
-      wv[j] = Widen8<kBf16>(w + j * in + k);
+      wv[j] = WidenHalf8<kBf16>(w + j * in + k);
     }
     for (int r = 0; r < R; ++r) {
       const __m256 xv = _mm256_loadu_ps(x + r * ldx + k);
@@ -182,7 +173,7 @@ void WidenRows(const uint16_t* w, int64_t in, int64_t o, int64_t rows, float* ds
   const int64_t n = rows * in;
   int64_t i = 0;
 #ifdef KVSERVE_HALF_LINEAR_AVX2
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, Widen8<kBf16>(src + i));
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, WidenHalf8<kBf16>(src + i));
 #endif
   for (; i < n; ++i) dst[i] = Widen<kBf16>(src[i]);
 }
