@@ -7,6 +7,18 @@
 #include "engine/base/half_float.h"
 
 namespace kvserve {
+namespace {
+
+// f16 tops out at 65504: a larger K or V (a big qkv bias can make one) would become ±inf and turn
+// its scores into inf or NaN, so it is clamped to the largest finite f16. NaN stays NaN.
+float SaturateToHalfRange(float x) {
+  constexpr float kMax = 65504.0f;
+  if (x > kMax) return kMax;
+  if (x < -kMax) return -kMax;
+  return x;
+}
+
+}  // namespace
 
 absl::Status PageGeometry::Validate() const {
   if (page_size <= 0 || num_layers <= 0 || num_kv_heads <= 0 || head_dim <= 0) {
@@ -129,8 +141,8 @@ void PagePool::WriteSlot(PageId page, int32_t layer, int32_t kv_head, int32_t sl
       uint16_t* kd = key_block<uint16_t>(page, layer, kv_head) + offset;
       uint16_t* vd = value_block<uint16_t>(page, layer, kv_head) + offset;
       for (int64_t x = 0; x < d; ++x) {
-        kd[x] = bf16 ? FloatToBfloat16(k[x]) : FloatToHalf(k[x]);
-        vd[x] = bf16 ? FloatToBfloat16(v[x]) : FloatToHalf(v[x]);
+        kd[x] = bf16 ? FloatToBfloat16(k[x]) : FloatToHalf(SaturateToHalfRange(k[x]));
+        vd[x] = bf16 ? FloatToBfloat16(v[x]) : FloatToHalf(SaturateToHalfRange(v[x]));
       }
       return;
     }

@@ -113,7 +113,8 @@ class PagePool {
   }
 
   // Stores one token's K and V (head_dim floats each) in `slot` of (page, layer, kv_head),
-  // converted to kv_dtype; reads them back widened to fp32 (exact).
+  // converted to kv_dtype (for f16, magnitudes beyond 65504 saturate to it instead of becoming
+  // inf); reads them back widened to fp32 (exact).
   void WriteSlot(PageId page, int32_t layer, int32_t kv_head, int32_t slot, const float* k,
                  const float* v);
   void ReadSlot(PageId page, int32_t layer, int32_t kv_head, int32_t slot, float* k,

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -31,7 +32,11 @@ inline float Widen(uint16_t bits) {
 constexpr int64_t kPrefetchBlocks = 2;
 template <int O>
 inline void PrefetchAhead(const uint16_t* w, int64_t in, int j, int64_t k) {
-  _mm_prefetch(reinterpret_cast<const char*>(w + (kPrefetchBlocks * O + j) * in + k), _MM_HINT_T0);
+  // The address may lie past the matrix: formed as an integer, never as an out-of-range pointer.
+  const uintptr_t ahead =
+      reinterpret_cast<uintptr_t>(w) +
+      sizeof(uint16_t) * static_cast<uintptr_t>((kPrefetchBlocks * O + j) * in + k);
+  _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
 }
 
 inline float HorizontalSum(__m256 v) {
@@ -231,7 +236,10 @@ absl::Status HalfLinear::CreateOneDnnBf16(const dnnl::engine& engine) {
     engine_ = engine;
     bf16_matmul_ = dnnl::matmul(pd);
     weights_ = memory(weights_md, engine, const_cast<uint16_t*>(w_));
-    if (!bias_.empty()) bias_memory_ = memory(bias_md, engine, bias_.data());
+    if (!bias_.empty()) {  // its own copy: a copied HalfLinear must not point into this one
+      bias_memory_ = memory(bias_md, engine);
+      std::memcpy(bias_memory_.get_data_handle(), bias_.data(), sizeof(float) * out_);
+    }
     return absl::OkStatus();
   } catch (const dnnl::error& e) {
     return absl::InternalError(

@@ -1,5 +1,6 @@
 #include "engine/cache/page_pool.h"
 
+#include <cmath>
 #include <cstdint>
 #include <set>
 #include <vector>
@@ -172,6 +173,18 @@ TEST(PagePoolTest, SixteenBitPagesHoldRoundedSlotsInHalfTheBytes) {
     // The slot is where key_block says: (layer 1, head 1) block, slot 3.
     EXPECT_EQ((*pool)->key_block<uint16_t>(2, 1, 1)[3 * 8 + 5],
               dtype == FloatDtype::kBF16 ? FloatToBfloat16(k[5]) : FloatToHalf(k[5]));
+    // f16 saturates out-of-range values instead of storing inf; NaN stays NaN.
+    std::vector<float> big(8, 1e6f), nan(8, std::nanf(""));
+    big[1] = -3e38f;
+    (*pool)->WriteSlot(1, 0, 0, 0, big.data(), nan.data());
+    (*pool)->ReadSlot(1, 0, 0, 0, k_back.data(), v_back.data());
+    if (dtype == FloatDtype::kF16) {
+      EXPECT_EQ(k_back[0], 65504.0f);
+      EXPECT_EQ(k_back[1], -65504.0f);
+    } else {
+      EXPECT_EQ(k_back[0], Bfloat16ToFloat(FloatToBfloat16(1e6f)));  // bf16 has f32's range
+    }
+    EXPECT_TRUE(std::isnan(v_back[3]));
     PageGeometry thin = g;
     thin.page_size = 2;  // 16 values of 2 bytes: half a line
     EXPECT_EQ(PagePool::Create(thin, 1).status().code(), absl::StatusCode::kInvalidArgument);
