@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
+#include "engine/base/half_float.h"
 
 namespace kvserve {
 
@@ -66,11 +67,7 @@ void OneDnnLinear::Run(dnnl::stream& stream, const float* x, int64_t m, float* y
     if (static_cast<int64_t>(x_bf16_.size()) < n) x_bf16_.resize(n);
     uint16_t* dst = x_bf16_.data();
 #pragma omp parallel for schedule(static) if (n > (int64_t{1} << 16))
-    for (int64_t i = 0; i < n; ++i) {
-      uint32_t bits;
-      std::memcpy(&bits, &x[i], sizeof(bits));
-      dst[i] = static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
-    }
+    for (int64_t i = 0; i < n; ++i) dst[i] = FloatToBfloat16(x[i]);
     src = memory({{m, in_}, Dt::bf16, Tag::ab}, engine_, dst);
   } else {
     src = memory({{m, in_}, Dt::f32, Tag::ab}, engine_, const_cast<float*>(x));
