@@ -57,7 +57,9 @@ ABSL_FLAG(int32_t, threads, 0, "OpenMP threads for the model step; 0 = all cores
 ABSL_FLAG(std::string, matmul_dtype, "f32",
           "Data type of the linear layers' matmuls with f32 weights: f32, or bf16 (oneDNN with "
           "bfloat16 weights and inputs, fp32 accumulation: about twice as fast on CPUs with "
-          "AVX512-BF16, ~3 significant digits). 16-bit weights (--weights_dtype) ignore it.");
+          "AVX512-BF16, ~3 significant digits). With bf16 weights (--weights_dtype) it moves "
+          "prefill-sized matmuls onto oneDNN's bf16 matmul where the CPU has AVX512-BF16; f16 "
+          "weights ignore it.");
 ABSL_FLAG(std::string, weights_dtype, "auto",
           "Data type the weight matrices are kept in: auto (a checkpoint's own when every matrix "
           "is BF16 or every one F16, else f32; presets f32), f32, bf16 or f16. 16-bit weights "
