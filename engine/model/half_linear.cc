@@ -207,7 +207,11 @@ absl::StatusOr<HalfLinear> HalfLinear::Create(const WeightMatrix& weight, Option
   layer.accumulate_ = options.accumulate;
   if (options.bias != nullptr) layer.bias_.assign(options.bias, options.bias + layer.out_);
   if (options.bf16_compute_engine != nullptr && layer.bf16_ && HasNativeBf16Matmul()) {
-    if (absl::Status s = layer.CreateOneDnnBf16(*options.bf16_compute_engine); !s.ok()) return s;
+    // An opt-in speed-up only: if this oneDNN cannot build the primitive, the layer keeps its
+    // exact fp32 path (uses_onednn_bf16() is false) rather than refusing the model.
+    if (!layer.CreateOneDnnBf16(*options.bf16_compute_engine).ok()) {
+      layer.bf16_matmul_ = dnnl::matmul();
+    }
   }
   return layer;
 }

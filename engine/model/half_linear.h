@@ -16,7 +16,8 @@
 // Opt-in (Options::bf16_compute_engine, kvserve --matmul_dtype bf16): with bf16 weights on a CPU
 // with AVX512-BF16, the rows above kDirectRows run instead as one oneDNN bf16 matmul on the weights
 // in place ("ba" layout, no copy), x rounded to bf16 (~3 significant digits per product): the
-// fastest prefill there. Elsewhere the option is ignored (uses_onednn_bf16() says which).
+// fastest prefill there. Elsewhere, or if oneDNN cannot build that primitive, the option is
+// ignored (uses_onednn_bf16() says which).
 //
 // Without AVX2/F16C/FMA at compile time the direct path is plain C++ (same results up to fp32
 // summation order).
