@@ -238,6 +238,7 @@ absl::Status HalfLinear::CreateOneDnnBf16(const dnnl::engine& engine) {
                                   : dnnl::matmul::desc(src_md, weights_md, bias_md, dst_md);
     dnnl::matmul::primitive_desc pd(desc, attr, engine);
     engine_ = engine;
+    bf16_stream_ = dnnl::stream(engine);  // created once, not per call
     bf16_matmul_ = dnnl::matmul(pd);
     weights_ = memory(weights_md, engine, const_cast<uint16_t*>(w_));
     if (!bias_.empty()) {  // its own copy: a copied HalfLinear must not point into this one
@@ -264,9 +265,8 @@ void HalfLinear::RunOneDnnBf16(const float* x, int64_t m, float* y) const {
   std::unordered_map<int, memory> args = {
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
   if (bias_memory_) args.emplace(DNNL_ARG_BIAS, bias_memory_);
-  dnnl::stream stream(engine_);
-  bf16_matmul_.execute(stream, args);
-  stream.wait();
+  bf16_matmul_.execute(bf16_stream_, args);
+  bf16_stream_.wait();
 }
 
 void HalfLinear::Run(const float* x, int64_t m, float* y) const {

@@ -72,6 +72,7 @@ class HalfLinear {
   // The oneDNN bf16 path (empty unless chosen at Create).
   dnnl::engine engine_;
   dnnl::matmul bf16_matmul_;
+  mutable dnnl::stream bf16_stream_;
   dnnl::memory weights_;  // wraps w_ in place
   dnnl::memory bias_memory_;
 };
