@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -26,10 +29,13 @@
 #include "clients/command_line.h"
 #include "clients/flag_values.h"
 #include "clients/kvload/channel_pool.h"
+#include "clients/kvload/dataset.h"
 #include "clients/kvload/load_runner.h"
 #include "clients/kvload/metrics.h"
 #include "clients/kvload/progress_line.h"
 #include "clients/kvload/report.h"
+#include "clients/kvload/result_files.h"
+#include "clients/kvload/slo.h"
 #include "clients/kvload/svg_plot.h"
 #include "clients/kvload/workload.h"
 #include "grpcpp/grpcpp.h"
@@ -50,7 +56,36 @@ ABSL_FLAG(std::string, served_model, "",
 ABSL_FLAG(int32_t, concurrency, 0,
           "Closed loop: keep this many streams in flight. With --rate: a cap on streams in "
           "flight (0 = none).");
-ABSL_FLAG(double, rate, 0, "Open loop: requests per second, Poisson arrivals (0 = closed loop).");
+ABSL_FLAG(std::string, rate, "0",
+          "Open loop: requests per second, Poisson arrivals (0 = closed loop). A list (2,4,8) "
+          "sweeps the rates: one run per rate, one row each.");
+ABSL_FLAG(double, burstiness, 1.0,
+          "Open loop: gamma-distributed gaps with this shape and the same mean (1 = Poisson; "
+          "< 1 burstier, > 1 more even), as vLLM's --burstiness.");
+ABSL_FLAG(double, ramp_to, 0,
+          "Open loop: raise (or lower) the rate linearly from --rate to this over "
+          "--ramp_seconds, then hold it (0 = constant rate).");
+ABSL_FLAG(double, ramp_seconds, 0, "Length of the --ramp_to ramp (0 = --duration).");
+ABSL_FLAG(std::string, goodput, "",
+          "Service-level objectives in ms, e.g. ttft:2000,tpot:200,e2e:10000: report the "
+          "fraction of requests meeting all of them and goodput (requests/s and tokens/s that "
+          "met them), as vLLM's benchmark_serving --goodput.");
+ABSL_FLAG(std::string, percentiles, "50,90,99",
+          "Latency percentiles to report (e.g. 50,90,99,99.9).");
+ABSL_FLAG(int64_t, warmup_requests, 0,
+          "Requests sent before each run (closed loop, same lengths, other prompts) and left out "
+          "of its figures.");
+ABSL_FLAG(double, max_failed_fraction, 0,
+          "Exit 1 when more than this fraction of a run's requests failed (errors and aborted "
+          "streams; deliberate --cancel_fraction cancellations do not count). 0: any failure "
+          "fails the run; 1: never.");
+ABSL_FLAG(std::string, save_result, "",
+          "Directory to keep this run's results in: kvload-TIME.json (as --json, plus metadata: "
+          "version, time, host, command line), kvload-TIME-summary.csv and "
+          "kvload-TIME-requests.csv.");
+ABSL_FLAG(std::string, dataset, "",
+          "Prompts from a JSONL file, one {\"prompt\": TEXT[, \"max_tokens\": N]} per line, used "
+          "in order and cycled (instead of synthetic prompts; --prompt_len is then unused).");
 ABSL_FLAG(int64_t, num_requests, 1000, "Requests to send (0 = until --duration ends).");
 ABSL_FLAG(double, duration, 0,
           "Seconds after which no new request starts (0 = none); the run ends at whichever of "
@@ -96,6 +131,25 @@ ABSL_FLAG(bool, progress, true, "Show a live progress line on stderr when it is 
 namespace kvserve::load {
 namespace {
 
+absl::StatusOr<std::vector<double>> ParseRates(const std::string& text) {
+  std::vector<double> rates;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    double rate = 0;
+    if (!absl::SimpleAtod(part, &rate) || !(rate >= 0) || std::isinf(rate)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--rate: \"", part, "\" is not a rate in requests per second (>= 0)"));
+    }
+    rates.push_back(rate);
+  }
+  if (rates.empty()) return absl::InvalidArgumentError("--rate lists no rate");
+  if (rates.size() > 1) {
+    for (double r : rates) {
+      if (r == 0) return absl::InvalidArgumentError("--rate: a rate sweep cannot hold 0");
+    }
+  }
+  return rates;
+}
+
 absl::StatusOr<std::vector<int32_t>> ParseSweep(const std::string& text) {
   std::vector<int32_t> levels;
   for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
@@ -115,9 +169,20 @@ absl::StatusOr<LoadOptions> OptionsFromFlags(const std::vector<std::string>& sto
   LoadOptions o;
   WorkloadOptions& w = o.workload;
   w.num_requests = absl::GetFlag(FLAGS_num_requests);
-  const double rate = absl::GetFlag(FLAGS_rate);
-  if (rate < 0) return absl::InvalidArgumentError("--rate must be >= 0");
+  absl::StatusOr<std::vector<double>> rates = ParseRates(absl::GetFlag(FLAGS_rate));
+  if (!rates.ok()) return rates.status();
+  const double rate = rates->front();
   w.rate = rate > 0 ? rate : std::numeric_limits<double>::infinity();
+  w.burstiness = absl::GetFlag(FLAGS_burstiness);
+  w.ramp_to_rate = absl::GetFlag(FLAGS_ramp_to);
+  w.ramp_seconds = absl::GetFlag(FLAGS_ramp_seconds) > 0 ? absl::GetFlag(FLAGS_ramp_seconds)
+                                                         : absl::GetFlag(FLAGS_duration);
+  if (const std::string path = absl::GetFlag(FLAGS_dataset); !path.empty()) {
+    absl::StatusOr<std::vector<DatasetEntry>> entries = ReadDataset(path);
+    if (!entries.ok()) return entries.status();
+    w.dataset = std::make_shared<const std::vector<DatasetEntry>>(*std::move(entries));
+    w.prompt_text = true;
+  }
   absl::StatusOr<LengthRange> prompt_len = LengthRange::Parse(absl::GetFlag(FLAGS_prompt_len));
   if (!prompt_len.ok()) return prompt_len.status();
   absl::StatusOr<LengthRange> max_tokens = LengthRange::Parse(absl::GetFlag(FLAGS_max_tokens));
@@ -170,28 +235,38 @@ absl::StatusOr<LoadOptions> OptionsFromFlags(const std::vector<std::string>& sto
 
 nlohmann::json ConfigJson(const LoadOptions& o, const std::vector<int32_t>& sweep, int channels) {
   const WorkloadOptions& w = o.workload;
-  return {{"target", absl::GetFlag(FLAGS_target)},
-          {"api", absl::GetFlag(FLAGS_api)},
-          {"http_target", o.openai.has_value() ? nlohmann::json(absl::GetFlag(FLAGS_http_target))
-                                               : nlohmann::json(nullptr)},
-          {"concurrency", o.concurrency},
-          {"rate", std::isinf(w.rate) ? nlohmann::json(nullptr) : nlohmann::json(w.rate)},
-          {"num_requests", w.num_requests},
-          {"duration_s", o.duration_s},
-          {"prompt_len", w.prompt_len.ToString()},
-          {"max_tokens", w.max_tokens.ToString()},
-          {"prompt_text", w.prompt_text},
-          {"shared_prefix", w.shared_prefix},
-          {"ignore_eos", o.call.ignore_eos},
-          {"temperature", o.call.temperature},
-          {"stop", o.call.stop},
-          {"n", o.call.n},
-          {"chat", o.call.chat},
-          {"seed", w.seed},
-          {"deadline_ms", o.call.deadline_ms},
-          {"cancel_fraction", w.cancel_fraction},
-          {"sweep", sweep},
-          {"channels", channels}};
+  return {
+      {"target", absl::GetFlag(FLAGS_target)},
+      {"api", absl::GetFlag(FLAGS_api)},
+      {"http_target", o.openai.has_value() ? nlohmann::json(absl::GetFlag(FLAGS_http_target))
+                                           : nlohmann::json(nullptr)},
+      {"concurrency", o.concurrency},
+      {"rate", std::isinf(w.rate) ? nlohmann::json(nullptr) : nlohmann::json(w.rate)},
+      {"num_requests", w.num_requests},
+      {"duration_s", o.duration_s},
+      {"prompt_len", w.prompt_len.ToString()},
+      {"max_tokens", w.max_tokens.ToString()},
+      {"prompt_text", w.prompt_text},
+      {"shared_prefix", w.shared_prefix},
+      {"ignore_eos", o.call.ignore_eos},
+      {"temperature", o.call.temperature},
+      {"stop", o.call.stop},
+      {"n", o.call.n},
+      {"chat", o.call.chat},
+      {"seed", w.seed},
+      {"deadline_ms", o.call.deadline_ms},
+      {"cancel_fraction", w.cancel_fraction},
+      {"sweep", sweep},
+      {"burstiness", w.burstiness},
+      {"ramp_to", w.ramp_to_rate > 0 ? nlohmann::json(w.ramp_to_rate) : nlohmann::json(nullptr)},
+      {"ramp_seconds",
+       w.ramp_to_rate > 0 ? nlohmann::json(w.ramp_seconds) : nlohmann::json(nullptr)},
+      {"dataset", absl::GetFlag(FLAGS_dataset)},
+      {"goodput", absl::GetFlag(FLAGS_goodput)},
+      {"percentiles", absl::GetFlag(FLAGS_percentiles)},
+      {"warmup_requests", absl::GetFlag(FLAGS_warmup_requests)},
+      {"max_failed_fraction", absl::GetFlag(FLAGS_max_failed_fraction)},
+      {"channels", channels}};
 }
 
 // The server's self-description, or null if it does not answer within a few seconds.
@@ -246,24 +321,107 @@ absl::Status CheckServerAfterRun(ChannelPool& pool, absl::Duration timeout) {
   return absl::OkStatus();
 }
 
-absl::Status Main(const std::vector<std::string>& stops) {
-  absl::StatusOr<LoadOptions> options = OptionsFromFlags(stops);
-  if (!options.ok()) return options.status();
-  std::vector<int32_t> sweep;
+// One run of a sweep: the closed loop at a concurrency, or the open loop at a rate.
+struct Level {
+  int32_t concurrency = 0;
+  double rate = std::numeric_limits<double>::infinity();
+};
+
+// The runs asked for: one per --sweep concurrency, one per --rate in a list, else just one.
+absl::StatusOr<std::vector<Level>> LevelsFromFlags(const LoadOptions& options) {
+  std::vector<Level> levels;
+  absl::StatusOr<std::vector<double>> rates = ParseRates(absl::GetFlag(FLAGS_rate));
+  if (!rates.ok()) return rates.status();
   if (const std::string text = absl::GetFlag(FLAGS_sweep); !text.empty()) {
-    absl::StatusOr<std::vector<int32_t>> levels = ParseSweep(text);
-    if (!levels.ok()) return levels.status();
-    if (std::isfinite(options->workload.rate)) {
+    absl::StatusOr<std::vector<int32_t>> concurrencies = ParseSweep(text);
+    if (!concurrencies.ok()) return concurrencies.status();
+    if (std::isfinite(options.workload.rate)) {
       return absl::InvalidArgumentError("--sweep runs the closed loop; drop --rate");
     }
-    sweep = *levels;
-    options->concurrency = sweep.front();  // validated per level below
+    for (int32_t c : *concurrencies) levels.push_back({c, options.workload.rate});
+    return levels;
   }
-  if (absl::Status s = ValidateLoad(*options); !s.ok()) return s;
+  if (rates->size() > 1 && options.workload.ramp_to_rate > 0) {
+    return absl::InvalidArgumentError("--ramp_to ramps one rate; give --rate one value");
+  }
+  for (double rate : *rates) {
+    levels.push_back(
+        {options.concurrency, rate > 0 ? rate : std::numeric_limits<double>::infinity()});
+  }
+  return levels;
+}
 
-  int max_streams = options->concurrency;
-  for (int32_t level : sweep) max_streams = std::max(max_streams, level);
+// The warm-up before a run: `count` closed-loop requests of the same shape with other prompts.
+absl::Status RunWarmup(const LoadOptions& run, int64_t count, ChannelPool& pool) {
+  LoadOptions warm = run;
+  warm.workload.num_requests = count;
+  warm.workload.rate = std::numeric_limits<double>::infinity();
+  warm.workload.ramp_to_rate = 0;
+  warm.workload.cancel_fraction = 0;
+  warm.workload.seed = run.workload.seed ^ 0x5741524d55502d31ULL;  // "WARMUP-1"
+  warm.duration_s = 0;
+  if (warm.concurrency <= 0) warm.concurrency = static_cast<int32_t>(std::min<int64_t>(count, 64));
+  absl::StatusOr<RunResult> result = RunLoad(warm, pool, /*progress=*/nullptr);
+  if (!result.ok()) return result.status();
+  const RunSummary s = SummarizeRun(*result);
+  std::fprintf(stderr, "warm-up: %lld requests, %lld ok, %lld failed, %.1f s (not counted)\n",
+               static_cast<long long>(s.requests), static_cast<long long>(s.ok),
+               static_cast<long long>(FailedRequests(s)), s.duration_s);
+  return absl::OkStatus();
+}
+
+// FAILED_PRECONDITION naming the first run whose failed share exceeds `max_fraction`.
+absl::Status CheckFailures(const std::vector<RunReport>& runs, double max_fraction) {
+  for (const RunReport& run : runs) {
+    const RunSummary& s = run.summary;
+    const int64_t failed = FailedRequests(s);
+    if (failed == 0 || s.requests == 0) continue;
+    const double fraction = static_cast<double>(failed) / static_cast<double>(s.requests);
+    if (fraction <= max_fraction) continue;
+    std::string codes;
+    for (const auto& [name, count] : s.errors_by_code)
+      absl::StrAppend(&codes, " ", name, "=", count);
+    if (s.aborted > 0) absl::StrAppend(&codes, " aborted=", s.aborted);
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%d of %d requests failed (%s;%s); --max_failed_fraction %g allows %.3g",
+                        failed, s.requests, ModeText(run), codes, max_fraction, max_fraction));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Main(const std::vector<std::string>& stops, const std::vector<std::string>& argv) {
+  const absl::Time started = absl::Now();
+  absl::StatusOr<LoadOptions> options = OptionsFromFlags(stops);
+  if (!options.ok()) return options.status();
+  absl::StatusOr<std::vector<Level>> levels = LevelsFromFlags(*options);
+  if (!levels.ok()) return levels.status();
+  SummaryOptions summary_options;
+  absl::StatusOr<Slo> slo = Slo::Parse(absl::GetFlag(FLAGS_goodput));
+  if (!slo.ok()) return slo.status();
+  summary_options.slo = *slo;
+  absl::StatusOr<std::vector<double>> percentiles =
+      ParsePercentiles(absl::GetFlag(FLAGS_percentiles));
+  if (!percentiles.ok()) return percentiles.status();
+  summary_options.percentiles = *percentiles;
+  const double max_failed = absl::GetFlag(FLAGS_max_failed_fraction);
+  if (!(max_failed >= 0 && max_failed <= 1)) {
+    return absl::InvalidArgumentError("--max_failed_fraction must be in [0, 1]");
+  }
+  const int64_t warmup = absl::GetFlag(FLAGS_warmup_requests);
+  if (warmup < 0) return absl::InvalidArgumentError("--warmup_requests must be >= 0");
+  int max_streams = 0;
+  for (const Level& level : *levels) {
+    LoadOptions check = *options;
+    check.concurrency = level.concurrency;
+    check.workload.rate = level.rate;
+    if (absl::Status s = ValidateLoad(check); !s.ok()) return s;
+    max_streams = std::max(max_streams, level.concurrency);
+  }
   if (max_streams == 0) max_streams = 1024;  // uncapped open loop
+  std::vector<int32_t> sweep;
+  if (!absl::GetFlag(FLAGS_sweep).empty()) {
+    for (const Level& level : *levels) sweep.push_back(level.concurrency);
+  }
   const int channels = absl::GetFlag(FLAGS_channels) > 0 ? absl::GetFlag(FLAGS_channels)
                                                          : ChannelPool::ChannelsFor(max_streams);
   absl::StatusOr<ClientChannelFactory> factory =
@@ -278,43 +436,49 @@ absl::Status Main(const std::vector<std::string>& stops) {
 
   ProgressLine progress = ProgressLine::ForStderr(absl::GetFlag(FLAGS_progress));
   std::vector<RunReport> runs;
-  const std::vector<int32_t> levels = sweep.empty() ? std::vector<int32_t>{0} : sweep;
-  for (int32_t level : levels) {
+  const bool many = levels->size() > 1;
+  for (const Level& level : *levels) {
     LoadOptions run_options = *options;
-    if (level > 0) run_options.concurrency = level;
+    run_options.concurrency = level.concurrency;
+    run_options.workload.rate = level.rate;
+    if (warmup > 0) {
+      if (absl::Status s = RunWarmup(run_options, warmup, pool); !s.ok()) return s;
+    }
     absl::StatusOr<RunResult> result = RunLoad(run_options, pool, &progress);
     if (!result.ok()) return result.status();
     RunReport& run = runs.emplace_back();
     run.concurrency = run_options.concurrency;
     run.rate = run_options.workload.rate;
-    run.summary = SummarizeRun(*result);
+    run.summary = SummarizeRun(*result, summary_options);
     run.result = *std::move(result);
-    if (!sweep.empty()) {
-      std::fprintf(stderr, "sweep: concurrency %d done: %.1f tok/s, %lld ok, %lld errors\n", level,
-                   run.summary.output_throughput, static_cast<long long>(run.summary.ok),
-                   static_cast<long long>(run.summary.errors));
+    if (many) {
+      std::fprintf(stderr, "sweep: %s done: %.1f tok/s, %lld ok, %lld failed\n",
+                   ModeText(run).c_str(), run.summary.output_throughput,
+                   static_cast<long long>(run.summary.ok),
+                   static_cast<long long>(FailedRequests(run.summary)));
     }
   }
 
-  if (sweep.empty()) {
-    std::fputs(FormatSummary(runs.front()).c_str(), stdout);
-  } else {
-    std::fputs(FormatSweepTable(runs).c_str(), stdout);
-  }
+  std::fputs((many ? FormatSweepTable(runs) : FormatSummary(runs.front())).c_str(), stdout);
   const absl::Status after = CheckServerAfterRun(pool, absl::Seconds(10));
   std::fflush(stdout);
 
+  const nlohmann::json doc = ReportToJson(ConfigJson(*options, sweep, channels), server, runs);
   if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {
-    const nlohmann::json doc = ReportToJson(ConfigJson(*options, sweep, channels), server, runs);
     if (absl::Status s = WriteTextFile(path, doc.dump(1) + "\n"); !s.ok()) return s;
+  }
+  if (const std::string dir = absl::GetFlag(FLAGS_save_result); !dir.empty()) {
+    absl::StatusOr<std::vector<std::string>> paths = SaveResult(dir, doc, runs, argv, started);
+    if (!paths.ok()) return paths.status();
+    std::printf("saved: %s\n", absl::StrJoin(*paths, " ").c_str());
   }
   if (const std::string path = absl::GetFlag(FLAGS_plot); !path.empty()) {
     const std::string title = absl::StrCat("kvload against ", pool.target());
-    const std::string svg =
-        sweep.empty() ? RunPlotSvg(runs.front(), title) : SweepPlotSvg(runs, title);
+    const std::string svg = many ? SweepPlotSvg(runs, title) : RunPlotSvg(runs.front(), title);
     if (absl::Status s = WriteTextFile(path, svg); !s.ok()) return s;
   }
-  return after;
+  if (!after.ok()) return after;
+  return CheckFailures(runs, max_failed);
 }
 
 }  // namespace
@@ -327,14 +491,18 @@ int main(int argc, char** argv) {
       "--prompt_len 32:256 --max_tokens 16:128\n"
       "Open loop:    kvload --rate 20 --duration 60 ...\n"
       "Sweep:        kvload --sweep 1,8,32,128 --num_requests 200 --plot sweep.svg\n"
-      "Results:      --json FILE (config, summaries, per-request records), --plot FILE.svg");
+      "Rate sweep:   kvload --rate 1,2,4 --duration 30 --goodput ttft:2000,tpot:200\n"
+      "Results:      --json FILE (config, summaries, per-request records), --plot FILE.svg,\n"
+      "              --save_result DIR (JSON with metadata, summary and request CSVs)\n"
+      "Exit status:  0 if no request failed (see --max_failed_fraction), 1 otherwise");
+  const std::vector<std::string> command_line(argv, argv + argc);
   absl::StatusOr<kvserve::ExtractedArgs> args = kvserve::ExtractRepeatedFlags(argc, argv, {"stop"});
   if (!args.ok()) {
     std::fprintf(stderr, "kvload: %s\n", args.status().ToString().c_str());
     return 1;
   }
   absl::ParseCommandLine(static_cast<int>(args->argv.size()), args->argv.data());
-  if (absl::Status s = kvserve::load::Main(args->Values("stop")); !s.ok()) {
+  if (absl::Status s = kvserve::load::Main(args->Values("stop"), command_line); !s.ok()) {
     std::fprintf(stderr, "kvload: %s\n", s.ToString().c_str());
     return 1;
   }

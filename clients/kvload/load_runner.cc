@@ -117,6 +117,8 @@ ProgressSnapshot Runner::Snapshot() const {
   s.tokens = tokens_.load(std::memory_order_relaxed);
   s.errors = errors_;
   s.in_flight = static_cast<int64_t>(live_.size());
+  s.elapsed_s = std::chrono::duration<double>(Clock::now() - zero_).count();
+  s.duration_s = options_.duration_s;
   return s;
 }
 

@@ -28,12 +28,14 @@ void AppendItlMs(const RequestRecord& r, std::vector<double>* out) {
   }
 }
 
-RunSummary SummarizeRun(const RunResult& result) {
+RunSummary SummarizeRun(const RunResult& result, const SummaryOptions& options) {
   RunSummary s;
+  s.slo = options.slo;
   std::vector<double> ttft, itl, tpot, e2e;
+  int64_t good_tokens = 0;
   for (const RequestRecord& r : result.requests) {
     ++s.requests;
-    s.prompt_tokens += r.prompt_len;
+    s.prompt_tokens += r.usage_prompt_tokens > 0 ? r.usage_prompt_tokens : r.prompt_len;
     s.output_tokens += r.tokens;
     switch (r.outcome) {
       case Outcome::kOk:
@@ -51,6 +53,10 @@ RunSummary SummarizeRun(const RunResult& result) {
         break;
     }
     if (r.outcome != Outcome::kOk) continue;
+    if (options.slo.Met(r)) {
+      ++s.good;
+      good_tokens += r.tokens;
+    }
     s.requested_tokens += static_cast<int64_t>(r.max_tokens) * r.n;
     s.ok_output_tokens += r.tokens;
     if (r.TtftSeconds() >= 0) ttft.push_back(r.TtftSeconds() * kMs);
@@ -62,11 +68,19 @@ RunSummary SummarizeRun(const RunResult& result) {
   if (s.duration_s > 0) {
     s.request_throughput = static_cast<double>(s.ok) / s.duration_s;
     s.output_throughput = static_cast<double>(s.output_tokens) / s.duration_s;
+    s.input_throughput = static_cast<double>(s.prompt_tokens) / s.duration_s;
+    s.total_token_throughput = s.input_throughput + s.output_throughput;
+    s.request_goodput = static_cast<double>(s.good) / s.duration_s;
+    s.token_goodput = static_cast<double>(good_tokens) / s.duration_s;
   }
-  s.ttft_ms = Summarize(ttft);
-  s.itl_ms = Summarize(itl);
-  s.tpot_ms = Summarize(tpot);
-  s.e2e_ms = Summarize(e2e);
+  if (s.requests > s.cancelled) {
+    s.goodput_fraction =
+        static_cast<double>(s.good) / static_cast<double>(s.requests - s.cancelled);
+  }
+  s.ttft_ms = Summarize(ttft, options.percentiles);
+  s.itl_ms = Summarize(itl, options.percentiles);
+  s.tpot_ms = Summarize(tpot, options.percentiles);
+  s.e2e_ms = Summarize(e2e, options.percentiles);
   return s;
 }
 

@@ -9,19 +9,25 @@
 // With n > 1 samples per request, ITL and TPOT are per sample (as a user reading one of them sees
 // it) and throughput counts the tokens of every sample. Latencies are over OK requests only;
 // throughput counts every token received (cancelled and failed streams included) and OK
-// requests, over the run's duration.
+// requests, over the run's duration. Input throughput counts the prompt tokens of every request
+// (the server's usage.prompt_tokens where it reported one, else the planned length).
+// Goodput (slo.h): the requests that ended OK within every objective, per second, and their
+// output tokens per second; `goodput_fraction` is their share of the requests kvload did not
+// cancel on purpose.
 //
 // Threads: plain functions of their arguments.
 #ifndef KVSERVE_CLIENTS_KVLOAD_METRICS_H_
 #define KVSERVE_CLIENTS_KVLOAD_METRICS_H_
 
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "clients/kvload/latency_stats.h"
 #include "clients/kvload/run_result.h"
+#include "clients/kvload/slo.h"
 
 namespace kvserve::load {
 
@@ -33,12 +39,20 @@ struct RunSummary {
   int64_t errors = 0;
   std::map<std::string, int64_t> errors_by_code;  // status code name → count (Outcome::kError)
   double duration_s = 0;
-  int64_t prompt_tokens = 0;      // sent, over all requests
-  int64_t output_tokens = 0;      // received, over all requests
-  int64_t requested_tokens = 0;   // Σ max_tokens × n over OK requests
-  int64_t ok_output_tokens = 0;   // received by OK requests
-  double request_throughput = 0;  // OK requests per second
-  double output_throughput = 0;   // output tokens per second
+  int64_t prompt_tokens = 0;          // sent, over all requests (usage.prompt_tokens if reported)
+  int64_t output_tokens = 0;          // received, over all requests
+  int64_t requested_tokens = 0;       // Σ max_tokens × n over OK requests
+  int64_t ok_output_tokens = 0;       // received by OK requests
+  double request_throughput = 0;      // OK requests per second
+  double output_throughput = 0;       // output tokens per second
+  double input_throughput = 0;        // prompt tokens per second
+  double total_token_throughput = 0;  // input + output tokens per second
+  // Goodput; meaningful when `slo` is not empty.
+  Slo slo;
+  int64_t good = 0;             // requests meeting every objective
+  double goodput_fraction = 0;  // good / (requests - cancelled)
+  double request_goodput = 0;   // good requests per second
+  double token_goodput = 0;     // output tokens of good requests per second
   // In milliseconds.
   LatencySummary ttft_ms;
   LatencySummary itl_ms;
@@ -46,7 +60,15 @@ struct RunSummary {
   LatencySummary e2e_ms;
 };
 
-RunSummary SummarizeRun(const RunResult& result);
+struct SummaryOptions {
+  Slo slo;
+  std::vector<double> percentiles{std::begin(kDefaultPercentiles), std::end(kDefaultPercentiles)};
+};
+
+RunSummary SummarizeRun(const RunResult& result, const SummaryOptions& options = {});
+
+// Requests that did not end as asked: errors and aborted streams (not deliberate cancellations).
+inline int64_t FailedRequests(const RunSummary& s) { return s.errors + s.aborted; }
 
 // One request's ITL samples in milliseconds, appended to `out`.
 void AppendItlMs(const RequestRecord& request, std::vector<double>* out);

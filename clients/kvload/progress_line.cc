@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -19,11 +20,26 @@ ProgressLine ProgressLine::ForStderr(bool enabled) {
 ProgressLine::ProgressLine(std::FILE* out, std::string label)
     : out_(out), label_(std::move(label)) {}
 
+double EstimateSecondsLeft(const ProgressSnapshot& s) {
+  if (s.total > 0 && s.done > 0) {
+    const double by_count = s.elapsed_s * static_cast<double>(s.total - s.done) / s.done;
+    return s.duration_s > 0 ? std::min(by_count, std::max(0.0, s.duration_s - s.elapsed_s))
+                            : by_count;
+  }
+  if (s.duration_s > 0) return std::max(0.0, s.duration_s - s.elapsed_s);
+  return -1;
+}
+
 std::string ProgressLine::Format(const std::string& label, const ProgressSnapshot& s,
                                  double tokens_per_s) {
   const std::string total = s.total > 0 ? absl::StrFormat("/%d", s.total) : "";
-  return absl::StrFormat("%s: %d%s done  %.0f tok/s  %d errors  %d in flight", label, s.done, total,
-                         tokens_per_s, s.errors, s.in_flight);
+  std::string line =
+      absl::StrFormat("%s: %d%s done  %.0f tok/s  %d errors  %d in flight  %.0fs elapsed", label,
+                      s.done, total, tokens_per_s, s.errors, s.in_flight, s.elapsed_s);
+  if (const double left = EstimateSecondsLeft(s); left >= 0) {
+    absl::StrAppendFormat(&line, "  ETA %.0fs", left);
+  }
+  return line;
 }
 
 void ProgressLine::Update(const ProgressSnapshot& snapshot, bool force) {

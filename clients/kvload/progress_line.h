@@ -1,6 +1,10 @@
 // ProgressLine: a one-line live status on a terminal, rewritten in place with '\r'.
 //
-//   kvload: 312/500 done  2291 tok/s  0 errors  64 in flight
+//   kvload: 312/500 done  2291 tok/s  0 errors  64 in flight  12s elapsed  ETA 7s
+//
+// The ETA: with a known request count, the elapsed time scaled by the requests still to finish
+// (elapsed × (total − done) / done, once one is done); else, for a --duration run, the time left
+// of the duration; else none.
 //
 // Enabled only when asked and the stream is a TTY (see ForStderr); disabled, every method does
 // nothing, so callers need not check. Update() rewrites the line at most 4 times a second;
@@ -23,7 +27,12 @@ struct ProgressSnapshot {
   int64_t tokens = 0;  // output tokens received so far
   int64_t errors = 0;
   int64_t in_flight = 0;
+  double elapsed_s = 0;
+  double duration_s = 0;  // the run's --duration, 0 = none
 };
+
+// Seconds left by the rule above; negative when there is no estimate.
+double EstimateSecondsLeft(const ProgressSnapshot& snapshot);
 
 class ProgressLine {
  public:

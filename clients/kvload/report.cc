@@ -32,14 +32,27 @@ std::string ErrorsText(const RunSummary& s) {
   return absl::StrJoin(parts, ", ");
 }
 
+// The latency table's header: ms, count, mean, std, the requested percentiles, max.
+std::string LatencyHeader(const LatencySummary& l) {
+  std::string out = absl::StrFormat("%-8s %9s %9s %9s", "ms", "count", "mean", "std");
+  for (const PercentileValue& pv : l.percentiles) {
+    absl::StrAppendFormat(&out, " %9s", PercentileLabel(pv.p));
+  }
+  absl::StrAppendFormat(&out, " %9s\n", "max");
+  return out;
+}
+
 void AppendLatencyRow(std::string* out, const char* name, const LatencySummary& l) {
-  absl::StrAppendFormat(out, "%-8s %9d %9.2f %9.2f %9.2f %9.2f %9.2f\n", name, l.count, l.mean,
-                        l.p50, l.p90, l.p99, l.max);
+  absl::StrAppendFormat(out, "%-8s %9d %9.2f %9.2f", name, l.count, l.mean, l.stddev);
+  for (const PercentileValue& pv : l.percentiles) absl::StrAppendFormat(out, " %9.2f", pv.value);
+  absl::StrAppendFormat(out, " %9.2f\n", l.max);
 }
 
 nlohmann::json LatencyToJson(const LatencySummary& l) {
-  return {{"count", l.count}, {"mean", l.mean}, {"min", l.min}, {"p50", l.p50},
-          {"p90", l.p90},     {"p99", l.p99},   {"max", l.max}};
+  nlohmann::json j = {{"count", l.count}, {"mean", l.mean}, {"std", l.stddev}, {"min", l.min},
+                      {"p50", l.p50},     {"p90", l.p90},   {"p99", l.p99},    {"max", l.max}};
+  for (const PercentileValue& pv : l.percentiles) j[PercentileLabel(pv.p)] = pv.value;
+  return j;
 }
 
 // A latency in ms, or null when it does not apply (negative).
@@ -85,11 +98,20 @@ std::string FormatSummary(const RunReport& run) {
   absl::StrAppendFormat(&out, "%-22s %.3f\n", "duration_s:", s.duration_s);
   absl::StrAppendFormat(&out, "%-22s %.2f req/s\n", "request_throughput:", s.request_throughput);
   absl::StrAppendFormat(&out, "%-22s %.1f tok/s\n", "output_throughput:", s.output_throughput);
+  absl::StrAppendFormat(&out, "%-22s %.1f tok/s\n", "input_throughput:", s.input_throughput);
+  absl::StrAppendFormat(&out, "%-22s %.1f tok/s\n",
+                        "total_token_throughput:", s.total_token_throughput);
   absl::StrAppendFormat(&out, "%-22s %d\n", "prompt_tokens:", s.prompt_tokens);
   absl::StrAppendFormat(&out, "%-22s %d (ok requests: %d of %d requested)\n",
                         "output_tokens:", s.output_tokens, s.ok_output_tokens, s.requested_tokens);
-  absl::StrAppendFormat(&out, "%-8s %9s %9s %9s %9s %9s %9s\n", "ms", "count", "mean", "p50", "p90",
-                        "p99", "max");
+  if (!s.slo.empty()) {
+    absl::StrAppendFormat(&out, "%-22s %s\n", "goodput_slo:", s.slo.ToString());
+    absl::StrAppendFormat(&out, "%-22s %d of %d requests (%.1f%%)\n", "slo_met:", s.good,
+                          s.requests - s.cancelled, 100.0 * s.goodput_fraction);
+    absl::StrAppendFormat(&out, "%-22s %.2f req/s, %.1f tok/s\n", "goodput:", s.request_goodput,
+                          s.token_goodput);
+  }
+  out += LatencyHeader(s.ttft_ms);
   AppendLatencyRow(&out, "ttft", s.ttft_ms);
   AppendLatencyRow(&out, "itl", s.itl_ms);
   AppendLatencyRow(&out, "tpot", s.tpot_ms);
@@ -98,17 +120,27 @@ std::string FormatSummary(const RunReport& run) {
 }
 
 std::string FormatSweepTable(const std::vector<RunReport>& runs) {
-  std::string out = absl::StrFormat("%6s %6s %6s %6s %8s %9s %9s %9s %8s %8s %9s %9s\n", "conc",
-                                    "ok", "cancel", "errors", "req/s", "tok/s", "ttft_p50",
+  const bool slo = !runs.empty() && !runs.front().summary.slo.empty();
+  std::string out = absl::StrFormat("%6s %7s %6s %6s %6s %8s %9s %9s %9s %8s %8s %9s %9s", "conc",
+                                    "rate", "ok", "cancel", "errors", "req/s", "tok/s", "ttft_p50",
                                     "ttft_p99", "itl_p50", "itl_p99", "tpot_p50", "e2e_p99");
+  if (slo) absl::StrAppendFormat(&out, " %7s %8s", "slo_met", "good/s");
+  out += "\n";
   for (const RunReport& run : runs) {
     const RunSummary& s = run.summary;
-    absl::StrAppendFormat(&out, "%6d %6d %6d %6d %8.2f %9.1f %9.2f %9.2f %8.2f %8.2f %9.2f %9.2f\n",
-                          run.concurrency, s.ok, s.cancelled, s.errors + s.aborted,
+    const std::string rate = std::isinf(run.rate) ? "-" : absl::StrFormat("%.3g", run.rate);
+    absl::StrAppendFormat(&out,
+                          "%6d %7s %6d %6d %6d %8.2f %9.1f %9.2f %9.2f %8.2f %8.2f %9.2f %9.2f",
+                          run.concurrency, rate, s.ok, s.cancelled, FailedRequests(s),
                           s.request_throughput, s.output_throughput, s.ttft_ms.p50, s.ttft_ms.p99,
                           s.itl_ms.p50, s.itl_ms.p99, s.tpot_ms.p50, s.e2e_ms.p99);
+    if (slo)
+      absl::StrAppendFormat(&out, " %6.1f%% %8.2f", 100.0 * s.goodput_fraction, s.request_goodput);
+    out += "\n";
   }
-  out += "(latencies in ms; errors include aborted)\n";
+  out += "(latencies in ms; conc 0 = uncapped; errors include aborted";
+  if (slo) absl::StrAppendFormat(&out, "; goodput SLO %s", runs.front().summary.slo.ToString());
+  out += ")\n";
   return out;
 }
 
@@ -126,6 +158,14 @@ nlohmann::json SummaryToJson(const RunSummary& s) {
           {"requested_tokens", s.requested_tokens},
           {"request_throughput", s.request_throughput},
           {"output_throughput", s.output_throughput},
+          {"input_throughput", s.input_throughput},
+          {"total_token_throughput", s.total_token_throughput},
+          {"goodput", s.slo.empty() ? nlohmann::json(nullptr)
+                                    : nlohmann::json{{"slo", s.slo.ToString()},
+                                                     {"good", s.good},
+                                                     {"fraction", s.goodput_fraction},
+                                                     {"request_goodput", s.request_goodput},
+                                                     {"token_goodput", s.token_goodput}}},
           {"ttft_ms", LatencyToJson(s.ttft_ms)},
           {"itl_ms", LatencyToJson(s.itl_ms)},
           {"tpot_ms", LatencyToJson(s.tpot_ms)},

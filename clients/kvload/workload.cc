@@ -86,6 +86,33 @@ int64_t Rng::UniformInt(int64_t lo, int64_t hi) {
 
 double Rng::Exponential(double rate) { return -std::log1p(-Uniform()) / rate; }
 
+double Rng::Normal() {
+  const double u1 = 1.0 - Uniform();  // (0, 1]
+  const double u2 = Uniform();
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+}
+
+double Rng::Gamma(double shape) {
+  if (shape < 1.0) {
+    // Gamma(a) = Gamma(a + 1) * U^(1/a).
+    const double u = 1.0 - Uniform();
+    return Gamma(shape + 1.0) * std::pow(u, 1.0 / shape);
+  }
+  const double d = shape - 1.0 / 3.0;
+  const double c = 1.0 / std::sqrt(9.0 * d);
+  for (;;) {
+    double x = 0;
+    double v = 0;
+    do {
+      x = Normal();
+      v = 1.0 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const double u = 1.0 - Uniform();
+    if (std::log(u) < 0.5 * x * x + d - d * v + d * std::log(v)) return d * v;
+  }
+}
+
 absl::Status ValidateWorkload(const WorkloadOptions& o) {
   if (o.num_requests < 0) return absl::InvalidArgumentError("num_requests must be >= 0");
   if (!(o.rate > 0)) return absl::InvalidArgumentError("rate must be > 0");
@@ -97,6 +124,22 @@ absl::Status ValidateWorkload(const WorkloadOptions& o) {
   if (o.shared_prefix < 0) return absl::InvalidArgumentError("shared_prefix must be >= 0");
   if (!(o.cancel_fraction >= 0 && o.cancel_fraction <= 1)) {
     return absl::InvalidArgumentError("cancel_fraction must be in [0, 1]");
+  }
+  if (!(o.burstiness > 0 && std::isfinite(o.burstiness))) {
+    return absl::InvalidArgumentError("burstiness must be a positive number");
+  }
+  if (o.ramp_to_rate < 0) return absl::InvalidArgumentError("ramp_to_rate must be >= 0");
+  if (o.ramp_to_rate > 0) {
+    if (!std::isfinite(o.rate)) {
+      return absl::InvalidArgumentError("a rate ramp needs an open-loop starting rate");
+    }
+    if (!(o.ramp_seconds > 0)) return absl::InvalidArgumentError("ramp_seconds must be > 0");
+    if (o.burstiness != 1.0) {
+      return absl::InvalidArgumentError("a rate ramp draws Poisson arrivals; drop burstiness");
+    }
+  }
+  if (o.dataset != nullptr && o.dataset->empty()) {
+    return absl::InvalidArgumentError("the dataset holds no prompt");
   }
   return absl::OkStatus();
 }
@@ -134,10 +177,28 @@ bool WorkloadGenerator::ChooseCancel() {
   return false;
 }
 
+double WorkloadGenerator::NextGap() {
+  const WorkloadOptions& o = options_;
+  if (o.ramp_to_rate > 0) {
+    // Thinning: candidates at the highest rate, each kept with probability rate(t) / highest.
+    const double top = std::max(o.rate, o.ramp_to_rate);
+    double t = next_arrival_s_;
+    for (;;) {
+      t += arrivals_.Exponential(top);
+      const double f = std::min(1.0, t / o.ramp_seconds);
+      const double rate_t = o.rate + (o.ramp_to_rate - o.rate) * f;
+      if (arrivals_.Uniform() * top < rate_t) return t - next_arrival_s_;
+    }
+  }
+  if (o.burstiness == 1.0) return arrivals_.Exponential(o.rate);
+  // Gamma gaps with shape b and scale 1 / (rate * b): mean 1 / rate.
+  return arrivals_.Gamma(o.burstiness) / (o.rate * o.burstiness);
+}
+
 RequestPlan WorkloadGenerator::Next() {
   RequestPlan plan;
   plan.index = next_index_;
-  if (std::isfinite(options_.rate)) next_arrival_s_ += arrivals_.Exponential(options_.rate);
+  if (std::isfinite(options_.rate)) next_arrival_s_ += NextGap();
   plan.arrival_s = next_arrival_s_;
   const bool cancel = ChooseCancel();
   ++next_index_;
@@ -149,7 +210,13 @@ RequestPlan WorkloadGenerator::Next() {
       static_cast<int32_t>(rng.UniformInt(options_.max_tokens.lo, options_.max_tokens.hi));
   plan.sampling_seed = rng.Next() | 1;  // never 0, which asks the server to pick one
   const size_t len = static_cast<size_t>(plan.prompt_len);
-  if (options_.prompt_text) {
+  if (options_.dataset != nullptr) {
+    const DatasetEntry& entry =
+        (*options_.dataset)[static_cast<size_t>(plan.index) % options_.dataset->size()];
+    plan.prompt_text = entry.prompt;
+    plan.prompt_len = static_cast<int32_t>(entry.prompt.size());
+    if (entry.max_tokens > 0) plan.max_tokens = entry.max_tokens;
+  } else if (options_.prompt_text) {
     plan.prompt_text = shared_text_.substr(0, len);
     AppendWords(rng, len, &plan.prompt_text);
   } else {

@@ -7,7 +7,13 @@
 //   * Each request's prompt and lengths come from its own RNG stream (seed, index), so they do not
 //     depend on how many arrivals were drawn before it or on timing.
 //   * Arrivals are a Poisson process of rate `rate` (exponential gaps; all at 0 if rate is
-//     infinite, which is the closed-loop case).
+//     infinite, which is the closed-loop case). With burstiness b != 1 the gaps are gamma
+//     distributed with shape b and mean 1/rate, as vLLM's --burstiness (b < 1 burstier, b > 1
+//     more even). With ramp_to_rate > 0 the rate rises (or falls) linearly from `rate` to
+//     ramp_to_rate over ramp_seconds and then stays there (a non-homogeneous Poisson process,
+//     drawn by thinning).
+//   * With a dataset, request i takes entry i mod size (in file order): its text as the prompt
+//     and, if the entry has one, its max_tokens; prompt_len is then the text's length in bytes.
 //   * With a known request count, exactly round(cancel_fraction * num_requests) requests are
 //     chosen for cancellation (selection sampling); with an unbounded count each request is chosen
 //     independently with probability cancel_fraction.
@@ -18,6 +24,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,9 +59,19 @@ class Rng {
   int64_t UniformInt(int64_t lo, int64_t hi);
   // Exponential with the given rate (> 0).
   double Exponential(double rate);
+  // Standard normal (Box-Muller).
+  double Normal();
+  // Gamma with the given shape (> 0) and scale 1 (Marsaglia-Tsang).
+  double Gamma(double shape);
 
  private:
   uint64_t state_;
+};
+
+// One prompt of a --dataset file.
+struct DatasetEntry {
+  std::string prompt;
+  int32_t max_tokens = 0;  // 0 = the workload's max_tokens range
 };
 
 struct WorkloadOptions {
@@ -72,6 +89,13 @@ struct WorkloadOptions {
   bool prompt_text = false;
   double cancel_fraction = 0.0;
   uint64_t seed = 0;
+  // Gamma shape of the inter-arrival gaps (1 = Poisson).
+  double burstiness = 1.0;
+  // > 0: ramp the rate linearly to this over ramp_seconds (> 0), then hold it.
+  double ramp_to_rate = 0.0;
+  double ramp_seconds = 0.0;
+  // Prompts from a file (dataset.h) instead of synthetic ones; implies text prompts.
+  std::shared_ptr<const std::vector<DatasetEntry>> dataset;
 };
 
 struct RequestPlan {
@@ -89,7 +113,8 @@ struct RequestPlan {
   int32_t cancel_after_tokens = -1;
 };
 
-// Checks the options (ranges, fraction in [0, 1], rate > 0, shared prefix >= 0).
+// Checks the options (ranges, fraction in [0, 1], rate > 0, shared prefix >= 0, burstiness > 0,
+// a ramp only with a finite rate, Poisson gaps and a positive length, a non-empty dataset).
 absl::Status ValidateWorkload(const WorkloadOptions& options);
 
 class WorkloadGenerator {
@@ -106,6 +131,7 @@ class WorkloadGenerator {
 
  private:
   bool ChooseCancel();
+  double NextGap();
 
   WorkloadOptions options_;
   Rng arrivals_;

@@ -4,11 +4,14 @@
 // chat prompts rendered (--chat), cancellations (--cancel_fraction) and aborts (--max_seconds)
 // counted apart from errors, deadline errors counted by code, and the daemon's KV pages all free
 // again afterwards.
+#include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -52,14 +55,17 @@ class KvloadIntegrationTest : public ::testing::Test {
     http_target_ = nullptr;
   }
 
-  // Runs kvload with `flags` plus --json; the parsed JSON document.
-  static nlohmann::json RunKvload(std::vector<std::string> flags) {
+  // Runs kvload with `flags` plus --json, expecting exit status `want_exit` (and, if not empty,
+  // `want_err` in its stderr); the parsed JSON document.
+  static nlohmann::json RunKvload(std::vector<std::string> flags, int want_exit = 0,
+                                  const std::string& want_err = "") {
     const std::string json_path =
         ::testing::TempDir() + "/kvload_it_" + std::to_string(::getpid()) + ".json";
     flags.insert(flags.begin(), {"--target=" + daemon_->target(), "--json=" + json_path,
                                  "--max_seconds=40", "--progress=false"});
     const CommandResult run = RunCommand(KVLOAD_BINARY, flags, absl::Seconds(45));
-    EXPECT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_EQ(run.exit_code, want_exit) << run.err;
+    EXPECT_NE(run.err.find(want_err), std::string::npos) << run.err;
     std::ifstream in(json_path);
     std::stringstream text;
     text << in.rdbuf();
@@ -244,16 +250,19 @@ TEST_F(KvloadIntegrationTest, CancelFractionCountsCancellationsNotErrors) {
 
 TEST_F(KvloadIntegrationTest, DeadlinesAreErrorsByCodeAndTheRunBoundAborts) {
   // Every request needs far longer than its deadline: all DEADLINE_EXCEEDED.
+  // Failed requests make kvload exit 1 and say why.
   nlohmann::json doc = RunKvload({"--concurrency=8", "--num_requests=16", "--prompt_len=8",
-                                  "--max_tokens=400", "--deadline_ms=20"});
+                                  "--max_tokens=400", "--deadline_ms=20"},
+                                 1, "16 of 16 requests failed");
   ASSERT_FALSE(doc.is_discarded());
   nlohmann::json summary = doc["runs"][0]["summary"];
   EXPECT_EQ(summary["errors"], 16);
   EXPECT_EQ(summary["errors_by_code"]["DEADLINE_EXCEEDED"], 16) << summary.dump();
 
   // The run's hard bound cancels what is still in flight: aborted, not errors.
+  // --max_failed_fraction=1 tolerates them.
   doc = RunKvload({"--concurrency=8", "--num_requests=64", "--prompt_len=8", "--max_tokens=400",
-                   "--max_seconds=0.5"});
+                   "--max_seconds=0.5", "--max_failed_fraction=1"});
   ASSERT_FALSE(doc.is_discarded());
   summary = doc["runs"][0]["summary"];
   EXPECT_GE(summary["aborted"].get<int>(), 1);
@@ -301,9 +310,9 @@ TEST_F(KvloadIntegrationTest, OverHttpChatCancelsAndDeadlinesBalance) {
   EXPECT_EQ(summary["ok"].get<int>() + summary["cancelled"].get<int>(), 64);
   EXPECT_GE(summary["cancelled"].get<int>(), 8);
   // A deadline far below the run's length: errors by code, as over gRPC.
-  const nlohmann::json late =
-      RunKvload(OverHttp({"--concurrency=8", "--num_requests=16", "--prompt_len=8",
-                          "--max_tokens=400", "--deadline_ms=1", "--seed=5"}));
+  const nlohmann::json late = RunKvload(
+      OverHttp({"--concurrency=8", "--num_requests=16", "--prompt_len=8", "--max_tokens=400",
+                "--deadline_ms=1", "--seed=5", "--max_failed_fraction=1"}));
   ASSERT_FALSE(late.is_discarded());
   const nlohmann::json& late_summary = late["runs"][0]["summary"];
   EXPECT_EQ(late_summary["ok"].get<int>() + late_summary["errors"].get<int>(), 16);
@@ -311,6 +320,89 @@ TEST_F(KvloadIntegrationTest, OverHttpChatCancelsAndDeadlinesBalance) {
   const kvserve::v1::ServerInfo info = WaitForFreePages();
   EXPECT_EQ(info.free_pages(), info.total_pages());
   EXPECT_EQ(info.running(), 0);
+}
+
+// The capacity-question flags together: a rate sweep over two Poisson rates with goodput against
+// objectives, chosen percentiles, a JSONL dataset, warm-up requests left out, and the results kept
+// with --save_result (JSON with metadata and two CSVs).
+TEST_F(KvloadIntegrationTest, RateSweepWithGoodputDatasetWarmupAndSavedResults) {
+  const std::string dir = ::testing::TempDir() + "/kvload_it_saved_" + std::to_string(::getpid());
+  const std::string dataset = dir + ".jsonl";
+  {
+    std::ofstream out(dataset);
+    out << "{\"prompt\": \"the cache page\", \"max_tokens\": 5}\n"
+        << "{\"prompt\": \"a stream of tokens, batched\"}\n";
+  }
+  const nlohmann::json doc =
+      RunKvload({"--rate=20,40", "--num_requests=12", "--max_tokens=3", "--dataset=" + dataset,
+                 "--warmup_requests=3", "--goodput=ttft:60000,tpot:60000", "--percentiles=50,99.9",
+                 "--save_result=" + dir, "--seed=2"});
+  ASSERT_FALSE(doc.is_discarded());
+  ASSERT_EQ(doc["runs"].size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const nlohmann::json& run = doc["runs"][i];
+    EXPECT_EQ(run["rate"], i == 0 ? 20.0 : 40.0);
+    const nlohmann::json& summary = run["summary"];
+    EXPECT_EQ(summary["requests"], 12);  // the warm-up requests are not in the figures
+    EXPECT_EQ(summary["ok"], 12) << summary.dump();
+    // Entry 0 asks for 5 tokens, entry 1 takes --max_tokens 3: 6 × 5 + 6 × 3.
+    EXPECT_EQ(summary["output_tokens"], 48);
+    EXPECT_EQ(summary["goodput"]["good"], 12);  // generous objectives: all met
+    EXPECT_DOUBLE_EQ(summary["goodput"]["fraction"].get<double>(), 1.0);
+    EXPECT_GT(summary["goodput"]["request_goodput"].get<double>(), 0);
+    EXPECT_TRUE(summary["ttft_ms"].contains("p99.9")) << summary["ttft_ms"].dump();
+    EXPECT_TRUE(summary["ttft_ms"].contains("std"));
+    EXPECT_GT(summary["input_throughput"].get<double>(), 0);
+    for (const nlohmann::json& r : run["requests"]) {
+      EXPECT_EQ(r["prompt_len"], r["index"].get<int>() % 2 == 0 ? 14 : 27) << r.dump();
+      EXPECT_GE(r["usage"]["prompt_tokens"].get<int>(), r["prompt_len"].get<int>());
+    }
+  }
+  // The saved files: the same document plus metadata, and CSVs with a row per run / request.
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    files.push_back(entry.path().string());
+  }
+  ASSERT_EQ(files.size(), 3u);
+  std::sort(files.begin(), files.end());  // -requests.csv, -summary.csv, .json
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  const std::string json_path = files[2];
+  ASSERT_EQ(json_path.substr(json_path.size() - 5), ".json");
+  const nlohmann::json saved = nlohmann::json::parse(read(json_path), nullptr, false);
+  ASSERT_FALSE(saved.is_discarded());
+  EXPECT_EQ(saved["metadata"]["kvload_version"], "kvload 0.1.0");
+  EXPECT_FALSE(saved["metadata"]["started_utc"].get<std::string>().empty());
+  EXPECT_EQ(saved["runs"].size(), 2u);
+  EXPECT_EQ(saved["server"]["model_name"], doc["server"]["model_name"]);
+  const std::string requests_csv = read(files[0]);
+  const std::string summary_csv = read(files[1]);
+  EXPECT_EQ(std::count(requests_csv.begin(), requests_csv.end(), '\n'), 1 + 24);
+  EXPECT_EQ(std::count(summary_csv.begin(), summary_csv.end(), '\n'), 1 + 2);
+  EXPECT_NE(summary_csv.find("ttft_ms_p99.9"), std::string::npos);
+  std::filesystem::remove_all(dir);
+  std::remove(dataset.c_str());
+}
+
+// Bad flags are INVALID_ARGUMENT before anything is sent.
+TEST_F(KvloadIntegrationTest, BadCapacityFlagsAreRejectedWithTheReason) {
+  for (const auto& [flag, want] : std::vector<std::pair<std::string, std::string>>{
+           {"--goodput=ttft:abc", "--goodput: \"ttft:abc\""},
+           {"--percentiles=50,200", "--percentiles: \"200\""},
+           {"--rate=2,x", "--rate: \"x\""},
+           {"--dataset=/nonexistent.jsonl", "cannot read /nonexistent.jsonl"},
+           {"--max_failed_fraction=2", "--max_failed_fraction must be in [0, 1]"}}) {
+    const CommandResult run = RunCommand(KVLOAD_BINARY,
+                                         {"--target=" + daemon_->target(), "--concurrency=1",
+                                          "--num_requests=1", "--progress=false", flag},
+                                         absl::Seconds(20));
+    EXPECT_EQ(run.exit_code, 1) << flag;
+    EXPECT_NE(run.err.find(want), std::string::npos) << flag << ": " << run.err;
+  }
 }
 
 }  // namespace

@@ -46,5 +46,45 @@ TEST(LatencyStatsTest, OutOfRangePercentileIsClamped) {
   EXPECT_DOUBLE_EQ(PercentileOfSorted(sorted, 150), 3);
 }
 
+TEST(LatencyStatsTest, StandardDeviationIsThePopulationOne) {
+  // 2, 4, 4, 4, 5, 5, 7, 9: mean 5, population std 2 (numpy's np.std default).
+  std::vector<double> samples = {9, 2, 4, 4, 5, 4, 5, 7};
+  const LatencySummary s = Summarize(samples);
+  EXPECT_DOUBLE_EQ(s.mean, 5);
+  EXPECT_NEAR(s.stddev, 2, 1e-12);
+  std::vector<double> one = {3};
+  EXPECT_EQ(Summarize(one).stddev, 0);
+}
+
+TEST(LatencyStatsTest, RequestedPercentilesAreFilledInOrder) {
+  std::vector<double> samples;
+  for (int i = 1; i <= 1000; ++i) samples.push_back(i);
+  const std::vector<double> want = {99.9, 50, 75};
+  const LatencySummary s = Summarize(samples, want);
+  ASSERT_EQ(s.percentiles.size(), 3u);
+  EXPECT_EQ(s.percentiles[0].p, 99.9);
+  EXPECT_NEAR(s.percentiles[0].value, 1 + 0.999 * 999, 1e-9);  // rank 998.001
+  EXPECT_NEAR(s.percentiles[1].value, 500.5, 1e-9);
+  EXPECT_NEAR(s.percentiles[2].value, 750.25, 1e-9);
+  EXPECT_NEAR(s.p99, 990.01, 1e-9);  // always filled
+  std::vector<double> none;
+  const LatencySummary empty = Summarize(none, want);
+  ASSERT_EQ(empty.percentiles.size(), 3u);
+  EXPECT_EQ(empty.percentiles[0].value, 0);
+}
+
+TEST(LatencyStatsTest, ParsePercentiles) {
+  const absl::StatusOr<std::vector<double>> ok = ParsePercentiles("50,90, 99,99.9");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(*ok, (std::vector<double>{50, 90, 99, 99.9}));
+  EXPECT_EQ(PercentileLabel(99.9), "p99.9");
+  EXPECT_EQ(PercentileLabel(50), "p50");
+  for (const char* bad : {"", "101", "-1", "abc", "50,50", "50,,x"}) {
+    const absl::StatusOr<std::vector<double>> r = ParsePercentiles(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace kvserve::load

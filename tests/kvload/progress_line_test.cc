@@ -14,11 +14,28 @@ TEST(ProgressLineTest, FormatShowsDoneTotalRateAndErrors) {
   s.total = 500;
   s.errors = 3;
   s.in_flight = 64;
+  s.elapsed_s = 6;
   EXPECT_EQ(ProgressLine::Format("kvload", s, 1234.4),
-            "kvload: 12/500 done  1234 tok/s  3 errors  64 in flight");
+            "kvload: 12/500 done  1234 tok/s  3 errors  64 in flight  6s elapsed  ETA 244s");
   s.total = 0;
   EXPECT_EQ(ProgressLine::Format("kvload", s, 0),
-            "kvload: 12 done  0 tok/s  3 errors  64 in flight");
+            "kvload: 12 done  0 tok/s  3 errors  64 in flight  6s elapsed");
+  s.duration_s = 60;
+  EXPECT_EQ(ProgressLine::Format("kvload", s, 0),
+            "kvload: 12 done  0 tok/s  3 errors  64 in flight  6s elapsed  ETA 54s");
+}
+
+TEST(ProgressLineTest, EtaScalesElapsedByWhatIsLeftAndRespectsTheDuration) {
+  ProgressSnapshot s;
+  s.total = 100;
+  s.elapsed_s = 10;
+  EXPECT_LT(EstimateSecondsLeft(s), 0);  // nothing done yet: no estimate
+  s.done = 25;
+  EXPECT_DOUBLE_EQ(EstimateSecondsLeft(s), 30);
+  s.duration_s = 15;  // the duration ends the run first
+  EXPECT_DOUBLE_EQ(EstimateSecondsLeft(s), 5);
+  s.done = 100;
+  EXPECT_DOUBLE_EQ(EstimateSecondsLeft(s), 0);
 }
 
 TEST(ProgressLineTest, SilentWhenDisabled) {

@@ -3,8 +3,12 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "clients/kvload/dataset.h"
 #include "gtest/gtest.h"
 
 namespace kvserve::load {
@@ -223,6 +227,115 @@ TEST(WorkloadTest, ValidateRejectsBadOptions) {
   bad = ok;
   bad.shared_prefix = -1;
   EXPECT_FALSE(ValidateWorkload(bad).ok());
+}
+
+// Mean and squared coefficient of variation of the gaps between arrivals.
+void GapStats(const std::vector<RequestPlan>& plans, double* mean, double* cv2) {
+  std::vector<double> gaps;
+  double previous = 0;
+  for (const RequestPlan& p : plans) {
+    gaps.push_back(p.arrival_s - previous);
+    previous = p.arrival_s;
+  }
+  double sum = 0;
+  for (double g : gaps) sum += g;
+  *mean = sum / gaps.size();
+  double squares = 0;
+  for (double g : gaps) squares += (g - *mean) * (g - *mean);
+  *cv2 = squares / gaps.size() / (*mean * *mean);
+}
+
+TEST(WorkloadTest, BurstinessKeepsTheMeanRateAndSetsTheGapsSpread) {
+  // Gamma gaps of shape b have mean 1/rate and squared coefficient of variation 1/b.
+  for (double b : {0.25, 1.0, 4.0}) {
+    WorkloadOptions o;
+    o.num_requests = 20000;
+    o.rate = 8;
+    o.burstiness = b;
+    o.seed = 11;
+    double mean = 0, cv2 = 0;
+    GapStats(GenerateWorkload(o), &mean, &cv2);
+    EXPECT_NEAR(mean, 0.125, 0.125 * 0.05) << "burstiness " << b;
+    EXPECT_NEAR(cv2, 1.0 / b, 0.15 / b) << "burstiness " << b;
+  }
+}
+
+TEST(WorkloadTest, RampRaisesTheRateLinearlyThenHoldsIt) {
+  // 2 → 10 req/s over 100 s: 600 expected arrivals in the ramp (mean rate 6), then 10/s.
+  WorkloadOptions o;
+  o.num_requests = 1600;
+  o.rate = 2;
+  o.ramp_to_rate = 10;
+  o.ramp_seconds = 100;
+  o.seed = 3;
+  const std::vector<RequestPlan> plans = GenerateWorkload(o);
+  int first_ten = 0, ramp = 0, after = 0;
+  for (const RequestPlan& p : plans) {
+    if (p.arrival_s < 10) ++first_ten;
+    if (p.arrival_s < 100) ++ramp;
+    if (p.arrival_s >= 100 && p.arrival_s < 200) ++after;
+  }
+  EXPECT_NEAR(first_ten, 24, 12);  // ∫0..10 (2 + 0.08 t) dt = 24
+  EXPECT_NEAR(ramp, 600, 75);
+  EXPECT_NEAR(after, 1000, 100);
+  for (size_t i = 1; i < plans.size(); ++i) EXPECT_GE(plans[i].arrival_s, plans[i - 1].arrival_s);
+}
+
+TEST(WorkloadTest, DatasetPromptsCycleInFileOrderWithTheirLengths) {
+  absl::StatusOr<std::vector<DatasetEntry>> entries = ParseDataset(
+      "{\"prompt\": \"hello there\", \"max_tokens\": 7}\n\n{\"prompt\": \"b\", \"x\": 1}\n", "mem");
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), 2u);
+  WorkloadOptions o;
+  o.num_requests = 5;
+  o.max_tokens = {3, 3};
+  o.dataset = std::make_shared<const std::vector<DatasetEntry>>(*std::move(entries));
+  const std::vector<RequestPlan> plans = GenerateWorkload(o);
+  ASSERT_EQ(plans.size(), 5u);
+  EXPECT_EQ(plans[0].prompt_text, "hello there");
+  EXPECT_EQ(plans[0].prompt_len, 11);
+  EXPECT_EQ(plans[0].max_tokens, 7);
+  EXPECT_EQ(plans[1].prompt_text, "b");
+  EXPECT_EQ(plans[1].max_tokens, 3);  // no max_tokens: the workload's range
+  EXPECT_TRUE(plans[1].prompt_ids.empty());
+  EXPECT_EQ(plans[4].prompt_text, "hello there");
+}
+
+TEST(WorkloadTest, DatasetErrorsNameTheLine) {
+  for (const auto& [text, want] : std::vector<std::pair<std::string, std::string>>{
+           {"{\"prompt\": \"a\"}\nnot json\n", "f:2: not valid JSON"},
+           {"[1]", "f:1: not a JSON object"},
+           {"{\"text\": \"a\"}", "f:1: \"prompt\" must be a non-empty string"},
+           {"{\"prompt\": \"\"}", "f:1: \"prompt\" must be a non-empty string"},
+           {"{\"prompt\": \"a\", \"max_tokens\": 0}", "f:1: \"max_tokens\" must be a positive"},
+           {"{\"prompt\": \"a\", \"output_len\": 2.5}", "f:1: \"output_len\" must be"},
+           {"\n\n", "f: no prompt in it"}}) {
+    const absl::StatusOr<std::vector<DatasetEntry>> r = ParseDataset(text, "f");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(want), std::string::npos) << r.status();
+  }
+  EXPECT_EQ(ReadDataset("/nonexistent/kvload.jsonl").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(WorkloadTest, ValidateRejectsBadArrivalShapes) {
+  WorkloadOptions o;
+  o.rate = 4;
+  o.burstiness = 0;
+  EXPECT_FALSE(ValidateWorkload(o).ok());
+  o.burstiness = 1;
+  o.ramp_to_rate = 8;
+  EXPECT_FALSE(ValidateWorkload(o).ok());  // no ramp_seconds
+  o.ramp_seconds = 10;
+  EXPECT_TRUE(ValidateWorkload(o).ok());
+  o.burstiness = 2;
+  EXPECT_FALSE(ValidateWorkload(o).ok());  // ramp with gamma gaps
+  o.burstiness = 1;
+  o.rate = std::numeric_limits<double>::infinity();
+  EXPECT_FALSE(ValidateWorkload(o).ok());  // ramp in the closed loop
+  WorkloadOptions d;
+  d.dataset = std::make_shared<const std::vector<DatasetEntry>>();
+  EXPECT_FALSE(ValidateWorkload(d).ok());
 }
 
 }  // namespace
