@@ -378,13 +378,11 @@ absl::Status CheckFailures(const std::vector<RunReport>& runs, double max_fracti
     if (failed == 0 || s.requests == 0) continue;
     const double fraction = static_cast<double>(failed) / static_cast<double>(s.requests);
     if (fraction <= max_fraction) continue;
-    std::string codes;
-    for (const auto& [name, count] : s.errors_by_code)
-      absl::StrAppend(&codes, " ", name, "=", count);
-    if (s.aborted > 0) absl::StrAppend(&codes, " aborted=", s.aborted);
+    std::string codes = s.errors > 0 ? ErrorsText(s) : "";
+    if (s.aborted > 0) absl::StrAppend(&codes, codes.empty() ? "" : ", ", "aborted=", s.aborted);
     return absl::FailedPreconditionError(
-        absl::StrFormat("%d of %d requests failed (%s;%s); --max_failed_fraction %g allows %.3g",
-                        failed, s.requests, ModeText(run), codes, max_fraction, max_fraction));
+        absl::StrFormat("%d of %d requests failed (%s; %s); --max_failed_fraction is %g", failed,
+                        s.requests, ModeText(run), codes, max_fraction));
   }
   return absl::OkStatus();
 }

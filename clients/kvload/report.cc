@@ -22,8 +22,6 @@ std::string ModeText(const RunReport& run) {
   return mode;
 }
 
-namespace {
-
 std::string ErrorsText(const RunSummary& s) {
   if (s.errors_by_code.empty()) return "none";
   std::vector<std::string> parts;
@@ -31,6 +29,8 @@ std::string ErrorsText(const RunSummary& s) {
     parts.push_back(absl::StrCat(name, "=", count));
   return absl::StrJoin(parts, ", ");
 }
+
+namespace {
 
 // The latency table's header: ms, count, mean, std, the requested percentiles, max.
 std::string LatencyHeader(const LatencySummary& l) {

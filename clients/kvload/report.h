@@ -36,6 +36,9 @@ struct RunReport {
 // "closed loop, concurrency 64" or "open loop, Poisson 20 req/s[, at most N in flight]".
 std::string ModeText(const RunReport& run);
 
+// "DEADLINE_EXCEEDED=8, UNAVAILABLE=1" (errors by code), or "none".
+std::string ErrorsText(const RunSummary& summary);
+
 // The summary block of one run, e.g.
 //   requests:            500 ok, 0 cancelled, 0 aborted, 0 errors (500 finished)
 //   output_throughput:   2345.6 tok/s
